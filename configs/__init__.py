@@ -1,0 +1,1 @@
+"""Scenario YAML files shipped with satqkd (importable so the package finds them)."""

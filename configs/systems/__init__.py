@@ -1,0 +1,1 @@
+"""Equipment (system) YAML files."""

@@ -1,0 +1,1 @@
+"""Element sets shipped with satqkd (importable so the package finds them)."""

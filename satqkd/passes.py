@@ -1,0 +1,357 @@
+"""Passes of satellites over ground stations, and their per-second geometry.
+
+The search follows skyfield's coarse-grid-then-refine idea, vectorised:
+
+1. Sample ``f(t) = elevation - threshold(azimuth)`` on a coarse grid (1/200
+   of an orbital period, 5 s to 10 min) in the Earth-fixed frame
+   (:mod:`satqkd.geometry`).
+2. Refine every discrete local maximum and minimum of ``f`` by golden-section
+   search, all at once.  A pass whose peak lies between two grid samples, a
+   few hundredths of a degree above the threshold, is found this way, and so
+   is a dip between two culminations of an elliptical orbit.
+3. Every sign change of ``f`` along the grid augmented with those extrema
+   brackets one rise or set; bisection refines them all to 1 ms together.
+4. Inside each pass, whole seconds are sampled; all of the station's
+   constraints (:mod:`satqkd.constraints`) are evaluated on them and the
+   usable window is where all hold.
+
+Passes that begin before the span or end after it are cut at the span's
+edges and flagged ``clipped``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import sky
+from .constraints import Constraints
+from .errors import SatqkdError
+from .geometry import (
+    SunMoon,
+    elevation_of,
+    look_angles,
+    moon_illumination,
+    satellite_itrs_km,
+    seconds_to_time,
+    separation_deg,
+    sunlit,
+)
+
+__all__ = ["PassForecast", "find_passes", "orbital_period_s", "to_time", "PASS_COLUMNS", "SECOND_COLUMNS"]
+
+GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+MAX_EPOCH_AGE_DAYS_LEO = 7.0
+
+PASS_COLUMNS = [
+    "pass_id", "satellite", "station", "rise_utc", "culmination_utc", "set_utc",
+    "max_elevation_deg", "min_range_km", "duration_s",
+    "usable_start_utc", "usable_end_utc", "usable_s",
+    "clipped", "sunlit", "n_culminations", "epoch_age_days",
+]
+SECOND_COLUMNS = [
+    "pass_id", "satellite", "station", "time_utc", "elevation_deg", "azimuth_deg",
+    "range_km", "range_rate_km_s", "sun_altitude_deg", "moon_altitude_deg",
+    "moon_separation_deg", "moon_illumination", "sunlit",
+]
+
+
+def to_time(value):
+    """A skyfield Time from a Time, a datetime (naive = UTC) or an ISO string."""
+    import datetime as dt
+
+    ts = sky.timescale()
+    if hasattr(value, "tt"):
+        return value
+    if isinstance(value, str):
+        try:
+            value = pd.Timestamp(value)
+        except ValueError:
+            raise SatqkdError(f"time {value!r}: expected an ISO date such as 2026-11-28 or 2026-11-28T18:00:00Z") from None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return ts.from_datetime(value)
+
+
+def orbital_period_s(satellite) -> float:
+    """Period from the element set's mean motion (``no_kozai`` in rad/min)."""
+    return 2.0 * np.pi / satellite.model.no_kozai * 60.0
+
+
+@dataclass
+class PassForecast:
+    """Passes (one row each) and the per-second geometry of their usable windows."""
+
+    passes: pd.DataFrame
+    seconds: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Track:
+    """Evaluates f(t) = elevation - threshold for one satellite and station."""
+
+    def __init__(self, satellite, station, t0, elevation_constraint):
+        self.satellite = satellite
+        self.station = station
+        self.t0 = t0
+        self.elevation = elevation_constraint
+
+    def positions(self, offset_s):
+        t = seconds_to_time(self.t0, offset_s)
+        return satellite_itrs_km(self.satellite, t)
+
+    def f_from_positions(self, r):
+        la = look_angles(self.station, r)
+        return la.elevation_deg - self.elevation.threshold_deg(la.azimuth_deg)
+
+    def f(self, offset_s):
+        r, _, _ = self.positions(offset_s)
+        return self.f_from_positions(r)
+
+
+def _golden(track, lo, hi, sign, iterations):
+    """Vectorised golden-section search for the maximum of ``sign * f``."""
+    a, b = lo.astype(float), hi.astype(float)
+    c = b - GOLDEN * (b - a)
+    d = a + GOLDEN * (b - a)
+    fc = sign * track.f(c)
+    fd = sign * track.f(d)
+    for _ in range(iterations):
+        left = fc >= fd
+        # left: the maximum is in [a, d]; the new d is the old c.
+        a_new = np.where(left, a, c)
+        b_new = np.where(left, d, b)
+        c_new = np.where(left, b_new - GOLDEN * (b_new - a_new), d)
+        d_new = np.where(left, c, a_new + GOLDEN * (b_new - a_new))
+        probe = np.where(left, c_new, d_new)
+        fp = sign * track.f(probe)
+        fc, fd = np.where(left, fp, fd), np.where(left, fc, fp)
+        a, b, c, d = a_new, b_new, c_new, d_new
+    x = 0.5 * (a + b)
+    return x, track.f(x)
+
+
+def _bisect(track, lo, hi, f_lo, iterations):
+    """Vectorised bisection of the sign change of f in [lo, hi]."""
+    lo = lo.astype(float).copy()
+    hi = hi.astype(float).copy()
+    pos_lo = f_lo > 0
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        pos_mid = track.f(mid) > 0
+        same = pos_mid == pos_lo
+        lo = np.where(same, mid, lo)
+        hi = np.where(same, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def _find_intervals(track, span_s, step_s):
+    """Rise/set intervals of f > 0 in [0, span_s], with culminations."""
+    n = max(int(np.ceil(span_s / step_s)), 1)
+    grid = np.linspace(0.0, span_s, n + 1)
+    f = track.f(grid)
+
+    # Local extrema of the sampled f (interior points), refined together.
+    inner = np.arange(1, len(grid) - 1)
+    is_max = (f[inner] >= f[inner - 1]) & (f[inner] > f[inner + 1])
+    is_min = (f[inner] <= f[inner - 1]) & (f[inner] < f[inner + 1])
+    iters = int(np.ceil(np.log(2 * step_s / 1e-3) / -np.log(GOLDEN)))
+    ext_t, ext_f, ext_kind = [], [], []
+    for mask, sign in ((is_max, 1.0), (is_min, -1.0)):
+        idx = inner[mask]
+        if idx.size:
+            x, fx = _golden(track, grid[idx - 1], grid[idx + 1], sign, iters)
+            ext_t.append(x)
+            ext_f.append(fx)
+            ext_kind.append(np.full(x.size, sign))
+    if ext_t:
+        ext_t = np.concatenate(ext_t)
+        ext_f = np.concatenate(ext_f)
+        ext_kind = np.concatenate(ext_kind)
+    else:
+        ext_t = ext_f = ext_kind = np.zeros(0)
+
+    t_all = np.concatenate([grid, ext_t])
+    f_all = np.concatenate([f, ext_f])
+    order = np.argsort(t_all, kind="stable")
+    t_all, f_all = t_all[order], f_all[order]
+
+    up = f_all > 0
+    change = np.flatnonzero(up[1:] != up[:-1])
+    bisect_iters = int(np.ceil(np.log2(max(step_s, 1.0) / 1e-3)))
+    crossings = _bisect(track, t_all[change], t_all[change + 1], f_all[change], bisect_iters) if change.size else np.zeros(0)
+    rising = ~up[change]
+
+    # Assemble [rise, set] intervals, clipping at the span's edges.
+    intervals = []
+    start = 0.0 if up[0] else None
+    clipped_start = bool(up[0])
+    for tc, r in zip(crossings, rising):
+        if r:
+            start, clipped_start = tc, False
+        elif start is not None:
+            intervals.append((start, tc, clipped_start, False))
+            start = None
+    if start is not None:
+        intervals.append((start, span_s, clipped_start, True))
+
+    maxima_t = ext_t[ext_kind > 0]
+    maxima_f = ext_f[ext_kind > 0]
+    out = []
+    for rise, set_, c0, c1 in intervals:
+        inside = (maxima_t > rise) & (maxima_t < set_) & (maxima_f > 0)
+        cand_t = np.concatenate([[rise, set_], maxima_t[inside]])
+        cand_f = track.f(cand_t)
+        k = int(np.argmax(cand_f))
+        out.append((rise, cand_t[k], set_, c0, c1, int(inside.sum())))
+    return out
+
+
+def _coarse_step_s(satellite) -> float:
+    return float(np.clip(orbital_period_s(satellite) / 200.0, 5.0, 600.0))
+
+
+def _samples(satellite, station, t0, offsets_s, sunmoon):
+    """Per-second geometry columns at integer offsets (seconds after t0)."""
+    t = seconds_to_time(t0, offsets_s)
+    r, v, _ = satellite_itrs_km(satellite, t)
+    la = look_angles(station, r, v)
+    sun = sunmoon.sun_itrs_km(offsets_s)
+    moon = sunmoon.moon_itrs_km(offsets_s)
+    sat_dir = r - station.itrs_km[:, None]
+    moon_dir = moon - station.itrs_km[:, None]
+    return {
+        "elevation_deg": la.elevation_deg,
+        "azimuth_deg": la.azimuth_deg,
+        "range_km": la.range_km,
+        "range_rate_km_s": la.range_rate_km_s,
+        "sun_altitude_deg": elevation_of(station, sun),
+        "moon_altitude_deg": elevation_of(station, moon),
+        "moon_separation_deg": separation_deg(sat_dir, moon_dir),
+        "moon_illumination": moon_illumination(moon, sun),
+        "sunlit": sunlit(r, sun),
+    }
+
+
+def _utc(t0_utc: pd.Timestamp, offset_s) -> pd.Series | pd.Timestamp:
+    return t0_utc + pd.to_timedelta(np.round(np.asarray(offset_s, dtype=float) * 1e3), unit="ms")
+
+
+def find_passes(satellites, stations, start, end, constraints=None, *, per_second: bool = True) -> PassForecast:
+    """Find every pass of each satellite over each station between two times.
+
+    Parameters
+    ----------
+    satellites
+        A skyfield ``EarthSatellite`` or a list of them.
+    stations
+        A :class:`~satqkd.stations.Station` or a list of them.
+    start, end
+        Span to search: skyfield Times, datetimes (naive means UTC) or ISO
+        strings.  ``end`` must be after ``start``.
+    constraints
+        One :class:`~satqkd.constraints.Constraints` for all stations, or a
+        mapping of station name to its own; default ``Constraints()``.
+    per_second
+        Also return the per-second geometry of every usable window.
+
+    Returns
+    -------
+    PassForecast
+        ``passes`` (a row per pass with at least one usable second, columns
+        :data:`PASS_COLUMNS`) and ``seconds`` (:data:`SECOND_COLUMNS`), plus
+        warnings (element sets far from their epoch).
+    """
+    if not isinstance(satellites, (list, tuple)):
+        satellites = [satellites]
+    if not isinstance(stations, (list, tuple)):
+        stations = [stations]
+    t_start, t_end = to_time(start), to_time(end)
+    span_s = (t_end.tt - t_start.tt) * 86400.0
+    if not span_s > 0:
+        raise SatqkdError(
+            f"time span: end {t_end.utc_strftime('%Y-%m-%d %H:%M:%S')} is not after start "
+            f"{t_start.utc_strftime('%Y-%m-%d %H:%M:%S')}"
+        )
+    constraints = constraints if constraints is not None else Constraints()
+    t0_utc = pd.Timestamp(t_start.utc_datetime()).tz_convert("UTC").round("ms")
+    sunmoon = SunMoon(t_start, 0.0, span_s)
+
+    pass_rows, second_frames, notes = [], [], []
+    pass_id = 0
+    for sat in satellites:
+        step_s = _coarse_step_s(sat)
+        period_s = orbital_period_s(sat)
+        epoch_jd = sat.epoch.tt
+        for station in stations:
+            cons = constraints.get(station.name, Constraints()) if isinstance(constraints, dict) else constraints
+            objs = cons.build(station)
+            track = _Track(sat, station, t_start, objs[0])
+            for rise, culm, set_, c0, c1, n_culm in _find_intervals(track, span_s, step_s):
+                first = np.ceil(rise)
+                last = np.floor(set_)
+                offsets = np.arange(first, last + 1.0) if last >= first else np.array([culm])
+                cols = _samples(sat, station, t_start, offsets, sunmoon)
+                ok = np.ones(offsets.size, bool)
+                for con in objs[1:]:
+                    ok &= con.compute(cols)
+                if not ok.any():
+                    continue
+                culm_cols = _samples(sat, station, t_start, np.array([culm]), sunmoon)
+                age_days = (t_start.tt + culm / 86400.0) - epoch_jd
+                if period_s < 225 * 60 and abs(age_days) > MAX_EPOCH_AGE_DAYS_LEO:
+                    notes.append(
+                        f"{sat.name}: pass over {station.name} is {abs(age_days):.1f} days from the element "
+                        f"epoch (> {MAX_EPOCH_AGE_DAYS_LEO:g}); positions may be off by tens of km"
+                    )
+                pass_rows.append(
+                    {
+                        "pass_id": pass_id,
+                        "satellite": sat.name,
+                        "station": station.name,
+                        "rise_s": rise,
+                        "culmination_s": culm,
+                        "set_s": set_,
+                        "max_elevation_deg": float(culm_cols["elevation_deg"][0]),
+                        "min_range_km": float(min(cols["range_km"].min(), culm_cols["range_km"][0])),
+                        "duration_s": set_ - rise,
+                        "usable_start_s": offsets[ok][0],
+                        "usable_end_s": offsets[ok][-1],
+                        "usable_s": int(ok.sum()),
+                        "clipped": bool(c0 or c1),
+                        "sunlit": bool(culm_cols["sunlit"][0]),
+                        "n_culminations": max(n_culm, 1),
+                        "epoch_age_days": age_days,
+                    }
+                )
+                if per_second:
+                    frame = pd.DataFrame({k: v[ok] for k, v in cols.items()})
+                    frame.insert(0, "offset_s", offsets[ok])
+                    frame.insert(0, "station", station.name)
+                    frame.insert(0, "satellite", sat.name)
+                    frame.insert(0, "pass_id", pass_id)
+                    second_frames.append(frame)
+                pass_id += 1
+
+    passes = pd.DataFrame(pass_rows)
+    if passes.empty:
+        passes = pd.DataFrame(columns=PASS_COLUMNS)
+    else:
+        for name in ("rise", "culmination", "set", "usable_start", "usable_end"):
+            passes[f"{name}_utc"] = _utc(t0_utc, passes.pop(f"{name}_s").to_numpy())
+        passes = passes.sort_values(["rise_utc", "station"], kind="stable").reset_index(drop=True)
+        passes = passes[PASS_COLUMNS]
+    if second_frames:
+        seconds = pd.concat(second_frames, ignore_index=True)
+        seconds.insert(3, "time_utc", _utc(t0_utc, seconds.pop("offset_s").to_numpy()))
+        seconds = seconds[SECOND_COLUMNS]
+    else:
+        seconds = pd.DataFrame(columns=SECOND_COLUMNS)
+    return PassForecast(passes, seconds, sorted(set(notes)))
