@@ -1,0 +1,895 @@
+"""Free-space downlink link budget: from the satellite's laser to a click.
+
+The efficiency of one second of a pass is a product of independent factors,
+
+    eta = eta_geo(range) * eta_turb * eta_point * eta_tx * T_atm(elevation, site)
+          * eta_rx * eta_field_stop(seeing) * eta_det,
+
+and ``loss_db = -10 log10(eta)`` is the sum of the per-factor losses.  Each
+factor is a small model with presets whose docstring says where its numbers
+come from:
+
+* :class:`Transmitter` -- the satellite's beam: a Gaussian beam leaving the
+  transmit aperture with a real (worse than diffraction-limited) divergence,
+  pointing jitter and transmit-optics efficiency.
+* :class:`Atmosphere` -- extinction: Rayleigh + Angstrom aerosol optical
+  depth, scaled to the site's height, times the Kasten & Young (1989) air
+  mass.
+* :class:`Turbulence` -- a Hufnagel-Valley C_n^2 profile: (a) the small
+  broadening of the *downlink* beam (turbulence sits at the receiver end of
+  the path, where it hardly matters), (b) the seeing blur at the receiver,
+  which matters when the receiver's field stop is narrow.
+* :class:`Telescope` -- the ground receiver: aperture, central obscuration,
+  optics efficiency, field of view and spectral filter.
+* :class:`satqkd.detector.Detector` -- the detector's efficiency and dark
+  counts (not defined here).
+* :class:`Sky` -- sky background radiance (night, twilight, Moon) turned into
+  noise clicks per pulse.
+
+References used throughout:
+Siegman, *Lasers* (1986), ch. 17 (Gaussian beams, M^2);
+Kasten & Young, Appl. Opt. 28, 4735 (1989) (air mass);
+Andrews & Phillips, *Laser Beam Propagation through Random Media*, 2nd ed.
+(SPIE 2005), ch. 12 (slant paths, HV profile, downlink/uplink asymmetry);
+Fried, JOSA 56, 1372 (1966) (r0, seeing);
+Bourgoin et al., NJP 15, 023006 (2013) (satellite QKD link budgets);
+Chen et al., Nature 589, 214 (2021) and Liao et al., Nature 549, 43 (2017)
+(Micius).  Numbers tagged [paper], [unverified] or [assumption] as in
+``shared/reference/system.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Callable, Optional
+
+import numpy as np
+import pandas as pd
+from pydantic import ConfigDict, Field
+
+from satqkd.detector import Detector
+from satqkd.errors import SatqkdError
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "GEO_HEIGHT_KM",
+    "Transmitter",
+    "Atmosphere",
+    "Turbulence",
+    "Telescope",
+    "Sky",
+    "TRANSMITTER_PRESETS",
+    "ATMOSPHERE_PRESETS",
+    "TURBULENCE_PRESETS",
+    "TELESCOPE_PRESETS",
+    "SKY_PRESETS",
+    "slant_range_km",
+    "geo_elevation_deg",
+    "kasten_young_airmass",
+    "gaussian_beam_radius_m",
+    "annular_gaussian_efficiency",
+    "pointing_efficiency",
+    "link_budget",
+    "loss_table",
+    "geo_comparison",
+]
+
+EARTH_RADIUS_KM = 6371.0
+GEO_HEIGHT_KM = 35786.0
+NANSHAN_LATITUDE_DEG = 43.47151
+NANSHAN_HEIGHT_M = 2034.0
+XINGLONG_HEIGHT_M = 890.0
+
+_MOFFAT_BETA = 4.765  # Kolmogorov long-exposure PSF as a Moffat profile (Trujillo et al. 2001)
+_H_PLANCK = 6.62607015e-34
+_C_LIGHT = 299792458.0
+
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+# ---------------------------------------------------------------------------
+# Geometry and closed-form building blocks
+# ---------------------------------------------------------------------------
+
+
+def slant_range_km(elevation_deg, height_km, earth_radius_km: float = EARTH_RADIUS_KM) -> np.ndarray:
+    """Distance from a ground station to a satellite at ``height_km`` seen at ``elevation_deg``.
+
+    Spherical Earth: d(e) = sqrt((R + h)^2 - R^2 cos^2 e) - R sin e.
+    Broadcasts over array inputs.
+    """
+    e = np.radians(np.asarray(elevation_deg, dtype=float))
+    r = float(earth_radius_km)
+    rs = r + np.asarray(height_km, dtype=float)
+    return np.sqrt(rs**2 - (r * np.cos(e)) ** 2) - r * np.sin(e)
+
+
+def geo_elevation_deg(latitude_deg, longitude_offset_deg=0.0, earth_radius_km: float = EARTH_RADIUS_KM):
+    """Elevation of a geostationary satellite from a site at ``latitude_deg``.
+
+    ``longitude_offset_deg`` is the satellite's longitude minus the site's.
+    With the central angle gamma (cos gamma = cos lat cos dlon), the
+    elevation is atan((cos gamma - R / (R + h_GEO)) / sin gamma).
+    """
+    lat = np.radians(np.asarray(latitude_deg, dtype=float))
+    dlon = np.radians(np.asarray(longitude_offset_deg, dtype=float))
+    cos_g = np.cos(lat) * np.cos(dlon)
+    sin_g = np.sqrt(np.clip(1.0 - cos_g**2, 0.0, None))
+    ratio = earth_radius_km / (earth_radius_km + GEO_HEIGHT_KM)
+    return np.degrees(np.arctan2(cos_g - ratio, sin_g))
+
+
+def kasten_young_airmass(elevation_deg) -> np.ndarray:
+    """Relative optical air mass of Kasten & Young, Appl. Opt. 28, 4735 (1989), eq. (3).
+
+    m = 1 / (sin e + 0.50572 (e + 6.07995 deg)^-1.6364), e in degrees.  The
+    formula is for the apparent elevation; we pass the geometric one
+    (refraction is < 0.1 deg above 10 deg elevation).  Finite at the horizon
+    (38.09), unlike the plane-parallel 1 / sin e.
+    """
+    e = np.asarray(elevation_deg, dtype=float)
+    return 1.0 / (np.sin(np.radians(e)) + 0.50572 * (e + 6.07995) ** -1.6364)
+
+
+def gaussian_beam_radius_m(distance_m, waist_m, rayleigh_range_m) -> np.ndarray:
+    """1/e^2 intensity radius of a Gaussian beam: w(L) = w0 sqrt(1 + (L / z_R)^2)."""
+    L = np.asarray(distance_m, dtype=float)
+    return waist_m * np.sqrt(1.0 + (L / rayleigh_range_m) ** 2)
+
+
+def annular_gaussian_efficiency(beam_radius_m, aperture_radius_m, obscuration_radius_m=0.0) -> np.ndarray:
+    """Fraction of a centred Gaussian beam (1/e^2 radius w) falling on an annulus.
+
+    eta = exp(-2 b^2 / w^2) - exp(-2 a^2 / w^2) for outer radius a and central
+    obscuration radius b (b = 0 gives 1 - exp(-2 a^2 / w^2)).
+    """
+    w2 = np.asarray(beam_radius_m, dtype=float) ** 2
+    # -expm1 keeps precision when the beam is much wider than the aperture
+    return -np.expm1(-2.0 * aperture_radius_m**2 / w2) + np.expm1(-2.0 * obscuration_radius_m**2 / w2)
+
+
+def pointing_efficiency(jitter_rad, half_angle_rad) -> np.ndarray:
+    """Mean efficiency of a Gaussian beam with Gaussian pointing jitter.
+
+    <eta_point> = 1 / (1 + 4 sigma^2 / theta^2) for jitter sigma per axis and
+    1/e^2 far-field half-angle theta (receiver small compared with the beam;
+    averaging exp(-2 r^2 / w^2) over a Rayleigh-distributed offset r).
+    sigma = theta / 2 costs 3 dB.
+    """
+    s = np.asarray(jitter_rad, dtype=float)
+    t = np.asarray(half_angle_rad, dtype=float)
+    return 1.0 / (1.0 + 4.0 * s**2 / t**2)
+
+
+def _db(eta) -> np.ndarray:
+    return -10.0 * np.log10(eta)
+
+
+# ---------------------------------------------------------------------------
+# Transmitter
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """The satellite's downlink beam.
+
+    The beam is a Gaussian of waist ``w0 = aperture_m / 2`` (1/e^2 radius
+    filling the transmit aperture) whose far-field 1/e^2 *full* divergence is
+    ``divergence_urad``.  A real beam is worse than diffraction-limited; we
+    treat it as an embedded Gaussian with beam quality
+    M^2 = theta pi w0 / lambda (theta the half-angle), so
+    w(L) = w0 sqrt(1 + (L / z_R)^2) with z_R = w0 / theta
+    (Siegman, *Lasers*, ch. 17).  If ``divergence_urad`` is ``None`` the
+    divergence follows from ``m2`` instead: theta = M^2 lambda / (pi w0).
+
+    Parameters
+    ----------
+    wavelength_nm
+        Signal wavelength.
+    aperture_m
+        Transmit telescope diameter.
+    divergence_urad
+        Far-field 1/e^2 full-angle divergence (µrad); ``None`` to use ``m2``.
+        Must not beat the diffraction limit 2 lambda / (pi w0).
+    m2
+        Beam quality factor, used only when ``divergence_urad`` is ``None``.
+    pointing_jitter_urad
+        RMS pointing error per axis (µrad) of the beam centre.
+    optics_efficiency
+        Transmission of the transmit optics after the source's output (the
+        source's mean photon number is defined at the telescope exit if this
+        is 1).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    wavelength_nm: Positive = 850.0
+    aperture_m: Positive = 0.3
+    divergence_urad: Optional[Positive] = 10.0
+    m2: Annotated[float, Field(ge=1.0)] = 1.0
+    pointing_jitter_urad: NonNegative = 0.5
+    optics_efficiency: Fraction = 1.0
+
+    def __post_init__(self) -> None:
+        if self.divergence_urad is not None:
+            limit = 2e6 * self.wavelength_m / (np.pi * self.waist_m)
+            if self.divergence_urad < limit * (1 - 1e-9):
+                raise SatqkdError(
+                    f"transmitter.divergence_urad: {self.divergence_urad:g} µrad is below the "
+                    f"diffraction limit {limit:.3g} µrad of a {self.aperture_m:g} m aperture at "
+                    f"{self.wavelength_nm:g} nm; expected a larger divergence or aperture"
+                )
+
+    @property
+    def wavelength_m(self) -> float:
+        return self.wavelength_nm * 1e-9
+
+    @property
+    def waist_m(self) -> float:
+        """Beam waist (1/e^2 radius) at the transmit aperture."""
+        return self.aperture_m / 2.0
+
+    @property
+    def half_angle_rad(self) -> float:
+        """Far-field 1/e^2 half-angle divergence theta."""
+        if self.divergence_urad is not None:
+            return self.divergence_urad * 0.5e-6
+        return self.m2 * self.wavelength_m / (np.pi * self.waist_m)
+
+    @property
+    def full_divergence_urad(self) -> float:
+        return 2e6 * self.half_angle_rad
+
+    @property
+    def beam_quality(self) -> float:
+        """Effective M^2 = theta pi w0 / lambda (1 for a diffraction-limited beam)."""
+        return self.half_angle_rad * np.pi * self.waist_m / self.wavelength_m
+
+    @property
+    def rayleigh_range_m(self) -> float:
+        """Embedded-Gaussian Rayleigh range z_R = pi w0^2 / (M^2 lambda) = w0 / theta."""
+        return self.waist_m / self.half_angle_rad
+
+    def beam_radius_m(self, range_km) -> np.ndarray:
+        """1/e^2 beam radius at ``range_km`` (vacuum diffraction only)."""
+        return gaussian_beam_radius_m(np.asarray(range_km, dtype=float) * 1e3, self.waist_m, self.rayleigh_range_m)
+
+    @classmethod
+    def micius(cls) -> "Transmitter":
+        """Micius's decoy-BB84 downlink as flown in 2016-2017 (Liao et al. 2017).
+
+        850 nm [secondary]; ~0.3 m transmit telescope [unverified]; ~10 µrad
+        full-angle downlink divergence [unverified] (about 3x the diffraction
+        limit of 0.3 m at 850 nm, M^2 ~ 2.8); pointing jitter 1.0 µrad per
+        axis [assumption: the order of the quoted sub-µrad-to-µrad Micius
+        fine-tracking accuracy]; transmit optics 0.8 [assumption].
+        """
+        return cls(wavelength_nm=850.0, aperture_m=0.3, divergence_urad=10.0,
+                   pointing_jitter_urad=1.0, optics_efficiency=0.8)
+
+    @classmethod
+    def micius_2021(cls) -> "Transmitter":
+        """Micius in the 2021 network experiment (Chen et al. 2021).
+
+        Same telescope and beam as :meth:`micius`; "better pointing" per the
+        paper is modelled as 0.5 µrad jitter per axis [assumption].
+        """
+        return cls(wavelength_nm=850.0, aperture_m=0.3, divergence_urad=10.0,
+                   pointing_jitter_urad=0.5, optics_efficiency=0.8)
+
+    @classmethod
+    def geo(cls) -> "Transmitter":
+        """A plausible geostationary QKD payload [assumption throughout].
+
+        850 nm; a 2.0 m transmit telescope (a flagship-size space optic, the
+        class of China's 2 m CSST survey telescope -- ambitious, but a GEO
+        downlink needs it: range^2 costs ~35 dB against LEO); near-
+        diffraction-limited beam, M^2 = 1.2, i.e. ~0.65 µrad full-angle
+        divergence; 0.1 µrad per-axis pointing jitter (a GEO platform is slow
+        and quiet); transmit optics 0.8.
+        """
+        return cls(wavelength_nm=850.0, aperture_m=2.0, divergence_urad=None, m2=1.2,
+                   pointing_jitter_urad=0.1, optics_efficiency=0.8)
+
+
+# ---------------------------------------------------------------------------
+# Atmosphere
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Atmosphere:
+    """Clear-sky extinction: Rayleigh + aerosol optical depth times air mass.
+
+    Zenith optical depth at wavelength lambda (µm) for a site at height h:
+
+        tau = tau_R(lambda) exp(-h / H_R) + tau_a (lambda / lambda_ref)^-alpha exp(-h / H_a)
+
+    with the sea-level Rayleigh depth tau_R = 0.008569 lambda^-4
+    (1 + 0.0113 lambda^-2 + 0.00013 lambda^-4) (Hansen & Travis 1974, Space
+    Sci. Rev. 16, 527), the pressure scale height H_R, the Angstrom (1929)
+    aerosol law and an aerosol scale height H_a (aerosol sits in the
+    boundary layer, so a high site loses most of it).  Transmittance
+    T = exp(-tau m(e)) with the Kasten & Young (1989) air mass m(e).
+
+    The default ``aerosol_depth`` is tuned so that 850 nm at sea level gives
+    T_zen = 0.8952 (tau = 0.1107), the MODTRAN value shipped with SatQuMA
+    (see ``shared/reference/link-budget.md``); it lumps the aerosol with the
+    weak molecular absorption at 850 nm.
+
+    Parameters
+    ----------
+    aerosol_depth
+        Sea-level zenith aerosol optical depth at ``reference_wavelength_nm``.
+    reference_wavelength_nm
+        Wavelength at which ``aerosol_depth`` is given.
+    angstrom_exponent
+        Angstrom alpha (1.3 is Angstrom's continental average).
+    rayleigh_scale_height_km
+        Pressure scale height (8.4345 km as in Kasten's 1980 pressure
+        correction exp(-z / 8434.5 m)).
+    aerosol_scale_height_km
+        Aerosol scale height (1.2 km near the ground, Elterman 1968, AFCRL-
+        68-0153) [assumption for a specific site].
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    aerosol_depth: NonNegative = 0.09403
+    reference_wavelength_nm: Positive = 850.0
+    angstrom_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 1.3
+    rayleigh_scale_height_km: Positive = 8.4345
+    aerosol_scale_height_km: Positive = 1.2
+
+    @staticmethod
+    def rayleigh_depth(wavelength_nm) -> np.ndarray:
+        """Sea-level zenith Rayleigh optical depth (Hansen & Travis 1974, eq. 2.29)."""
+        lam = np.asarray(wavelength_nm, dtype=float) * 1e-3
+        return 0.008569 * lam**-4 * (1.0 + 0.0113 * lam**-2 + 0.00013 * lam**-4)
+
+    def zenith_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith optical depth tau at ``wavelength_nm`` above a site at ``site_height_m``."""
+        h_km = np.asarray(site_height_m, dtype=float) * 1e-3
+        lam = np.asarray(wavelength_nm, dtype=float)
+        tau_r = self.rayleigh_depth(lam) * np.exp(-h_km / self.rayleigh_scale_height_km)
+        tau_a = (self.aerosol_depth * (lam / self.reference_wavelength_nm) ** -self.angstrom_exponent
+                 * np.exp(-h_km / self.aerosol_scale_height_km))
+        return tau_r + tau_a
+
+    def transmittance(self, elevation_deg, wavelength_nm=850.0, site_height_m=0.0) -> np.ndarray:
+        """Clear-sky transmittance T = exp(-tau m_KY(e))."""
+        tau = self.zenith_depth(wavelength_nm, site_height_m)
+        return np.exp(-tau * kasten_young_airmass(elevation_deg))
+
+    @classmethod
+    def modtran_rural(cls) -> "Atmosphere":
+        """Tuned to MODTRAN's 850 nm zenith T = 0.8952 at sea level (SatQuMA table)."""
+        return cls()
+
+    @classmethod
+    def hazy(cls) -> "Atmosphere":
+        """Three times the aerosol of :meth:`modtran_rural`, spread over a 2 km boundary layer [assumption].
+
+        Stands for a hazy winter night at the edge of the North China plain
+        (Xinglong, 890 m, ~120 km from Beijing): T_zen(850 nm) ~ 0.74 at sea
+        level, ~0.80 at Xinglong.  Used for the 2017 Xinglong calibration.
+        """
+        return cls(aerosol_depth=3 * 0.09403, aerosol_scale_height_km=2.0)
+
+
+# ---------------------------------------------------------------------------
+# Turbulence
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Turbulence:
+    """Hufnagel-Valley refractive-index structure profile C_n^2(h).
+
+    C_n^2(h) = 0.00594 (v / 27)^2 (1e-5 h)^10 exp(-h / 1000)
+               + 2.7e-16 exp(-h / 1500) + A exp(-h / 100)     [m^-2/3, h in m]
+
+    (Andrews & Phillips 2005, eq. 12.1), with h the height above the
+    ground station.  HV 5/7 (v = 21 m/s, A = 1.7e-14) gives r0 ~ 5 cm at
+    500 nm at zenith (~2 arcsec seeing).
+
+    Two effects are derived from it, both from path integrals along the slant
+    path (dz = dh / sin e, flat-Earth geometry, fine above 10 deg):
+
+    * the Fried parameter at the receiver, r0 = [0.423 k^2 sec(zeta)
+      int C_n^2 dh]^-3/5 (plane wave; Fried 1966), which sets the long-
+      exposure seeing blur FWHM = 0.98 lambda / r0 in the receiver's focal
+      plane;
+    * the spherical-wave coherence radius *at the satellite* of a point
+      source on the ground, rho0 = [1.46 k^2 sec(zeta) int C_n^2(h)
+      (h / H)^5/3 dh]^-3/5 (Andrews & Phillips 2005, ch. 12: the
+      (h/H)^5/3 weight is why downlinks barely feel turbulence -- it sits at
+      the receiver end).  With the mutual coherence exp(-(rho/rho0)^5/3)
+      approximated by exp(-(rho/rho0)^2), the long-term (wander + spread)
+      far-field beam gains a 1/e^2 half-angle theta_t = 2 sqrt(2) / (k rho0)
+      added in quadrature to the vacuum divergence.
+
+    Parameters
+    ----------
+    ground_cn2
+        Boundary-layer coefficient A (m^-2/3).
+    wind_speed_m_s
+        RMS high-altitude wind speed v.
+    free_atmosphere_cn2
+        Coefficient of the exp(-h / 1500 m) free-troposphere term (2.7e-16
+        in the HV model).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    ground_cn2: NonNegative = 1.7e-14
+    wind_speed_m_s: NonNegative = 21.0
+    free_atmosphere_cn2: NonNegative = 2.7e-16
+
+    # The integrals are done on a fixed log-spaced height grid (1 m .. 30 km)
+    # once per call: C_n^2 is negligible above 30 km and the grid resolves the
+    # 100 m boundary layer.
+    _GRID_M = np.concatenate(([0.0], np.geomspace(1.0, 3.0e4, 2000)))
+
+    def cn2(self, height_m) -> np.ndarray:
+        """C_n^2 at ``height_m`` above the ground station (m^-2/3)."""
+        h = np.asarray(height_m, dtype=float)
+        return (0.00594 * (self.wind_speed_m_s / 27.0) ** 2 * (1e-5 * h) ** 10 * np.exp(-h / 1000.0)
+                + self.free_atmosphere_cn2 * np.exp(-h / 1500.0) + self.ground_cn2 * np.exp(-h / 100.0))
+
+    def _moments(self, top_height_m: float) -> tuple[float, float]:
+        h = self._GRID_M
+        c = self.cn2(h)
+        mu0 = np.trapezoid(c, h)
+        mu_down = np.trapezoid(c * (h / top_height_m) ** (5.0 / 3.0), h)
+        return float(mu0), float(mu_down)
+
+    def fried_parameter_m(self, elevation_deg, wavelength_nm=850.0) -> np.ndarray:
+        """Fried parameter r0 at the ground for a source at ``elevation_deg`` (inf if no turbulence)."""
+        mu0, _ = self._moments(1.0)
+        k = 2 * np.pi / (np.asarray(wavelength_nm, dtype=float) * 1e-9)
+        secz = 1.0 / np.sin(np.radians(np.asarray(elevation_deg, dtype=float)))
+        with np.errstate(divide="ignore"):
+            return (0.423 * k**2 * secz * mu0) ** -0.6
+
+    def seeing_fwhm_urad(self, elevation_deg, wavelength_nm=850.0) -> np.ndarray:
+        """Long-exposure seeing FWHM 0.98 lambda / r0 (µrad)."""
+        lam = np.asarray(wavelength_nm, dtype=float) * 1e-9
+        return 0.98 * lam / self.fried_parameter_m(elevation_deg, wavelength_nm) * 1e6
+
+    def downlink_spread_rad(self, elevation_deg, orbit_height_km=500.0, wavelength_nm=850.0) -> np.ndarray:
+        """Turbulence-induced far-field 1/e^2 half-angle theta_t of a downlink beam (rad)."""
+        _, mu = self._moments(float(orbit_height_km) * 1e3)
+        k = 2 * np.pi / (np.asarray(wavelength_nm, dtype=float) * 1e-9)
+        secz = 1.0 / np.sin(np.radians(np.asarray(elevation_deg, dtype=float)))
+        # theta_t = 2 sqrt(2) / (k rho0) with rho0^(-5/3) = 1.46 k^2 sec(zeta) mu
+        return 2.0 * np.sqrt(2.0) / k * (1.46 * k**2 * secz * mu) ** 0.6
+
+    @classmethod
+    def hv57(cls) -> "Turbulence":
+        """HV 5/7: r0 = 5 cm and isoplanatic angle 7 µrad at 500 nm (Andrews & Phillips 2005)."""
+        return cls(ground_cn2=1.7e-14, wind_speed_m_s=21.0)
+
+    @classmethod
+    def good_site(cls) -> "Turbulence":
+        """A quieter night-time boundary layer, A = 4e-15 [assumption]: r0 ~ 8 cm at 500 nm (~1.2 arcsec)."""
+        return cls(ground_cn2=4.0e-15, wind_speed_m_s=21.0)
+
+    @classmethod
+    def off(cls) -> "Turbulence":
+        """No turbulence at all (C_n^2 = 0): no beam spread, no seeing."""
+        return cls(ground_cn2=0.0, wind_speed_m_s=0.0, free_atmosphere_cn2=0.0)
+
+
+# ---------------------------------------------------------------------------
+# Receiver telescope
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Telescope:
+    """The ground receiver up to the detector.
+
+    The collecting area is the annulus between ``obscuration_m`` and
+    ``aperture_m``.  The light is focused through a field stop of full angle
+    ``fov_urad``; the seeing-blurred image passes it with the efficiency of
+    :meth:`field_stop_efficiency`.  A narrow field stop rejects sky background but
+    loses signal at low elevation where seeing is worse: the 2021 upgrade
+    used "a beam expander with lower magnification ... to increase the field
+    of view" (Chen et al. 2021, Ext. Data Fig. 3) [paper].
+
+    Parameters
+    ----------
+    aperture_m
+        Primary mirror diameter.
+    obscuration_m
+        Central obscuration (secondary mirror) diameter.
+    optics_efficiency
+        Telescope + follow-up optics (beam expander, BB84 module, filters at
+        their peak) up to the detectors.
+    fov_urad
+        Full-angle field of view of the field stop (µrad).
+    filter_bandwidth_nm
+        Spectral filter bandwidth for the sky background.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    aperture_m: Positive = 1.0
+    obscuration_m: NonNegative = 0.0
+    optics_efficiency: Fraction = 0.5
+    fov_urad: Positive = 100.0
+    filter_bandwidth_nm: Positive = 1.0
+
+    def __post_init__(self) -> None:
+        if self.obscuration_m >= self.aperture_m:
+            raise SatqkdError(
+                f"telescope.obscuration_m: {self.obscuration_m:g} m must be smaller than "
+                f"aperture_m {self.aperture_m:g} m"
+            )
+
+    @property
+    def collecting_area_m2(self) -> float:
+        return np.pi / 4.0 * (self.aperture_m**2 - self.obscuration_m**2)
+
+    @property
+    def solid_angle_sr(self) -> float:
+        """Solid angle of the (circular) field of view."""
+        return np.pi / 4.0 * (self.fov_urad * 1e-6) ** 2
+
+    def field_stop_efficiency(self, seeing_fwhm_urad, wavelength_nm=850.0) -> np.ndarray:
+        """Share of the seeing-blurred image inside the field stop.
+
+        The long-exposure image is a Moffat profile with beta = 4.765, the
+        fit to the Kolmogorov seeing PSF of Trujillo et al. (2001, MNRAS 328,
+        977); its encircled energy within radius r is
+        1 - (1 + r^2 / alpha^2)^(1 - beta), FWHM = 2 alpha sqrt(2^(1/beta) - 1).
+        The telescope's diffraction FWHM 1.03 lambda / D is added in
+        quadrature.
+        """
+        diff = 1.03 * wavelength_nm * 1e-9 / self.aperture_m * 1e6
+        fwhm2 = np.asarray(seeing_fwhm_urad, dtype=float) ** 2 + diff**2
+        alpha2 = fwhm2 / (4.0 * (2.0 ** (1.0 / _MOFFAT_BETA) - 1.0))
+        r2 = (self.fov_urad / 2.0) ** 2
+        return -np.expm1((1.0 - _MOFFAT_BETA) * np.log1p(r2 / alpha2))
+
+    @classmethod
+    def nanshan(cls) -> "Telescope":
+        """Nanshan 1.2 m (Xinjiang, 2,034 m), as used in 2021.
+
+        Aperture 1.2 m [paper]; obscuration 0.3 m [assumption, typical
+        secondary of a 1-m-class Cassegrain]; optics 0.4 [assumption];
+        field of view 100 µrad (the widened 2021 field) [assumption]; 1 nm
+        filter [assumption].
+        """
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+                   filter_bandwidth_nm=1.0)
+
+    @classmethod
+    def xinglong(cls) -> "Telescope":
+        """Xinglong 1.0 m (Hebei, 890 m) after the 2021 upgrade.
+
+        Aperture 1.0 m [paper]; obscuration 0.25 m [assumption]; optics 0.4
+        [assumption]; field of view 100 µrad after the lower-magnification
+        beam expander [paper: widened; value assumption]; 1 nm filter
+        [assumption].
+        """
+        return cls(aperture_m=1.0, obscuration_m=0.25, optics_efficiency=0.4, fov_urad=100.0,
+                   filter_bandwidth_nm=1.0)
+
+    @classmethod
+    def xinglong_2017(cls) -> "Telescope":
+        """Xinglong 1.0 m as used for the 2016-2017 QKD passes (Liao et al. 2017).
+
+        As :meth:`xinglong` but with the narrow pre-2021 field of view: 9
+        µrad full angle, the HV 5/7 zenith seeing FWHM at 850 nm [assumption,
+        chosen so that the 645 -> 1,200 km loss rise lands in the reported
+        10-13 dB together with :meth:`Atmosphere.hazy`; Chen et al. 2021 only
+        say the field of view was later increased] and a 5 nm filter
+        [assumption].
+        """
+        return cls(aperture_m=1.0, obscuration_m=0.25, optics_efficiency=0.4, fov_urad=9.0,
+                   filter_bandwidth_nm=5.0)
+
+    @classmethod
+    def delingha(cls) -> "Telescope":
+        """Delingha 1.2 m (Qinghai, ~3,200 m; 2020).
+
+        Aperture 1.2 m [secondary]; obscuration 0.3 m, optics 0.4, 100 µrad,
+        1 nm [assumptions, as Nanshan].
+        """
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+                   filter_bandwidth_nm=1.0)
+
+
+# ---------------------------------------------------------------------------
+# Sky background
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sky:
+    """Sky spectral radiance near the signal wavelength (W m^-2 sr^-1 nm^-1).
+
+    * Astronomical night (Sun below -18 deg), no Moon: ``night_radiance``.
+      Default 7.6e-9, i.e. an I-band sky of 19.5 mag/arcsec^2 with the
+      Bessell (1998) I zero point 1.126e-11 W m^-2 nm^-1 [assumption: a
+      moderately dark site; pristine sites reach ~20 mag/arcsec^2].
+    * Twilight (-18 < Sun < 0 deg): log10 radiance rises linearly from
+      night to ``sunset_radiance`` at Sun altitude 0 [assumption: a coarse
+      fit to the ~6-7 decades of twilight brightening].
+    * Day: log-linear from sunset to ``day_radiance`` at Sun altitude +10
+      deg and constant above [assumption: order of magnitude of clear blue
+      sky in the near infrared].
+    * Moon: adds ``moon_radiance * illumination * sin(altitude)`` times the
+      Krisciunas & Schaefer (1991, PASP 103, 1033) scattering function
+      normalised to 1 at 90 deg from the Moon (1 if the separation is not
+      given).  ``moon_radiance`` = 5e-8 makes a full Moon at 45 deg roughly
+      2 mag/arcsec^2 brighter than the dark I-band sky [assumption].
+
+    The 2017 Micius experiment reported a night background of a few hundred
+    counts/s [unverified].  This model gives ~50 counts/s from a moonless
+    sky into the 2021 receivers (100 µrad, 1 nm) and a few hundred with a
+    bright Moon, but only ~2 counts/s into the narrow 9 µrad field assumed
+    for 2017 Xinglong: the reported figure presumably includes detector dark
+    counts and light pollution (neither is in this sky model).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    night_radiance: Positive = 7.6e-9
+    sunset_radiance: Positive = 1e-3
+    day_radiance: Positive = 1e-2
+    moon_radiance: NonNegative = 5e-8
+
+    def radiance(self, sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
+                 moon_separation_deg=None) -> np.ndarray:
+        """Sky radiance for the given Sun and Moon geometry (``None``: Sun/Moon down)."""
+        sun = np.asarray(-90.0 if sun_altitude_deg is None else sun_altitude_deg, dtype=float)
+        lo, mid, hi = np.log10([self.night_radiance, self.sunset_radiance, self.day_radiance])
+        log_r = np.where(sun <= 0.0,
+                         lo + (mid - lo) * np.clip((sun + 18.0) / 18.0, 0.0, 1.0),
+                         mid + (hi - mid) * np.clip(sun / 10.0, 0.0, 1.0))
+        rad = 10.0**log_r
+        if moon_altitude_deg is not None:
+            alt = np.asarray(moon_altitude_deg, dtype=float)
+            illum = np.asarray(1.0 if moon_illumination is None else moon_illumination, dtype=float)
+            if moon_separation_deg is None:
+                scat = 1.0
+            else:
+                scat = _ks_scattering(moon_separation_deg) / _ks_scattering(90.0)
+            rad = rad + self.moon_radiance * illum * np.clip(np.sin(np.radians(alt)), 0.0, None) * scat
+        return rad
+
+    @classmethod
+    def dark_site(cls) -> "Sky":
+        """Default: I ~ 19.5 mag/arcsec^2 moonless night [assumption]."""
+        return cls()
+
+    @classmethod
+    def suburban(cls) -> "Sky":
+        """Light-polluted night, 1.5 mag brighter (I ~ 18 mag/arcsec^2) [assumption]."""
+        return cls(night_radiance=7.6e-9 * 10**0.6)
+
+
+def _ks_scattering(separation_deg) -> np.ndarray:
+    """Krisciunas & Schaefer (1991) scattering function f(rho), rho in degrees."""
+    rho = np.clip(np.asarray(separation_deg, dtype=float), 1.0, 180.0)
+    return 10**5.36 * (1.06 + np.cos(np.radians(rho)) ** 2) + 10 ** (6.15 - rho / 40.0)
+
+
+# ---------------------------------------------------------------------------
+# Presets
+# ---------------------------------------------------------------------------
+
+TRANSMITTER_PRESETS: dict[str, Callable[[], Transmitter]] = {
+    "micius": Transmitter.micius,
+    "micius_2021": Transmitter.micius_2021,
+    "geo": Transmitter.geo,
+}
+ATMOSPHERE_PRESETS: dict[str, Callable[[], Atmosphere]] = {
+    "modtran_rural": Atmosphere.modtran_rural,
+    "hazy": Atmosphere.hazy,
+}
+TURBULENCE_PRESETS: dict[str, Callable[[], Turbulence]] = {
+    "hv57": Turbulence.hv57,
+    "good_site": Turbulence.good_site,
+    "off": Turbulence.off,
+}
+TELESCOPE_PRESETS: dict[str, Callable[[], Telescope]] = {
+    "nanshan": Telescope.nanshan,
+    "xinglong": Telescope.xinglong,
+    "xinglong_2017": Telescope.xinglong_2017,
+    "delingha": Telescope.delingha,
+}
+SKY_PRESETS: dict[str, Callable[[], Sky]] = {
+    "dark_site": Sky.dark_site,
+    "suburban": Sky.suburban,
+}
+
+
+# ---------------------------------------------------------------------------
+# The budget
+# ---------------------------------------------------------------------------
+
+_COLUMNS = [
+    "range_km", "elevation_deg", "geometric_loss_db", "atmosphere_loss_db", "turbulence_loss_db",
+    "pointing_loss_db", "transmitter_loss_db", "receiver_loss_db", "field_stop_loss_db",
+    "detector_loss_db", "loss_db", "efficiency", "background_cps", "noise_prob",
+]
+
+
+def _orbit_height_km(range_km, elevation_deg) -> np.ndarray:
+    """Satellite height from range and elevation (inverse of :func:`slant_range_km`)."""
+    r = EARTH_RADIUS_KM
+    d = range_km
+    e = np.radians(elevation_deg)
+    return np.sqrt(r**2 + d**2 + 2 * r * d * np.sin(e)) - r
+
+
+def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Telescope,
+                detector: Detector, *, site_height_m=0.0, atmosphere: Atmosphere | None = None,
+                turbulence: Turbulence | None = None, sky: Sky | None = None,
+                sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
+                moon_separation_deg=None) -> pd.DataFrame:
+    """Per-sample loss budget of a downlink, one row per (range, elevation) sample.
+
+    Parameters
+    ----------
+    range_km, elevation_deg
+        Slant range and elevation of the satellite, arrays of equal shape (or
+        scalars); elevation must be in (0, 90].
+    transmitter, telescope, detector
+        The equipment.
+    site_height_m
+        Ground station height above sea level (thins the atmosphere).
+    atmosphere, turbulence, sky
+        Models; ``None`` means the defaults :meth:`Atmosphere.modtran_rural`,
+        :meth:`Turbulence.hv57` and :meth:`Sky.dark_site`.
+    sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg
+        Sky geometry per sample or scalar; ``None`` for the Sun means
+        astronomical night, for the Moon that it is down.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``range_km, elevation_deg, geometric_loss_db,
+        atmosphere_loss_db, turbulence_loss_db, pointing_loss_db,
+        transmitter_loss_db, receiver_loss_db, field_stop_loss_db,
+        detector_loss_db, loss_db, efficiency, background_cps, noise_prob``.
+        ``loss_db`` is the sum of the ``*_loss_db`` parts and
+        ``efficiency = 10**(-loss_db/10)``.  ``geometric_loss_db`` is vacuum
+        diffraction onto the annular aperture; ``turbulence_loss_db`` the
+        extra from turbulent beam spread; ``pointing_loss_db`` uses the
+        turbulence-broadened divergence; ``field_stop_loss_db`` is seeing
+        against the receiver's field of view; ``noise_prob`` is
+        ``detector.dark_count_prob`` plus sky background clicks per pulse
+        (``background_cps * detector.window_s``).
+    """
+    atmosphere = Atmosphere() if atmosphere is None else atmosphere
+    turbulence = Turbulence.hv57() if turbulence is None else turbulence
+    sky = Sky() if sky is None else sky
+
+    rng_km, elev = np.broadcast_arrays(np.atleast_1d(np.asarray(range_km, dtype=float)),
+                                       np.atleast_1d(np.asarray(elevation_deg, dtype=float)))
+    rng_km = rng_km.astype(float).ravel()
+    elev = elev.astype(float).ravel()
+    if np.any(~np.isfinite(rng_km)) or np.any(rng_km <= 0):
+        raise SatqkdError("link_budget: range_km must be finite and positive")
+    if np.any(~np.isfinite(elev)) or np.any(elev <= 0) or np.any(elev > 90):
+        raise SatqkdError("link_budget: elevation_deg must be in (0, 90] degrees")
+
+    lam_nm = transmitter.wavelength_nm
+    L = rng_km * 1e3
+    a = telescope.aperture_m / 2.0
+    b = telescope.obscuration_m / 2.0
+
+    # Vacuum diffraction onto the annular aperture.
+    w = transmitter.beam_radius_m(rng_km)
+    eta_geo = annular_gaussian_efficiency(w, a, b)
+
+    # Turbulent long-term spread adds in quadrature to the vacuum beam; the
+    # path integral depends on the orbit height, recovered from the geometry.
+    # Orbit heights of a pass differ little, so one integral at the median
+    # height serves all samples (the weight (h/H)^5/3 changes by <1 %).
+    height_km = float(np.median(_orbit_height_km(rng_km, elev)))
+    theta_t = turbulence.downlink_spread_rad(elev, max(height_km, 1.0), lam_nm)
+    w_lt = np.sqrt(w**2 + (theta_t * L) ** 2)
+    eta_turb = annular_gaussian_efficiency(w_lt, a, b) / eta_geo
+
+    theta_lt = np.sqrt(transmitter.half_angle_rad**2 + theta_t**2)
+    eta_point = pointing_efficiency(transmitter.pointing_jitter_urad * 1e-6, theta_lt)
+
+    eta_atm = atmosphere.transmittance(elev, lam_nm, site_height_m)
+    seeing = turbulence.seeing_fwhm_urad(elev, lam_nm)
+    eta_fs = telescope.field_stop_efficiency(seeing, lam_nm)
+
+    parts = {
+        "geometric_loss_db": _db(eta_geo),
+        "atmosphere_loss_db": _db(eta_atm),
+        "turbulence_loss_db": _db(eta_turb),
+        "pointing_loss_db": _db(eta_point),
+        "transmitter_loss_db": np.full_like(L, _db(transmitter.optics_efficiency)),
+        "receiver_loss_db": np.full_like(L, _db(telescope.optics_efficiency)),
+        "field_stop_loss_db": _db(eta_fs),
+        "detector_loss_db": np.full_like(L, _db(detector.efficiency)),
+    }
+    loss_db = sum(parts.values())
+
+    radiance = np.broadcast_to(
+        sky.radiance(sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg), L.shape)
+    photon_j = _H_PLANCK * _C_LIGHT / (lam_nm * 1e-9)
+    background_cps = (radiance * telescope.collecting_area_m2 * telescope.solid_angle_sr
+                      * telescope.filter_bandwidth_nm * telescope.optics_efficiency
+                      * detector.efficiency / photon_j)
+    noise_prob = detector.dark_count_prob + background_cps * detector.window_s
+
+    out = {"range_km": rng_km, "elevation_deg": elev, **parts, "loss_db": loss_db,
+           "efficiency": 10.0 ** (-loss_db / 10.0), "background_cps": background_cps,
+           "noise_prob": noise_prob}
+    return pd.DataFrame({k: np.asarray(out[k], dtype=float) for k in _COLUMNS})
+
+
+def loss_table(transmitter: Transmitter, telescope: Telescope, detector: Detector, *,
+               height_km: float = 500.0, site_height_m: float = 0.0,
+               elevations_deg=range(10, 95, 5), atmosphere: Atmosphere | None = None,
+               turbulence: Turbulence | None = None, sky: Sky | None = None) -> pd.DataFrame:
+    """Loss budget at a list of elevations for a circular orbit at ``height_km``.
+
+    One row per elevation, a column per loss component (see
+    :func:`link_budget`); the range is the analytic slant range.
+    """
+    elev = np.asarray(list(elevations_deg), dtype=float)
+    return link_budget(slant_range_km(elev, height_km), elev, transmitter, telescope, detector,
+                       site_height_m=site_height_m, atmosphere=atmosphere, turbulence=turbulence,
+                       sky=sky)
+
+
+def geo_comparison(*, leo_elevation_deg: float = 45.0, leo_low_elevation_deg: float = 10.0,
+                   geo_elevation: float | None = None, leo_height_km: float = 500.0,
+                   leo_transmitter: Transmitter | None = None,
+                   geo_transmitter: Transmitter | None = None, telescope: Telescope | None = None,
+                   detector: Detector | None = None, site_height_m: float = NANSHAN_HEIGHT_M,
+                   site_latitude_deg: float = NANSHAN_LATITUDE_DEG,
+                   atmosphere: Atmosphere | None = None,
+                   turbulence: Turbulence | None = None) -> pd.DataFrame:
+    """LEO (Micius 2021) versus GEO downlink loss into the same ground station.
+
+    Chen et al. (2021) state that the 2021 satellite-to-ground channel loss
+    "is comparable to that between a geostationary satellite and the
+    ground".  This puts both links into the same receiver (default Nanshan
+    1.2 m at 2,034 m, same detector, atmosphere and turbulence) and returns
+    rows ``LEO`` (Micius 2021 at ``leo_elevation_deg``, a typical mid-pass
+    elevation), ``LEO_low`` (the same at ``leo_low_elevation_deg``, the edge
+    of the key window) and ``GEO`` (:meth:`Transmitter.geo`: 2 m, M^2 = 1.2,
+    0.1 µrad jitter -- assumptions -- at the site's longitude, so at
+    :func:`geo_elevation_deg` of the site, ~40 deg from Nanshan, unless
+    ``geo_elevation`` is given).  Columns: ``height_km, range_km,
+    elevation_deg, divergence_urad, tx_aperture_m, rx_aperture_m,
+    geometric_loss_db, loss_db``.
+
+    With these assumptions the GEO loss lands within a few dB of the LEO
+    loss at the low-elevation end of a pass and ~12 dB above the mid-pass
+    loss: "comparable" needs a ~2 m class GEO transmitter.
+    """
+    leo_tx = Transmitter.micius_2021() if leo_transmitter is None else leo_transmitter
+    geo_tx = Transmitter.geo() if geo_transmitter is None else geo_transmitter
+    telescope = Telescope.nanshan() if telescope is None else telescope
+    detector = Detector(efficiency=0.5) if detector is None else detector
+    geo_el = float(geo_elevation_deg(site_latitude_deg)) if geo_elevation is None else float(geo_elevation)
+
+    rows = {}
+    for name, tx, h, el in (("LEO", leo_tx, leo_height_km, leo_elevation_deg),
+                            ("LEO_low", leo_tx, leo_height_km, leo_low_elevation_deg),
+                            ("GEO", geo_tx, GEO_HEIGHT_KM, geo_el)):
+        rng = float(slant_range_km(el, h))
+        b = link_budget(rng, el, tx, telescope, detector, site_height_m=site_height_m,
+                        atmosphere=atmosphere, turbulence=turbulence).iloc[0]
+        rows[name] = {"height_km": float(h), "range_km": rng, "elevation_deg": float(el),
+                      "divergence_urad": tx.full_divergence_urad, "tx_aperture_m": tx.aperture_m,
+                      "rx_aperture_m": telescope.aperture_m,
+                      "geometric_loss_db": b["geometric_loss_db"], "loss_db": b["loss_db"]}
+    return pd.DataFrame.from_dict(rows, orient="index")
