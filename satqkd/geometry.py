@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skyfield.framelib import itrs
 from skyfield.sgp4lib import theta_GMST1982
 
 from . import sky
@@ -32,7 +31,9 @@ from .errors import SatqkdError
 
 __all__ = [
     "seconds_to_time",
+    "Clock",
     "satellite_itrs_km",
+    "satellite_itrs_km_at",
     "LookAngles",
     "look_angles",
     "SunMoon",
@@ -49,31 +50,56 @@ def seconds_to_time(t0, offset_s):
     return sky.timescale().tt_jd(t0.whole, t0.tt_fraction + offset / DAY_S)
 
 
-def satellite_itrs_km(satellite, t, *, check: bool = True):
-    """Earth-fixed position and velocity of ``satellite`` at Time array ``t``.
+class Clock:
+    """Fast time arguments for SGP4 over a span, as offsets in seconds from ``t0``.
 
-    Returns ``(r_km, v_km_s, error)`` with ``r`` and ``v`` of shape ``(3, n)``
-    and ``error`` the SGP4 error code per sample.  With ``check`` an SGP4
-    error (a decayed or invalid element set) raises :class:`SatqkdError`
-    naming the satellite and the first failing time, so NaNs never reach a
-    table.
+    SGP4 wants UTC Julian dates and the TEME -> Earth-fixed rotation wants
+    UT1.  Building a skyfield ``Time`` for every probe of a root search costs
+    far more than SGP4 itself, so the clock computes UTC by a constant
+    offset from TT (exact while no leap second falls inside the span; with
+    one, it falls back to skyfield) and UT1 by linear interpolation of
+    skyfield's exact values on a 6-hour grid (Delta T changes by
+    milliseconds over a year and smoothly: the interpolation error is below
+    a microsecond).
     """
+
+    STEP_S = 6 * 3600.0
+
+    def __init__(self, t0, start_s: float = 0.0, end_s: float = 86400.0):
+        self.t0 = t0
+        self.whole = float(np.asarray(t0.whole).ravel()[0]) if np.ndim(t0.whole) else float(t0.whole)
+        n = int(np.ceil((end_s - start_s) / self.STEP_S)) + 3
+        self.grid_s = start_s - self.STEP_S + self.STEP_S * np.arange(n)
+        t = seconds_to_time(t0, self.grid_s)
+        utc = (np.asarray(t.whole) - self.whole) + t.tai_fraction - t._leap_seconds() / DAY_S
+        self._utc_offset = utc - self.grid_s / DAY_S  # constant unless a leap second intervenes
+        self._exact_utc = np.ptp(self._utc_offset) < 1e-9 / DAY_S
+        self._ut1 = (np.asarray(t.whole) - self.whole) + t.ut1_fraction
+
+    def args(self, offset_s):
+        """``(whole, utc_fraction, ut1_fraction)`` arrays for ``sgp4_array``."""
+        offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))
+        if self._exact_utc:
+            utc = self._utc_offset[0] + offset_s / DAY_S
+        else:  # a leap second in the span: ask skyfield
+            t = seconds_to_time(self.t0, offset_s)
+            utc = (np.asarray(t.whole) - self.whole) + t.tai_fraction - t._leap_seconds() / DAY_S
+        ut1 = np.interp(offset_s, self.grid_s, self._ut1)
+        return np.full(offset_s.shape, self.whole), utc, ut1
+
+
+def _teme_to_itrs(satellite, whole, utc_fraction, ut1_fraction, check, when):
     model = satellite.model
-    whole = np.atleast_1d(np.asarray(t.whole, dtype=float))
-    utc_fraction = np.atleast_1d(t.tai_fraction - t._leap_seconds() / DAY_S)
-    whole = np.broadcast_to(whole, utc_fraction.shape)
     error, r, v = model.sgp4_array(np.ascontiguousarray(whole), np.ascontiguousarray(utc_fraction))
     if check and np.any(error):
         bad = int(np.flatnonzero(error)[0])
         from sgp4.api import SGP4_ERRORS
 
-        when = t[bad] if getattr(t, "shape", ()) else t
         raise SatqkdError(
             f"satellite {satellite.name or model.satnum}: SGP4 cannot propagate to "
-            f"{when.utc_strftime('%Y-%m-%d %H:%M:%S')} UTC ({SGP4_ERRORS[int(error[bad])]}); "
-            "use an element set closer to that date"
+            f"{when(bad)} UTC ({SGP4_ERRORS[int(error[bad])]}); use an element set closer to that date"
         )
-    theta, theta_dot = theta_GMST1982(whole, np.atleast_1d(t.ut1_fraction))
+    theta, theta_dot = theta_GMST1982(whole, ut1_fraction)
     c, s = np.cos(theta), np.sin(theta)
     r = r.T
     v = v.T
@@ -85,6 +111,36 @@ def satellite_itrs_km(satellite, t, *, check: bool = True):
     vx = c * v[0] + s * v[1] + omega * y
     vy = -s * v[0] + c * v[1] - omega * x
     return np.array([x, y, r[2]]), np.array([vx, vy, v[2]]), error
+
+
+def satellite_itrs_km(satellite, t, *, check: bool = True):
+    """Earth-fixed position and velocity of ``satellite`` at Time array ``t``.
+
+    Returns ``(r_km, v_km_s, error)`` with ``r`` and ``v`` of shape ``(3, n)``
+    and ``error`` the SGP4 error code per sample.  With ``check`` an SGP4
+    error (a decayed or invalid element set) raises :class:`SatqkdError`
+    naming the satellite and the first failing time, so NaNs never reach a
+    table.
+    """
+    utc_fraction = np.atleast_1d(t.tai_fraction - t._leap_seconds() / DAY_S)
+    whole = np.broadcast_to(np.atleast_1d(np.asarray(t.whole, dtype=float)), utc_fraction.shape)
+    ut1 = np.broadcast_to(np.atleast_1d(t.ut1_fraction), utc_fraction.shape)
+
+    def when(i):
+        tt = t[i] if getattr(t, "shape", ()) else t
+        return tt.utc_strftime("%Y-%m-%d %H:%M:%S")
+
+    return _teme_to_itrs(satellite, whole, utc_fraction, ut1, check, when)
+
+
+def satellite_itrs_km_at(satellite, clock: "Clock", offset_s, *, check: bool = True):
+    """Like :func:`satellite_itrs_km`, at offsets in seconds through a :class:`Clock`."""
+    whole, utc, ut1 = clock.args(offset_s)
+
+    def when(i):
+        return seconds_to_time(clock.t0, float(np.atleast_1d(offset_s)[i])).utc_strftime("%Y-%m-%d %H:%M:%S")
+
+    return _teme_to_itrs(satellite, whole, utc, ut1, check, when)
 
 
 @dataclass
@@ -118,36 +174,68 @@ def look_angles(station, r_km, v_km_s=None) -> LookAngles:
 class SunMoon:
     """Earth-fixed Sun and Moon positions over a span, interpolated.
 
+    Apparent geocentric (GCRS) positions are computed by skyfield every
+    hour and interpolated with a cubic spline (the Moon, the faster of the
+    two, moves half a degree per hour: the spline error is below 1e-6
+    degrees).  They are rotated to the Earth-fixed frame at each query time
+    by ``Rz(-GAST) M``, with the precession-nutation matrix ``M`` and the
+    equation of the equinoxes computed daily and interpolated (full IAU 2000A
+    nutation at every second would cost more than the rest of a forecast),
+    and GMST from the :class:`Clock`.  Altitudes agree with skyfield's
+    apparent ``altaz()`` to about 1e-4 degrees.
+
     Parameters
     ----------
     t0
         Skyfield Time at offset zero.
     start_s, end_s
         Span to cover, in seconds after ``t0``.
-    step_s
-        Sampling step of the underlying skyfield computation.
+    clock
+        A :class:`Clock` covering the span (built if not given).
     """
 
-    def __init__(self, t0, start_s: float, end_s: float, step_s: float = 300.0):
-        self.t0 = t0
-        n = int(np.ceil((end_s - start_s) / step_s)) + 3
-        self.grid_s = start_s - step_s + step_s * np.arange(n)
-        t = seconds_to_time(t0, self.grid_s)
-        earth = sky.earth()
-        # Apparent positions (light time and aberration), in ITRS; the Sun's
-        # and Moon's altitudes then match skyfield's altaz() without refraction.
-        self._sun = earth.at(t).observe(sky.sun()).apparent().frame_xyz(itrs).km
-        self._moon = earth.at(t).observe(sky.moon()).apparent().frame_xyz(itrs).km
+    STEP_S = 3600.0
 
-    def _interp(self, table, offset_s):
-        offset_s = np.asarray(offset_s, dtype=float)
-        return np.array([np.interp(offset_s, self.grid_s, table[k]) for k in range(3)])
+    def __init__(self, t0, start_s: float, end_s: float, clock: "Clock | None" = None):
+        from scipy.interpolate import CubicSpline
+
+        self.t0 = t0
+        self.clock = clock or Clock(t0, start_s, end_s)
+        n = int(np.ceil((end_s - start_s) / self.STEP_S)) + 5
+        grid_s = start_s - 2 * self.STEP_S + self.STEP_S * np.arange(n)
+        t = seconds_to_time(t0, grid_s)
+        earth = sky.earth()
+        sun = earth.at(t).observe(sky.sun()).apparent().position.km
+        moon = earth.at(t).observe(sky.moon()).apparent().position.km
+        self._sun = CubicSpline(grid_s, sun, axis=1)
+        self._moon = CubicSpline(grid_s, moon, axis=1)
+        days_s = np.arange(grid_s[0], grid_s[-1] + 2 * DAY_S, DAY_S)
+        td = seconds_to_time(t0, days_s)
+        self._days_s = days_s
+        self._M = td.M.reshape(9, -1)
+        # GAST - GMST1982: the equation of the equinoxes plus the (tiny,
+        # slowly varying) difference between the IAU 2006 and 1982 GMST.
+        gmst82, _ = theta_GMST1982(td.whole, td.ut1_fraction)
+        self._gast_minus_gmst82 = np.unwrap(np.radians(15.0 * td.gast) - gmst82)
+
+    def _itrs(self, spline, offset_s):
+        offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))
+        xyz = spline(offset_s)
+        M = np.array([np.interp(offset_s, self._days_s, row) for row in self._M]).reshape(3, 3, -1)
+        whole, _, ut1 = self.clock.args(offset_s)
+        gmst82, _ = theta_GMST1982(whole, ut1)
+        gast = gmst82 + np.interp(offset_s, self._days_s, self._gast_minus_gmst82)
+        tod = np.einsum("ijn,jn->in", M, xyz)
+        c, s = np.cos(gast), np.sin(gast)
+        return np.array([c * tod[0] + s * tod[1], -s * tod[0] + c * tod[1], tod[2]])
 
     def sun_itrs_km(self, offset_s):
-        return self._interp(self._sun, offset_s)
+        """Sun position (km, apparent, Earth-fixed) at offsets in seconds."""
+        return self._itrs(self._sun, offset_s)
 
     def moon_itrs_km(self, offset_s):
-        return self._interp(self._moon, offset_s)
+        """Moon position (km, apparent, Earth-fixed) at offsets in seconds."""
+        return self._itrs(self._moon, offset_s)
 
 
 def unit(v):

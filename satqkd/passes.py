@@ -31,12 +31,12 @@ from . import sky
 from .constraints import Constraints
 from .errors import SatqkdError
 from .geometry import (
+    Clock,
     SunMoon,
     elevation_of,
     look_angles,
     moon_illumination,
-    satellite_itrs_km,
-    seconds_to_time,
+    satellite_itrs_km_at,
     separation_deg,
     sunlit,
 )
@@ -97,15 +97,14 @@ class PassForecast:
 class _Track:
     """Evaluates f(t) = elevation - threshold for one satellite and station."""
 
-    def __init__(self, satellite, station, t0, elevation_constraint):
+    def __init__(self, satellite, station, clock, elevation_constraint):
         self.satellite = satellite
         self.station = station
-        self.t0 = t0
+        self.clock = clock
         self.elevation = elevation_constraint
 
     def positions(self, offset_s):
-        t = seconds_to_time(self.t0, offset_s)
-        return satellite_itrs_km(self.satellite, t)
+        return satellite_itrs_km_at(self.satellite, self.clock, offset_s)
 
     def f_from_positions(self, r):
         la = look_angles(self.station, r)
@@ -152,16 +151,43 @@ def _bisect(track, lo, hi, f_lo, iterations):
     return 0.5 * (lo + hi)
 
 
-def _find_intervals(track, span_s, step_s):
-    """Rise/set intervals of f > 0 in [0, span_s], with culminations."""
+def _grid(span_s, step_s):
     n = max(int(np.ceil(span_s / step_s)), 1)
-    grid = np.linspace(0.0, span_s, n + 1)
-    f = track.f(grid)
+    return np.linspace(0.0, span_s, n + 1)
+
+
+def _max_angular_rate_deg_s(satellite) -> float:
+    """Upper bound on how fast any station sees the satellite move (deg/s):
+    perigee speed plus the ground's rotation speed over the perigee height."""
+    m = satellite.model
+    a_km = m.a * m.radiusearthkm
+    perigee_km = a_km * (1.0 - m.ecco)
+    mu = m.mu
+    v_perigee = np.sqrt(mu * (2.0 / perigee_km - 1.0 / a_km))
+    height_km = max(perigee_km - m.radiusearthkm, 100.0)
+    return float(np.degrees((v_perigee + 0.47) / height_km))
+
+
+def _find_intervals(track, grid, r_grid):
+    """Rise/set intervals of f > 0 over the grid's span, with culminations.
+
+    ``r_grid`` holds the satellite's Earth-fixed positions at ``grid``,
+    shared by all stations.
+    """
+    span_s = grid[-1]
+    step_s = grid[1] - grid[0]
+    f = track.f_from_positions(r_grid)
 
     # Local extrema of the sampled f (interior points), refined together.
     inner = np.arange(1, len(grid) - 1)
-    is_max = (f[inner] >= f[inner - 1]) & (f[inner] > f[inner + 1])
-    is_min = (f[inner] <= f[inner - 1]) & (f[inner] < f[inner + 1])
+    # Between samples f can rise above a sample by at most (rate x step):
+    # only maxima within that margin of the threshold can hide a pass, and
+    # only minima above the threshold and within the margin can hide a dip
+    # that splits one pass into two.
+    margin = _max_angular_rate_deg_s(track.satellite) * step_s
+    fi = f[inner]
+    is_max = (fi >= f[inner - 1]) & (fi > f[inner + 1]) & (fi > -margin)
+    is_min = (fi <= f[inner - 1]) & (fi < f[inner + 1]) & (fi > 0) & (fi < margin)
     iters = int(np.ceil(np.log(2 * step_s / 1e-3) / -np.log(GOLDEN)))
     ext_t, ext_f, ext_kind = [], [], []
     for mask, sign in ((is_max, 1.0), (is_min, -1.0)):
@@ -206,22 +232,26 @@ def _find_intervals(track, span_s, step_s):
     maxima_f = ext_f[ext_kind > 0]
     out = []
     for rise, set_, c0, c1 in intervals:
+        # Culmination: the highest refined maximum inside, or a clipped edge
+        # (f there is on the grid; at a true rise or set f is zero).
         inside = (maxima_t > rise) & (maxima_t < set_) & (maxima_f > 0)
         cand_t = np.concatenate([[rise, set_], maxima_t[inside]])
-        cand_f = track.f(cand_t)
+        cand_f = np.concatenate([[f[0] if c0 else -np.inf, f[-1] if c1 else -np.inf], maxima_f[inside]])
         k = int(np.argmax(cand_f))
         out.append((rise, cand_t[k], set_, c0, c1, int(inside.sum())))
     return out
 
 
 def _coarse_step_s(satellite) -> float:
-    return float(np.clip(orbital_period_s(satellite) / 200.0, 5.0, 600.0))
+    # Two distinct culminations closer together than one step could merge;
+    # 1/100 of a period keeps them apart for every orbit type (skyfield's
+    # find_events samples 1/20 of an orbit).
+    return float(np.clip(orbital_period_s(satellite) / 100.0, 5.0, 600.0))
 
 
-def _samples(satellite, station, t0, offsets_s, sunmoon):
-    """Per-second geometry columns at integer offsets (seconds after t0)."""
-    t = seconds_to_time(t0, offsets_s)
-    r, v, _ = satellite_itrs_km(satellite, t)
+def _samples(satellite, station, clock, offsets_s, sunmoon):
+    """Per-second geometry columns at offsets (seconds after the clock's t0)."""
+    r, v, _ = satellite_itrs_km_at(satellite, clock, offsets_s)
     la = look_angles(station, r, v)
     sun = sunmoon.sun_itrs_km(offsets_s)
     moon = sunmoon.moon_itrs_km(offsets_s)
@@ -282,7 +312,8 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
         )
     constraints = constraints if constraints is not None else Constraints()
     t0_utc = pd.Timestamp(t_start.utc_datetime()).tz_convert("UTC").round("ms")
-    sunmoon = SunMoon(t_start, 0.0, span_s)
+    clock = Clock(t_start, 0.0, span_s)
+    sunmoon = SunMoon(t_start, 0.0, span_s, clock)
 
     pass_rows, second_frames, notes = [], [], []
     pass_id = 0
@@ -290,27 +321,51 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
         step_s = _coarse_step_s(sat)
         period_s = orbital_period_s(sat)
         epoch_jd = sat.epoch.tt
+        grid = _grid(span_s, step_s)
+        r_grid, _, _ = satellite_itrs_km_at(sat, clock, grid)
         for station in stations:
             cons = constraints.get(station.name, Constraints()) if isinstance(constraints, dict) else constraints
             objs = cons.build(station)
-            track = _Track(sat, station, t_start, objs[0])
-            for rise, culm, set_, c0, c1, n_culm in _find_intervals(track, span_s, step_s):
-                first = np.ceil(rise)
-                last = np.floor(set_)
-                offsets = np.arange(first, last + 1.0) if last >= first else np.array([culm])
-                cols = _samples(sat, station, t_start, offsets, sunmoon)
-                ok = np.ones(offsets.size, bool)
-                for con in objs[1:]:
-                    ok &= con.compute(cols)
-                if not ok.any():
+            track = _Track(sat, station, clock, objs[0])
+            intervals = _find_intervals(track, grid, r_grid)
+            sun_limit = cons.sun_max_altitude_deg
+            if intervals and sun_limit is not None:
+                # Drop daytime passes before sampling them: the Sun's altitude
+                # changes by less than 1 deg in 15 min and has no extremum
+                # that deep inside a short pass, so a pass with the Sun above
+                # limit + 1 deg at rise, culmination and set is all daylight.
+                ends = np.array([[iv[0], iv[1], iv[2]] for iv in intervals])
+                sun_alt = elevation_of(station, sunmoon.sun_itrs_km(ends.ravel())).reshape(-1, 3)
+                short = (ends[:, 2] - ends[:, 0]) < 900.0
+                day = short & np.all(sun_alt > sun_limit + 1.0, axis=1)
+                intervals = [iv for iv, d in zip(intervals, day) if not d]
+            if not intervals:
+                continue
+            # Whole seconds inside every pass, evaluated in one batch.
+            chunks = []
+            for rise, culm, set_, *_ in intervals:
+                first, last = np.ceil(rise), np.floor(set_)
+                chunks.append(np.arange(first, last + 1.0) if last >= first else np.array([culm]))
+            sizes = np.array([c.size for c in chunks])
+            offsets = np.concatenate(chunks)
+            cols = _samples(sat, station, clock, offsets, sunmoon)
+            ok = np.ones(offsets.size, bool)
+            for con in objs[1:]:
+                ok &= con.compute(cols)
+            culms = np.array([iv[1] for iv in intervals])
+            culm_cols = _samples(sat, station, clock, culms, sunmoon)
+            bounds = np.concatenate([[0], np.cumsum(sizes)])
+            worst_age = 0.0
+            keep_pass = np.zeros(len(intervals), bool)
+            pass_ids_all = np.full(len(intervals), -1)
+            for k, (rise, culm, set_, c0, c1, n_culm) in enumerate(intervals):
+                sl = slice(bounds[k], bounds[k + 1])
+                ok_k = ok[sl]
+                if not ok_k.any():
                     continue
-                culm_cols = _samples(sat, station, t_start, np.array([culm]), sunmoon)
+                off_k = offsets[sl][ok_k]
                 age_days = (t_start.tt + culm / 86400.0) - epoch_jd
-                if period_s < 225 * 60 and abs(age_days) > MAX_EPOCH_AGE_DAYS_LEO:
-                    notes.append(
-                        f"{sat.name}: pass over {station.name} is {abs(age_days):.1f} days from the element "
-                        f"epoch (> {MAX_EPOCH_AGE_DAYS_LEO:g}); positions may be off by tens of km"
-                    )
+                worst_age = max(worst_age, abs(age_days))
                 pass_rows.append(
                     {
                         "pass_id": pass_id,
@@ -319,26 +374,32 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
                         "rise_s": rise,
                         "culmination_s": culm,
                         "set_s": set_,
-                        "max_elevation_deg": float(culm_cols["elevation_deg"][0]),
-                        "min_range_km": float(min(cols["range_km"].min(), culm_cols["range_km"][0])),
+                        "max_elevation_deg": float(culm_cols["elevation_deg"][k]),
+                        "min_range_km": float(min(cols["range_km"][sl].min(), culm_cols["range_km"][k])),
                         "duration_s": set_ - rise,
-                        "usable_start_s": offsets[ok][0],
-                        "usable_end_s": offsets[ok][-1],
-                        "usable_s": int(ok.sum()),
+                        "usable_start_s": off_k[0],
+                        "usable_end_s": off_k[-1],
+                        "usable_s": int(ok_k.sum()),
                         "clipped": bool(c0 or c1),
-                        "sunlit": bool(culm_cols["sunlit"][0]),
+                        "sunlit": bool(culm_cols["sunlit"][k]),
                         "n_culminations": max(n_culm, 1),
                         "epoch_age_days": age_days,
                     }
                 )
-                if per_second:
-                    frame = pd.DataFrame({k: v[ok] for k, v in cols.items()})
-                    frame.insert(0, "offset_s", offsets[ok])
-                    frame.insert(0, "station", station.name)
-                    frame.insert(0, "satellite", sat.name)
-                    frame.insert(0, "pass_id", pass_id)
-                    second_frames.append(frame)
+                keep_pass[k] = True
+                pass_ids_all[k] = pass_id
                 pass_id += 1
+            if period_s < 225 * 60 and worst_age > MAX_EPOCH_AGE_DAYS_LEO:
+                notes.append(
+                    f"{sat.name}: passes over {station.name} up to {worst_age:.0f} days from the element epoch "
+                    f"(more than {MAX_EPOCH_AGE_DAYS_LEO:g}); SGP4 positions may be off by tens of km"
+                )
+            if per_second and keep_pass.any():
+                keep = ok & np.repeat(keep_pass, sizes)
+                frame = {"pass_id": np.repeat(pass_ids_all, sizes)[keep], "satellite": sat.name,
+                         "station": station.name, "offset_s": offsets[keep]}
+                frame.update({name: v[keep] for name, v in cols.items()})
+                second_frames.append(pd.DataFrame(frame))
 
     passes = pd.DataFrame(pass_rows)
     if passes.empty:
