@@ -601,8 +601,10 @@ class PassKey:
     """The finite key of one block (one pass).
 
     ``key_bits`` is the Lim et al. 2014 key length (0 if negative);
-    ``sifted_bits`` and ``n_x`` are the key-basis detections of all
-    intensities (the Lim ``n_X``); ``qber_x`` their error rate;
+    ``sifted_bits`` are the detections of all intensities in which sender
+    and receiver chose the same basis (either basis), as experiments report
+    them; ``n_x`` the key-basis share of those (the Lim ``n_X``);
+    ``qber_x`` the key basis's error rate;
     ``phase_error_bound`` the bound on the single-photon phase error;
     ``window_mask`` the slots used; ``source`` the parameters used
     (``source.basis_prob_x`` is the transmitter's X probability);
@@ -680,7 +682,7 @@ def _result(block: _Block, out, row, w, mu, p, qa, qb, slot_s, elev_sorted, n_ev
         window_s = n_pulses / block.rep_rate_hz
     return PassKey(
         key_bits=key,
-        sifted_bits=float(out["n_x"][row, w]),
+        sifted_bits=float(out["n_x"][row, w] + out["n_z"][row, w]),
         n_x=float(out["n_x"][row, w]),
         qber_x=float(out["qber"][row, w]),
         phase_error_bound=float(out["phi"][row, w]),

@@ -271,16 +271,6 @@ class Transmitter:
                    pointing_jitter_urad=1.0, optics_efficiency=0.8)
 
     @classmethod
-    def micius_2021(cls) -> "Transmitter":
-        """Micius in the 2021 network experiment (Chen et al. 2021).
-
-        Same telescope and beam as :meth:`micius`; "better pointing" per the
-        paper is modelled as 0.5 µrad jitter per axis [assumption].
-        """
-        return cls(wavelength_nm=850.0, aperture_m=0.3, divergence_urad=10.0,
-                   pointing_jitter_urad=0.5, optics_efficiency=0.8)
-
-    @classmethod
     def geo(cls) -> "Transmitter":
         """A plausible geostationary QKD payload [assumption throughout].
 
@@ -687,7 +677,6 @@ def _ks_scattering(separation_deg) -> np.ndarray:
 
 TRANSMITTER_PRESETS: dict[str, Callable[[], Transmitter]] = {
     "micius": Transmitter.micius,
-    "micius_2021": Transmitter.micius_2021,
     "geo": Transmitter.geo,
 }
 ATMOSPHERE_PRESETS: dict[str, Callable[[], Atmosphere]] = {
@@ -875,7 +864,7 @@ def geo_comparison(*, leo_elevation_deg: float = 45.0, leo_low_elevation_deg: fl
     loss at the low-elevation end of a pass and ~12 dB above the mid-pass
     loss: "comparable" needs a ~2 m class GEO transmitter.
     """
-    leo_tx = Transmitter.micius_2021() if leo_transmitter is None else leo_transmitter
+    leo_tx = Transmitter.micius() if leo_transmitter is None else leo_transmitter
     geo_tx = Transmitter.geo() if geo_transmitter is None else geo_transmitter
     telescope = Telescope.nanshan() if telescope is None else telescope
     detector = Detector(efficiency=0.5) if detector is None else detector

@@ -363,7 +363,7 @@ def test_sky_twilight_and_moon():
 def test_budget_columns_and_sum():
     """Columns are as documented, loss_db is the sum of its parts and efficiency = 10^(-loss/10)."""
     el = np.linspace(10, 90, 200)
-    df = link_budget(slant_range_km(el, 500.0), el, Transmitter.micius_2021(), Telescope.nanshan(),
+    df = link_budget(slant_range_km(el, 500.0), el, Transmitter.micius(), Telescope.nanshan(),
                      Detector(efficiency=0.5), site_height_m=2034.0,
                      sun_altitude_deg=np.linspace(-30, -10, 200), moon_altitude_deg=20.0, moon_illumination=0.5)
     assert isinstance(df, pd.DataFrame) and len(df) == 200
