@@ -867,7 +867,10 @@ def geo_comparison(*, leo_elevation_deg: float = 45.0, leo_low_elevation_deg: fl
     leo_tx = Transmitter.micius() if leo_transmitter is None else leo_transmitter
     geo_tx = Transmitter.geo() if geo_transmitter is None else geo_transmitter
     telescope = Telescope.nanshan() if telescope is None else telescope
-    detector = Detector(efficiency=0.5) if detector is None else detector
+    if detector is None:  # the 2021 Nanshan receiver of configs/micius-2021-nanshan.yaml
+        from .detector import DETECTOR_PRESETS
+
+        detector = DETECTOR_PRESETS["micius_2021_nanshan"]()
     geo_el = float(geo_elevation_deg(site_latitude_deg)) if geo_elevation is None else float(geo_elevation)
 
     rows = {}

@@ -60,12 +60,15 @@ SECOND_COLUMNS = [
 
 
 def to_time(value):
-    """A skyfield Time from a Time, a datetime (naive = UTC) or an ISO string."""
+    """A skyfield Time from a skyfield or astropy Time, a datetime (naive =
+    UTC), a date or an ISO string."""
     import datetime as dt
 
     ts = sky.timescale()
-    if hasattr(value, "tt"):
+    if hasattr(value, "tt") and hasattr(value, "whole"):
         return value
+    if type(value).__module__.startswith("astropy"):
+        return ts.from_astropy(value)
     if isinstance(value, str):
         try:
             value = pd.Timestamp(value)

@@ -87,10 +87,11 @@ def _key_per_pass(passes: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for station, g in passes.groupby("station"):
         fig.add_trace(
-            go.Bar(x=g["culmination_utc"], y=g["key_bits"] / 1e3, name=station,
-                   hovertemplate="%{x}<br>%{y:.1f} kbit<extra>" + html.escape(str(station)) + "</extra>")
+            # On a date axis a bar is 1 ms wide unless told otherwise: 90 min.
+            go.Bar(x=g["culmination_utc"], y=g["key_bits"] / 1e6, name=station, width=90 * 60 * 1000.0,
+                   hovertemplate="%{x}<br>%{y:.2f} Mbit<extra>" + html.escape(str(station)) + "</extra>")
         )
-    fig.update_layout(title="Final key per pass (finite-key, one pass = one block)", yaxis_title="key (kbit)", barmode="group", height=380)
+    fig.update_layout(title="Final key per pass (finite-key, one pass = one block)", yaxis_title="final key (Mbit)", barmode="overlay", height=380)
     return fig
 
 
@@ -173,7 +174,8 @@ def render_report(results) -> str:
         from .link import geo_comparison
 
         body.append("<h3>LEO versus GEO downlink loss</h3>")
-        body.append(_table(geo_comparison(), list(geo_comparison().columns)))
+        geo = geo_comparison().rename_axis("link").reset_index()
+        body.append(_table(geo, list(geo.columns)))
     except ImportError:  # pragma: no cover
         pass
     if not passes.empty:

@@ -74,3 +74,25 @@ def test_sunlit_agrees_with_skyfield_is_sunlit(micius_2021, ts):
     disagree = np.flatnonzero(ours != theirs)
     # each shadow edge may differ by at most ~2 samples (20 s)
     assert disagree.size <= 4 * 3
+
+
+def test_sun_altitude_matches_astropy(ts):
+    """Independent library: astropy's get_body('sun') in AltAz (no
+    refraction, bundled IERS tables, no download) agrees within 0.01 deg."""
+    from astropy import units as u
+    from astropy.coordinates import AltAz, EarthLocation, get_body
+    from astropy.time import Time
+    from astropy.utils import iers
+
+    from satqkd.geometry import elevation_of
+    from satqkd.passes import to_time
+
+    iers.conf.auto_download = False
+    station = Station.nanshan()
+    t_astropy = Time("2021-04-27T00:00:00", scale="utc") + np.arange(0, 86400, 1800) * u.s
+    t0 = to_time(t_astropy[0])  # to_time accepts astropy Times
+    offsets = np.arange(0, 86400, 1800, dtype=float)
+    ours = elevation_of(station, SunMoon(t0, 0.0, offsets[-1]).sun_itrs_km(offsets))
+    site = EarthLocation.from_geodetic(station.longitude_deg * u.deg, station.latitude_deg * u.deg, station.height_m * u.m)
+    theirs = get_body("sun", t_astropy, site).transform_to(AltAz(obstime=t_astropy, location=site, pressure=0 * u.hPa)).alt.deg
+    assert np.max(np.abs(ours - theirs)) < 0.01
