@@ -149,3 +149,116 @@ def test_decayed_element_set_is_a_clear_error(ts):
     )
     with pytest.raises(SatqkdError, match="MICIUS.*SGP4 cannot propagate"):
         find_passes(sat, Station.nanshan(), "2028-01-01", "2028-01-03")
+
+
+def molniya(ts):
+    from satqkd.elements import classical
+
+    return classical(epoch=ts.utc(2026, 11, 28), semi_major_axis_km=26600.0, eccentricity=0.74,
+                     inclination_deg=63.4, raan_deg=0.0, arg_perigee_deg=270.0, mean_anomaly_deg=0.0, name="MOLNIYA")
+
+
+def test_heo_passes_match_brute_force_oracle_with_two_culminations(ts):
+    """A Molniya orbit over Nanshan for 3 days against the 1 Hz skyfield
+    oracle; its long apogee passes culminate twice, which the oracle's own
+    elevation series confirms (a dip between two maxima)."""
+    sat = molniya(ts)
+    station = Station.nanshan()
+    t0 = ts.utc(2026, 11, 28)
+    span_s = 3 * 86400.0
+    fc = find_passes(sat, station, t0, seconds_to_time(t0, span_s), Constraints(min_elevation_deg=10.0, night="none"),
+                     per_second=False)
+    expected = oracle_intervals(sat, station, t0, span_s, 10.0)
+    rise = offsets_of(t0, fc.passes["rise_utc"])
+    set_ = offsets_of(t0, fc.passes["set_utc"])
+    assert len(rise) == len(expected) >= 4
+    for (a, b), r, s in zip(expected, rise, set_):
+        assert a - 1.0 <= r <= a + 1e-3
+        assert b - 1e-3 <= s <= b + 1.0
+    double = fc.passes[fc.passes["n_culminations"] == 2]
+    assert len(double) >= 2
+    # The oracle: skyfield's elevation over the first double pass, every 30 s.
+    topos = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=station.height_m)
+    r0, s0 = offsets_of(t0, double["rise_utc"])[0], offsets_of(t0, double["set_utc"])[0]
+    alt = (sat - topos).at(seconds_to_time(t0, np.arange(r0, s0, 30.0))).altaz()[0].degrees
+    peaks = np.flatnonzero((alt[1:-1] > alt[:-2]) & (alt[1:-1] > alt[2:])) + 1
+    assert len(peaks) == 2
+    assert alt[peaks[0]:peaks[1]].min() < min(alt[peaks]) - 0.1
+    assert abs(double["max_elevation_deg"].iloc[0] - alt.max()) < 0.05
+
+
+def test_geostationary_always_up_is_one_clipped_pass_cut_by_night(goes17, ts):
+    """GOES 17 seen from Mauna Kea is always up: one pass spanning the whole
+    3 days (clipped at both ends, as the 1 Hz oracle confirms), whose usable
+    seconds are the nautical-night seconds by skyfield's Sun."""
+    station = Station("Mauna Kea", 19.8207, -155.4681, 4205.0)
+    t0 = ts.utc(2021, 4, 28, 18)
+    span_s = 3 * 86400.0
+    t1 = seconds_to_time(t0, span_s)
+    fc = find_passes(goes17, station, t0, t1, Constraints(min_elevation_deg=10.0, night="nautical"))
+    expected = oracle_intervals(goes17, station, t0, span_s, 10.0)
+    assert expected == [(0.0, span_s)]
+    assert len(fc.passes) == 1 and bool(fc.passes["clipped"].iat[0])
+    assert offsets_of(t0, fc.passes["rise_utc"])[0] == 0.0
+    assert offsets_of(t0, fc.passes["set_utc"])[0] == span_s
+    topos = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=station.height_m)
+    every_10s = np.arange(0.0, span_s + 1.0, 10.0)
+    sun = (sky.earth() + topos).at(seconds_to_time(t0, every_10s)).observe(sky.sun()).apparent().altaz()[0].degrees
+    night_s = 10.0 * np.count_nonzero(sun < -12.0)
+    assert abs(fc.passes["usable_s"].iat[0] - night_s) <= 60.0  # 6 dusk/dawn edges, 10 s sampling
+    assert 3 * 8 * 3600 < night_s < 3 * 12 * 3600
+
+
+def test_geostationary_never_up_has_no_pass(ts):
+    """A geostationary satellite at 60 deg W is below Nanshan's horizon: no pass."""
+    from satqkd.elements import geostationary
+
+    t0 = ts.utc(2026, 11, 28)
+    sat = geostationary(-60.0, t0)
+    fc = find_passes(sat, Station.nanshan(), t0, seconds_to_time(t0, 3 * 86400.0),
+                     Constraints(min_elevation_deg=0.0, night="none"))
+    assert fc.passes.empty and fc.seconds.empty
+
+
+def test_horizon_mask_raises_the_threshold_by_azimuth(micius_2016):
+    """With a mask of 30 deg to the north (azimuth 270-90 through 0) and 5 deg
+    elsewhere, every kept second is above the mask at its azimuth."""
+    mask = ((0.0, 30.0), (89.0, 30.0), (91.0, 5.0), (269.0, 5.0), (271.0, 30.0), (360.0, 30.0))
+    masked = Station("Xinglong", 40.39587, 117.57746, 890.0, mask)
+    plain = find_passes(micius_2016, Station.xinglong(), "2016-12-19", "2016-12-20", Constraints(min_elevation_deg=5, night="none"))
+    fc = find_passes(micius_2016, masked, "2016-12-19", "2016-12-20", Constraints(min_elevation_deg=5, night="none"))
+    s = fc.seconds
+    north = (s["azimuth_deg"] > 271) | (s["azimuth_deg"] < 89)
+    assert (s.loc[north, "elevation_deg"] >= 30.0 - 1e-9).all()
+    assert (s["elevation_deg"] >= 5.0).all()
+    assert fc.passes["usable_s"].sum() < plain.passes["usable_s"].sum()
+
+
+def test_moon_constraints_cut_windows(micius_2021, ts):
+    """Moon separation and Moon-down constraints remove exactly the seconds
+    that violate them, per skyfield's own Moon."""
+    station = Station.nanshan()
+    t0, t1 = ts.utc(2021, 4, 27), ts.utc(2021, 4, 30)  # full Moon on 2021-04-27
+    base = find_passes(micius_2021, station, t0, t1, Constraints(min_elevation_deg=10, night="none"))
+    far = find_passes(micius_2021, station, t0, t1, Constraints(min_elevation_deg=10, night="none", moon_separation_deg=60))
+    down = find_passes(micius_2021, station, t0, t1, Constraints(min_elevation_deg=10, night="none", moon_max_altitude_deg=0))
+    assert (far.seconds["moon_separation_deg"] >= 60).all()
+    assert len(far.seconds) == (base.seconds["moon_separation_deg"] >= 60).sum()
+    assert (down.seconds["moon_altitude_deg"] < 0).all()
+    assert 0 < len(down.seconds) < len(base.seconds)
+    # Spot-check the Moon's altitude against skyfield at a few kept seconds.
+    topos = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=station.height_m)
+    rows = base.seconds.iloc[:: max(len(base.seconds) // 20, 1)]
+    t = ts.from_datetimes([x.to_pydatetime() for x in rows["time_utc"]])
+    moon_alt = (sky.earth() + topos).at(t).observe(sky.moon()).apparent().altaz()[0].degrees
+    assert np.max(np.abs(rows["moon_altitude_deg"].to_numpy() - moon_alt)) < 1e-3
+
+
+def test_sunlit_column_matches_skyfield(micius_2021, ts):
+    """The sunlit column agrees with skyfield's is_sunlit at culmination."""
+    fc = find_passes(micius_2021, Station.nanshan(), ts.utc(2021, 4, 27), ts.utc(2021, 4, 29),
+                     Constraints(min_elevation_deg=10, night="none"), per_second=False)
+    t = ts.from_datetimes([x.to_pydatetime() for x in fc.passes["culmination_utc"]])
+    theirs = micius_2021.at(t).is_sunlit(sky.ephemeris())
+    assert fc.passes["sunlit"].any() and not fc.passes["sunlit"].all()
+    assert (fc.passes["sunlit"].to_numpy() == theirs).all()
