@@ -82,6 +82,9 @@ def run(
     from .config import load_scenario
     from .pipeline import run as run_pipeline, write_outputs
 
+    if out.exists() and not out.is_dir():
+        # Found before the run, not after minutes of computing.
+        raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
     sc = load_scenario(scenario)
     results = run_pipeline(sc)
     _warn(results.warnings)
@@ -94,6 +97,50 @@ def run(
     )
     for kind, path in written.items():
         typer.echo(f"  {kind:8s} {path}")
+
+
+MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
+
+
+def _time(value: str, option: str):
+    """A skyfield Time from an option's ISO text, with the option in any error."""
+    from .passes import to_time
+
+    try:
+        return to_time(value)
+    except (SatqkdError, ValueError, TypeError, OverflowError):
+        raise SatqkdError(f"{option} {value!r}: expected an ISO date/time (UTC) such as 2026-11-28 or 2026-11-28T18:00:00") from None
+
+
+# Constraint fields and the ``passes`` options that set them.
+_CONSTRAINT_OPTIONS = {
+    "min_elevation_deg": "--min-elevation",
+    "night": "--night",
+    "moon_separation_deg": "--moon-separation",
+    "max_range_km": "--max-range-km",
+}
+
+
+def _constraints(base: dict, overrides: dict):
+    """Constraints from ``base`` fields with the command line's ``overrides``.
+
+    Each override is validated on its own first, so an error names the
+    option (``--min-elevation``) rather than the dataclass field.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from .config import format_validation_error
+    from .constraints import Constraints
+
+    adapter = TypeAdapter(Constraints)
+    for key, value in overrides.items():
+        try:
+            adapter.validate_python({key: value})
+        except ValidationError as exc:
+            message = format_validation_error(exc, _CONSTRAINT_OPTIONS[key])
+            # "--night: night: expected ..." -> "--night: expected ..."
+            raise SatqkdError(message.replace(f": {key}: ", ": ", 1)) from None
+    return adapter.validate_python({**base, **overrides})
 
 
 def _night(value: str):
@@ -128,14 +175,15 @@ def passes(
     import dataclasses
     import datetime as dt
 
-    from .config import build_block, load_scenario
-    from .constraints import Constraints
+    from .config import check_span, load_scenario
     from .elements import load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
 
-    if days is not None and not days > 0:
-        raise SatqkdError(f"--days: expected a positive number of days, got {days}")
+    if days is not None and not 0 < days <= MAX_DAYS:
+        raise SatqkdError(f"--days: expected a number of days greater than 0 and at most {MAX_DAYS:g}, got {days:g}")
+    if scenario is not None and (tle is not None or omm is not None or station):
+        raise SatqkdError("passes: give either a scenario or --tle/--omm with --station, not both")
     overrides = {}
     if min_elevation is not None:
         overrides["min_elevation_deg"] = min_elevation
@@ -150,7 +198,7 @@ def passes(
         sc = load_scenario(scenario)
         sats = [s.satellite for s in sc.satellites]
         stations = [s.station for s in sc.stations]
-        cons = {s.station.name: build_block(Constraints, {}, {**dataclasses.asdict(s.constraints), **overrides}, "options") for s in sc.stations}
+        cons = {s.station.name: _constraints(dataclasses.asdict(s.constraints), overrides) for s in sc.stations}
         t0, t1 = sc.start, sc.end
     else:
         if (tle is None) == (omm is None):
@@ -159,15 +207,16 @@ def passes(
         if not station:
             raise SatqkdError("passes: --station: give at least one station (a preset such as nanshan, or LAT,LON,HEIGHT_M)")
         stations = [parse_station(s) for s in station]
-        cons = build_block(Constraints, {}, overrides, "options")
+        cons = _constraints({}, overrides)
         today = dt.datetime.now(dt.timezone.utc).date()
         t0 = to_time(dt.datetime(today.year, today.month, today.day))
         t1 = None
     if start is not None:
-        t0 = to_time(start)
+        t0 = _time(start, "--start")
         t1 = None
     if t1 is None or days is not None:
         t1 = t0.ts.tt_jd(t0.tt + (days if days is not None else 7.0))
+    check_span(t0, t1, "", labels=("--start", "--start + --days"))
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
         stations = [dataclasses.replace(s, horizon_mask=mask) for s in stations]
@@ -196,15 +245,31 @@ def link(
         return
     if not height_km > 0:
         raise SatqkdError(f"--height-km: expected a positive height, got {height_km}")
+    import pandas as pd
+
     sc = load_scenario(scenario)
+    tables = []
     for setup in sc.stations:
         for sat in sc.satellites[:1]:
             table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
                                        height_km=height_km, site_height_m=setup.station.height_m)
-            _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}", float_format="{:.2f}")
+            if fmt == Format.table:
+                _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}", float_format="{:.2f}")
+            else:
+                tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name))
+    if tables:
+        # One CSV/JSON document for all stations (two concatenated ones parse as neither).
+        table = pd.concat(tables, ignore_index=True)
+        _emit(table[["satellite", "station"] + [c for c in table.columns if c not in ("satellite", "station")]], fmt)
+
+
+MAX_POINTS = 10_000  # rows of a keyrate table: more is a typo, not a plan
 
 
 def _range(text: str, option: str):
+    """``START:STOP:STEP`` (inclusive) or one value; finite and non-negative."""
+    import math
+
     import numpy as np
 
     parts = text.split(":")
@@ -212,12 +277,19 @@ def _range(text: str, option: str):
         values = [float(p) for p in parts]
     except ValueError:
         values = []
+    expected = "expected START:STOP:STEP (numbers >= 0, STOP >= START, STEP > 0) or one number >= 0"
+    if len(values) not in (1, 3) or not all(math.isfinite(v) for v in values) or min(values[:2]) < 0:
+        raise SatqkdError(f"{option} {text!r}: {expected}")
     if len(values) == 1:
         return np.array(values)
-    if len(values) != 3 or values[2] <= 0 or values[1] < values[0]:
-        raise SatqkdError(f"{option} {text!r}: expected START:STOP:STEP with STOP >= START and STEP > 0, or one value")
     start, stop, step = values
-    return np.round(np.arange(start, stop + step / 2, step), 10)
+    if step <= 0 or stop < start:
+        raise SatqkdError(f"{option} {text!r}: {expected}")
+    # Inclusive of STOP when it falls on the grid (allowing for rounding in STEP).
+    n = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
+    if n > MAX_POINTS:
+        raise SatqkdError(f"{option} {text!r}: {n} points; expected at most {MAX_POINTS} (use a larger STEP)")
+    return np.round(start + step * np.arange(n), 10)
 
 
 @app.command()
@@ -240,14 +312,14 @@ def keyrate(
     if sum(given) != 1:
         raise SatqkdError("keyrate: give exactly one of --asymptotic, --block-pulses N, --block-detections N")
     for name, value in (("--block-pulses", block_pulses), ("--block-detections", block_detections)):
-        if value is not None and not value > 0:
-            raise SatqkdError(f"{name}: expected a positive number, got {value:g}")
+        if value is not None and not 0 < value < float("inf"):
+            raise SatqkdError(f"{name}: expected a positive finite number, got {value:g}")
     sys_ = kr.load_system(system)
     table = kr.keyrate_table(
         sys_.source, sys_.detector, sys_.protocol,
         loss_db=_range(loss_db, "--loss-db") if loss_db is not None else None,
         fibre_km=_range(fibre_km, "--fibre-km") if fibre_km is not None else None,
-        fibre_loss_db_per_km=sys_.fibre_loss_db_per_km,
+        fibre_loss_db_per_km=sys_.channel.fibre_loss_db_per_km,
         block_pulses=block_pulses, block_detections=block_detections,
         asymptotic=asymptotic, optimise=optimise,
     )
@@ -286,8 +358,50 @@ def elements(
     from . import elements as el
     from .passes import to_time
 
-    t = to_time(epoch) if epoch else to_time(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    import math
+
     kind = kind.lower()
+    if kind not in ("sso", "geo", "classical", "convert"):
+        raise SatqkdError(f"elements: unknown kind {kind!r}; expected sso, geo, classical or convert")
+    t = _time(epoch, "--epoch") if epoch else to_time(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    numbers = {
+        "--height-km": height_km, "--ltan-hours": ltan_hours, "--longitude-deg": longitude_deg,
+        "--semi-major-axis-km": semi_major_axis_km, "--eccentricity": eccentricity,
+        "--inclination-deg": inclination_deg, "--raan-deg": raan_deg,
+        "--arg-perigee-deg": arg_perigee_deg, "--mean-anomaly-deg": mean_anomaly_deg,
+    }
+    for option, value in numbers.items():
+        if value is not None and not math.isfinite(value):
+            raise SatqkdError(f"elements {kind}: {option}: expected a finite number, got {value}")
+    if not 0.0 <= eccentricity < 1.0:
+        raise SatqkdError(f"elements {kind}: --eccentricity: expected 0 <= e < 1, got {eccentricity:g}")
+    for option in ("--raan-deg", "--arg-perigee-deg", "--mean-anomaly-deg"):
+        if not -360.0 <= numbers[option] <= 360.0:
+            raise SatqkdError(f"elements {kind}: {option}: expected an angle from -360 to 360 degrees, got {numbers[option]:g}")
+    try:
+        sats = _build_elements(el, kind, t, name, height_km, ltan_hours, longitude_deg, semi_major_axis_km, eccentricity,
+                               inclination_deg, raan_deg, arg_perigee_deg, mean_anomaly_deg, source_file)
+        text = el.format_elements(sats, fmt.value)
+    except SatqkdError as exc:
+        message = str(exc)
+        field = message.split(":", 1)[0]
+        if f"--{field.replace('_', '-')}" in numbers:
+            # The library names its argument (height_km); the user typed --height-km.
+            message = f"--{field.replace('_', '-')}" + message[len(field):]
+        if not message.startswith("elements"):
+            message = f"elements {kind}: {message}"
+        raise SatqkdError(message) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from .io import write_atomic
+
+        write_atomic(output, text)
+        typer.echo(f"wrote {output}", err=True)
+
+
+def _build_elements(el, kind, t, name, height_km, ltan_hours, longitude_deg, semi_major_axis_km, eccentricity,
+                    inclination_deg, raan_deg, arg_perigee_deg, mean_anomaly_deg, source_file):
     if kind == "sso":
         sats = [el.sun_synchronous(height_km if height_km is not None else 500.0, ltan_hours, t, name=name or "SSO", eccentricity=eccentricity)]
     elif kind == "geo":
@@ -306,22 +420,34 @@ def elements(
         sats = el.load_elements(source_file)
     else:
         raise SatqkdError(f"elements: unknown kind {kind!r}; expected sso, geo, classical or convert")
-    text = el.format_elements(sats, fmt.value)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        from .io import write_atomic
+    return sats
 
-        write_atomic(output, text)
-        typer.echo(f"wrote {output}", err=True)
+
+def _click_exceptions():
+    """The click exception classes in use: typer >= 0.26 vendors click as ``typer._click``."""
+    usage, abort = [], [typer.Abort]
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = __import__(module, fromlist=["ClickException"])
+        except ImportError:
+            continue
+        usage.append(mod.ClickException)
+        if hasattr(mod, "Abort"):
+            abort.append(mod.Abort)
+    return tuple(usage), tuple(abort)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning input errors into one line and exit 2."""
+    usage_errors, aborts = _click_exceptions()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, prog_name="satqkd")
     except SatqkdError as exc:
-        typer.echo(f"satqkd: error: {exc}", err=True)
+        typer.echo(f"satqkd: error: {_one_line(exc)}", err=True)
         return 2
     except FileNotFoundError as exc:
         typer.echo(f"satqkd: error: {exc.filename}: no such file", err=True)
@@ -331,15 +457,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except usage_errors as exc:
+        # A usage error (unknown option, bad --format, missing argument):
+        # one line like every other error, naming the command.
+        message = _one_line(exc.format_message()).replace("Value error, ", "")
+        if not message:  # no_args_is_help: the help has been printed
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None and ctx.command_path else "satqkd"
+        sub = command.split(" ", 1)[1] + ": " if " " in command else ""
+        typer.echo(f"satqkd: error: {sub}{message} (see '{command} --help')", err=True)
+        return exc.exit_code
+    except aborts:
+        typer.echo("satqkd: aborted", err=True)
+        return 1
     return 0
 
 

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import SatqkdError
 
@@ -52,37 +54,119 @@ def _default_scenario() -> Path:
 DEFAULT_SCENARIO = None  # resolved lazily by load_scenario(None)
 
 
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    """One line from the first pydantic error: ``where: field.path: message``."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+# Parts of a pydantic error location that name a union member or a wrapper
+# ("literal['a','b']", "constrained-float", "function-after[...]", "str", ...)
+# rather than a field: dropped from the path the user sees.
+_TAG_WORDS = {"str", "int", "float", "bool", "bytes", "date", "datetime", "time", "none", "list", "tuple", "dict", "set"}
+
+
+def _is_tag(part) -> bool:
+    return isinstance(part, str) and (part in _TAG_WORDS or bool(re.search(r"[\[\]'\-]", part)))
+
+
+def _field_path(loc) -> str:
+    out = ""
+    for part in loc:
+        if _is_tag(part):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _expected(err) -> str:
+    """The message of one pydantic error, without its "Input should be" lead-in."""
     msg = err["msg"]
-    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+    if err["type"] in ("value_error", "assertion_error"):
+        return re.sub(r"^(Value|Assertion) error, ", "", msg)
+    msg = re.sub(r", unable to (parse|interpret) .*$", "", msg)
+    msg = re.sub(r"^Input should be ", "", msg)
+    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        msg = f"a number {msg}"
+    return msg
+
+
+def format_validation_error(exc: ValidationError, where: str, field: str = "") -> str:
+    """One line from a pydantic error: ``where: field.path: expected ..., got X``.
+
+    ``field`` is a path that the error's own location is appended to (the
+    block being validated, e.g. ``stations[0].telescope``).  When a value
+    failed every member of a union (``night: nautical`` or ``night: -12``),
+    the alternatives are joined with "or".
+    """
+    errors = exc.errors()
+    first = errors[0]
+    path = _field_path(first["loc"])
+    if field:
+        path = f"{field}.{path}" if path and not path.startswith("[") else f"{field}{path}"
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         msg = "unknown key"
-    elif "input" in err and err["type"] not in ("missing", "missing_argument"):
-        msg = f"{msg}, got {err['input']!r}"
-    loc = loc.replace(".[", "[")
-    return f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}"
+    elif first["type"] in ("missing", "missing_argument"):
+        msg = "required field is missing"
+    else:
+        # Errors at the same field (after dropping union tags) are one union failure.
+        same = [e for e in errors if _field_path(e["loc"]) == _field_path(first["loc"])]
+        alternatives = list(dict.fromkeys(_expected(e) for e in same))
+        msg = " or ".join(alternatives)
+        if first["type"] == "too_short":
+            n = len(first["input"]) if hasattr(first["input"], "__len__") else 0
+            msg = f"expected at least {first['ctx']['min_length']} item(s), got {n}"
+        elif first["type"] == "too_long":
+            msg = f"expected at most {first['ctx']['max_length']} item(s)"
+        elif first["type"] not in ("value_error", "assertion_error"):
+            msg = f"expected {msg}"
+            if "input" in first:
+                msg = f"{msg}, got {first['input']!r}"
+    return f"{where}: {path}: {msg}" if path else f"{where}: {msg}"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # the default constructor reports unhashable keys itself
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, with one-line errors for every way it can fail."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SatqkdError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SatqkdError(f"{path}: is a folder, expected a YAML file") from None
     except OSError as exc:
         raise SatqkdError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SatqkdError(f"{path}: not a UTF-8 text file (byte {exc.start}); expected YAML") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SatqkdError(f"{where}: invalid YAML ({problem})") from None
+        raise SatqkdError(f"{where}: invalid YAML ({' '.join(str(problem).split())})") from None
     if not isinstance(data, dict):
-        raise SatqkdError(f"{path}: expected a YAML mapping of keys to values at the top level")
+        raise SatqkdError(f"{path}: expected a YAML mapping of keys to values at the top level, got {type(data).__name__}")
     return data
 
 
@@ -102,13 +186,19 @@ def build_block(cls, presets: dict, data: Any, where: str, *, default: str | Non
     preset = data.pop("preset", default)
     base: dict = {}
     if preset is not None:
-        if preset not in presets:
+        if not presets:
+            raise SatqkdError(f"{where}.preset: this block has no presets; give its fields instead")
+        if not isinstance(preset, str) or preset not in presets:
             raise SatqkdError(f"{where}.preset: unknown preset {preset!r}; expected one of {', '.join(presets)}")
         base = dataclasses.asdict(presets[preset]())
     try:
         return TypeAdapter(cls).validate_python({**base, **data})
     except ValidationError as exc:
-        raise SatqkdError(format_validation_error(exc, where)) from None
+        # ``where`` is "FILE: FIELD.PATH" (or just "FIELD"): the error's own
+        # location is appended to the field path.  Field paths never contain
+        # ": ", so the last one separates the file.
+        file, sep, field = where.rpartition(": ")
+        raise SatqkdError(format_validation_error(exc, file, field) if sep else format_validation_error(exc, where)) from None
 
 
 class _Strict(BaseModel):
@@ -164,7 +254,8 @@ class StationSpec(_Strict):
     latitude_deg: Annotated[float, Field(ge=-90.0, le=90.0)] | None = None
     longitude_deg: Annotated[float, Field(ge=-180.0, le=360.0)] | None = None
     height_m: Annotated[float, Field(ge=-500.0, le=9000.0)] | None = None
-    horizon_mask: str | list[tuple[float, float]] | None = None
+    # The list first, so that a bad row is reported at its own index.
+    horizon_mask: list[tuple[Annotated[float, Field(ge=0.0, le=360.0)], Annotated[float, Field(ge=-5.0, le=90.0)]]] | str | None = None
     telescope: Any = None
     detector: Any = None
     atmosphere: Any = None
@@ -173,11 +264,23 @@ class StationSpec(_Strict):
     constraints: dict | None = None
 
 
+def _date_or_text(value):
+    # YAML gives dates and times as date/datetime objects and the rest as
+    # text; anything else (``start: 2021``) is refused here rather than
+    # taken by pydantic for a Unix timestamp.
+    if not isinstance(value, (str, dt.date)):
+        raise ValueError(f"expected 'today' or an ISO date/time such as 2026-11-28T12:00:00, got {value!r}")
+    return value
+
+
+When = Annotated[Any, BeforeValidator(_date_or_text)]
+
+
 class ScenarioSpec(_Strict):
     name: str = "satqkd scenario"
-    start: str | dt.date | dt.datetime = "today"
+    start: When = "today"
     days: Annotated[float, Field(gt=0.0, le=3660.0)] | None = None
-    end: str | dt.date | dt.datetime | None = None
+    end: When | None = None
     constraints: dict = Field(default_factory=dict)
     protocol: Any = None
     optimise: bool = True
@@ -219,6 +322,27 @@ class Scenario:
     seconds_format: str = "csv"
 
 
+def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
+    """Refuse a time span the planetary ephemeris (DE421) does not cover.
+
+    Sun and Moon positions (night, Moon constraints, sky background) come
+    from DE421, 1899-07-29 to 2053-10-09; outside it skyfield raises deep in
+    the pass search, after minutes of work.
+    """
+    from .sky import ephemeris, timescale
+
+    segments = [seg.spk_segment for seg in ephemeris().segments]
+    # One day of margin: the search samples a little beyond the span.
+    first = max(seg.start_jd for seg in segments) + 1.0
+    last = min(seg.end_jd for seg in segments) - 1.0
+    ts = timescale()
+    for label, t in zip(labels, (start, end)):
+        if not (math.isfinite(t.tdb) and first <= t.tdb <= last):
+            lo, hi = ts.tdb_jd(first).utc_strftime("%Y-%m-%d"), ts.tdb_jd(last).utc_strftime("%Y-%m-%d")
+            shown = t.utc_strftime("%Y-%m-%d") if math.isfinite(t.tdb) else "not finite"
+            raise SatqkdError(f"{where}{label}: {shown} is outside the DE421 ephemeris; expected dates from {lo} to {hi}")
+
+
 def _parse_when(value, where: str, today: dt.date):
     from .passes import to_time
 
@@ -255,6 +379,13 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
         end = start.ts.tt_jd(start.tt + (spec.days if spec.days is not None else 7.0))
     if not end.tt > start.tt:
         raise SatqkdError(f"{name}: end: must be after start ({spec.start} -> {spec.end})")
+    check_span(start, end, f"{name}: ")
+    if spec.seconds_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            # Found now, not after the whole run when seconds.parquet is written.
+            raise SatqkdError(f"{name}: seconds_format: parquet needs pyarrow (pip install pyarrow); use csv instead") from None
 
     protocol = build_block(keyrate.Protocol, keyrate.PROTOCOL_PRESETS, spec.protocol, f"{name}: protocol")
     base_constraints = build_block(Constraints, {}, spec.constraints, f"{name}: constraints")
@@ -267,10 +398,18 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             epath = Path(o.elements)
             if not epath.is_absolute():
                 epath = path.parent / epath
-            loaded = elements.load_elements(epath)
+            try:
+                loaded = elements.load_elements(epath)
+            except SatqkdError as exc:
+                raise SatqkdError(f"{where}.orbit.elements: {exc}") from None
             if sat.name is not None:
                 matches = [s for s in loaded if s.name == sat.name]
-                loaded = matches or loaded[:1]
+                if not matches and len(loaded) > 1:
+                    # With one element set the name is just a label; with
+                    # several, silently taking the first would plan the wrong satellite.
+                    names = ", ".join(repr(s.name) for s in loaded[:10])
+                    raise SatqkdError(f"{where}.name: no element set named {sat.name!r} in {epath}; expected one of {names}")
+                loaded = matches or loaded
             sats = loaded
         elif o.sun_synchronous is not None:
             ss = o.sun_synchronous
@@ -305,12 +444,15 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
         else:
             missing = [k for k in ("latitude_deg", "longitude_deg") if getattr(st, k) is None]
             if missing:
-                raise SatqkdError(f"{where}: {missing[0]}: required when no preset is given")
+                raise SatqkdError(f"{where}.{missing[0]}: required when no preset is given")
             station = Station(st.name or f"station{i}", st.latitude_deg, st.longitude_deg, st.height_m or 0.0)
         if st.horizon_mask is not None:
             if isinstance(st.horizon_mask, str):
                 mpath = Path(st.horizon_mask)
-                mask = load_horizon_mask(mpath if mpath.is_absolute() else path.parent / mpath)
+                try:
+                    mask = load_horizon_mask(mpath if mpath.is_absolute() else path.parent / mpath)
+                except SatqkdError as exc:
+                    raise SatqkdError(f"{where}.horizon_mask: {exc}") from None
             else:
                 mask = tuple((float(a), float(e)) for a, e in st.horizon_mask)
             station = dataclasses.replace(station, horizon_mask=mask)
@@ -330,6 +472,9 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
         stations.append(StationSetup(station, telescope, detector, cons, **extra))
 
     names = [s.station.name for s in stations]
-    if len(set(names)) != len(names):
-        raise SatqkdError(f"{name}: stations: two stations share a name; give each a distinct name")
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise SatqkdError(
+                f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
+            )
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format)

@@ -138,6 +138,9 @@ def parse_station(text: str) -> Station:
     height = values[2] if len(values) == 3 else 0.0
     if not -90 <= lat <= 90 or not -180 <= lon <= 360:
         raise SatqkdError(f"--station {text!r}: latitude must be in [-90, 90] and longitude in [-180, 360]")
+    if not -500 <= height <= 9000:
+        # The same bounds as Station.height_m (a scenario's stations are validated against them).
+        raise SatqkdError(f"--station {text!r}: height must be in [-500, 9000] m above the ellipsoid, got {height:g}")
     return Station(f"{lat:.4f},{lon:.4f}", lat, lon, height)
 
 
@@ -149,9 +152,11 @@ def load_horizon_mask(path: str | Path) -> tuple[tuple[float, float], ...]:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SatqkdError(f"{path}: cannot read horizon mask ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SatqkdError(f"{path}: horizon mask is not a UTF-8 text file (byte {exc.start})") from None
     rows = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].replace(",", " ").strip()
@@ -165,7 +170,7 @@ def load_horizon_mask(path: str | Path) -> tuple[tuple[float, float], ...]:
                 continue  # a header such as "azimuth_deg elevation_deg"
             raise SatqkdError(f"{path}:{lineno}: expected 'azimuth_deg elevation_deg', got {raw.strip()!r}") from None
         if not (0 <= az <= 360 and -5 <= el <= 90):
-            raise SatqkdError(f"{path}:{lineno}: azimuth must be in [0, 360] and elevation in [-5, 90]")
+            raise SatqkdError(f"{path}:{lineno}: azimuth must be in [0, 360] and elevation in [-5, 90], got {raw.strip()!r}")
         rows.append((az, el))
     if not rows:
         raise SatqkdError(f"{path}: horizon mask has no rows (expected 'azimuth_deg elevation_deg' lines)")
