@@ -52,7 +52,7 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str = "{:.3f}") -> 
 
     table = Table(title=title or None, header_style="bold", show_lines=False)
     for c in frame.columns:
-        table.add_column(str(c), justify="left" if frame[c].dtype == object else "right")
+        table.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
     for _, row in frame.iterrows():
         cells = []
         for c in frame.columns:
@@ -241,7 +241,7 @@ def link(
     from .config import load_scenario
 
     if compare_geo:
-        _emit(linklib.geo_comparison(), fmt, title="LEO (Micius 2021) versus GEO downlink", float_format="{:.2f}")
+        _emit(linklib.geo_comparison().rename_axis("link").reset_index(), fmt, title="LEO (Micius 2021) versus GEO downlink", float_format="{:.2f}")
         return
     if not height_km > 0:
         raise SatqkdError(f"--height-km: expected a positive height, got {height_km}")
@@ -314,7 +314,9 @@ def keyrate(
     for name, value in (("--block-pulses", block_pulses), ("--block-detections", block_detections)):
         if value is not None and not 0 < value < float("inf"):
             raise SatqkdError(f"{name}: expected a positive finite number, got {value:g}")
-    sys_ = kr.load_system(system)
+    from .config import load_system
+
+    sys_ = load_system(system)
     table = kr.keyrate_table(
         sys_.source, sys_.detector, sys_.protocol,
         loss_db=_range(loss_db, "--loss-db") if loss_db is not None else None,
@@ -340,7 +342,7 @@ def elements(
     epoch: Optional[str] = typer.Option(None, "--epoch", help="Epoch (ISO, UTC); default now."),
     name: Optional[str] = typer.Option(None, "--name", help="Object name."),
     height_km: Optional[float] = typer.Option(None, "--height-km", help="Height above the equator (sso, classical)."),
-    ltan_hours: float = typer.Option(0.5, "--ltan-hours", help="Local time of the ascending node (sso)."),
+    ltan_hours: float = typer.Option(12.0, "--ltan-hours", help="Local time of the ascending node, hours (sso; 12 = Micius-like)."),
     longitude_deg: Optional[float] = typer.Option(None, "--longitude-deg", help="Longitude (geo)."),
     semi_major_axis_km: Optional[float] = typer.Option(None, "--semi-major-axis-km"),
     eccentricity: float = typer.Option(0.0, "--eccentricity"),

@@ -6,10 +6,10 @@ A scenario names satellites, stations, equipment and constraints::
     start: today            # UTC midnight of the run's date; or 2026-11-28[T18:00:00]
     days: 7                 # or end: 2026-12-05
     constraints: {min_elevation_deg: 10, night: nautical}
-    protocol: {preset: micius_2021}
+    protocol: {preset: satellite}
     satellites:
       - name: Micius-like
-        orbit: {sun_synchronous: {height_km: 500, ltan_hours: 0.5}}   # or elements: FILE
+        orbit: {sun_synchronous: {height_km: 500, ltan_hours: 12.0}}   # or elements: FILE
         transmitter: {preset: micius}
         source: {preset: micius_2021}
     stations:
@@ -40,7 +40,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from .errors import SatqkdError
 
-__all__ = ["Scenario", "load_scenario", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
+__all__ = ["Scenario", "load_scenario", "load_system", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
 
 
 
@@ -207,7 +207,7 @@ class _Strict(BaseModel):
 
 class SunSynchronous(_Strict):
     height_km: Annotated[float, Field(gt=150.0, lt=6000.0)] = 500.0
-    ltan_hours: Annotated[float, Field(ge=0.0, lt=24.0)] = 0.5
+    ltan_hours: Annotated[float, Field(ge=0.0, lt=24.0)] = 12.0  # Micius-like: ascending node at local noon, night passes descending
     eccentricity: Annotated[float, Field(ge=0.0, lt=0.1)] = 0.0
 
 
@@ -478,3 +478,32 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
                 f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
             )
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format)
+
+
+def load_system(path: str | Path):
+    """Read a YAML equipment file into a :class:`~satqkd.keyrate.System`.
+
+    Top-level keys: ``source``, ``detector``, ``protocol`` (required) and
+    ``channel`` (fibre loss per km, optional) — the same blocks a scenario
+    uses, each a mapping of fields with an optional ``preset``.  Used by
+    ``satqkd keyrate --system FILE``.
+    """
+    from . import keyrate
+    from .detector import DETECTOR_PRESETS, Detector
+
+    path = Path(path)
+    name = str(path)
+    doc = read_yaml(path)
+    blocks = ("source", "detector", "protocol", "channel")
+    for key in doc:
+        if key not in blocks:
+            raise SatqkdError(f"{name}: {key}: unknown key; expected {', '.join(blocks)}")
+    for key in blocks[:3]:
+        if key not in doc:
+            raise SatqkdError(f"{name}: {key}: missing block (a mapping of fields, or {{preset: NAME}})")
+    return keyrate.System(
+        source=build_block(keyrate.Source, keyrate.SOURCE_PRESETS, doc["source"], f"{name}: source"),
+        detector=build_block(Detector, DETECTOR_PRESETS, doc["detector"], f"{name}: detector"),
+        protocol=build_block(keyrate.Protocol, keyrate.PROTOCOL_PRESETS, doc["protocol"], f"{name}: protocol"),
+        channel=build_block(keyrate.Channel, {}, doc.get("channel"), f"{name}: channel"),
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import SatqkdError
 
-__all__ = ["write_atomic", "write_table", "prepare_dir"]
+__all__ = ["write_atomic", "write_files", "write_table", "render_table", "prepare_dir"]
 
 
 def prepare_dir(path: str | Path) -> Path:
@@ -28,9 +28,8 @@ def prepare_dir(path: str | Path) -> Path:
     return path
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
+def _stage(path: Path, data: str | bytes) -> str:
+    """Write ``data`` to a temporary file beside ``path``; return its name."""
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -43,18 +42,46 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
             fh.write(data)
-        os.replace(tmp, path)
+    except OSError as exc:
+        _discard([tmp])
+        raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
     except BaseException:
+        _discard([tmp])
+        raise
+    return tmp
+
+
+def _discard(tmps) -> None:
+    for tmp in tmps:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def write_files(contents: dict) -> list[Path]:
+    """Write several files all or nothing: every one is staged to a
+    temporary file first, and only then are they renamed into place."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in contents.items():
+            path = Path(path)
+            staged.append((_stage(path, data), path))
+    except BaseException:
+        _discard(tmp for tmp, _ in staged)
         raise
-    return path
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return [path for _, path in staged]
 
 
-def write_table(frame, path: str | Path) -> Path:
-    """Write a DataFrame as CSV or Parquet (by extension), atomically."""
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    return write_files({Path(path): data})[0]
+
+
+def render_table(frame, path: str | Path) -> str | bytes:
+    """A DataFrame as CSV text or Parquet bytes, by the extension of ``path``."""
     path = Path(path)
     if path.suffix == ".parquet":
         import io
@@ -64,5 +91,10 @@ def write_table(frame, path: str | Path) -> Path:
             frame.to_parquet(buf, index=False)
         except ImportError:
             raise SatqkdError(f"{path}: writing Parquet needs pyarrow (pip install pyarrow); use csv instead") from None
-        return write_atomic(path, buf.getvalue())
-    return write_atomic(path, frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"))
+        return buf.getvalue()
+    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def write_table(frame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV or Parquet (by extension), atomically."""
+    return write_atomic(path, render_table(frame, path))

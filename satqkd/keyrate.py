@@ -16,7 +16,7 @@ per-slot noise click probability ``y0`` into secret key:
   the intensities, their probabilities, the basis bias and the key window.
 * :func:`keyrate_table` -- key rate against loss or fibre length, for the
   ``satqkd keyrate`` command.
-* :func:`load_system` -- a YAML equipment file (source, detector, protocol,
+* :func:`satqkd.config.load_system` reads a YAML equipment file (source, detector, protocol,
   channel) validated into the dataclasses.
 
 Conventions
@@ -47,16 +47,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field
 from scipy.optimize import minimize
 
-from satqkd import detector as _detector_module
 from satqkd.detector import Detector
 from satqkd.errors import SatqkdError
 
@@ -77,7 +74,6 @@ __all__ = [
     "finite_key",
     "optimise_pass",
     "keyrate_table",
-    "load_system",
 ]
 
 DECOY_METHODS = ("vacuum+weak", "two-weak", "perfect", "none")
@@ -1045,71 +1041,3 @@ def keyrate_table(
 # --------------------------------------------------------------------------
 
 
-def _presets_for(cls):
-    if cls is Source:
-        return SOURCE_PRESETS
-    if cls is Protocol:
-        return PROTOCOL_PRESETS
-    if cls is Detector:
-        return getattr(_detector_module, "DETECTOR_PRESETS", {})
-    return {}
-
-
-def _build(cls, block, fname: str, key: str):
-    if block is None:
-        block = {}
-    if not isinstance(block, dict):
-        raise SatqkdError(f"{fname}: {key}: expected a mapping of field names")
-    block = dict(block)
-    data = {}
-    if "preset" in block:
-        name = block.pop("preset")
-        presets = _presets_for(cls)
-        if name not in presets:
-            known = ", ".join(sorted(presets)) or "none"
-            raise SatqkdError(f"{fname}: {key}.preset: unknown preset {name!r} (known: {known})")
-        data = dataclasses.asdict(presets[name]())
-    data.update(block)
-    try:
-        return TypeAdapter(cls).validate_python(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in (key, *err["loc"]))
-        msg = err["msg"].replace("\n", " ")
-        raise SatqkdError(f"{fname}: {loc}: {msg}") from None
-
-
-def load_system(path) -> System:
-    """Read a YAML equipment file into a :class:`System`.
-
-    Top-level keys: ``source``, ``detector``, ``protocol`` and optionally
-    ``channel``.  Each block maps dataclass field names to values and may
-    name a ``preset`` whose values the other keys override.  Any problem is
-    a :class:`SatqkdError` naming the file and the field path.
-    """
-    path = Path(path)
-    fname = path.name
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SatqkdError(f"{fname}: cannot read equipment file ({e.strerror})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else "invalid YAML"
-        raise SatqkdError(f"{fname}: not valid YAML ({first})") from None
-    if not isinstance(doc, dict):
-        raise SatqkdError(f"{fname}: expected a mapping with keys source, detector, protocol")
-    allowed = {"source", "detector", "protocol", "channel"}
-    for k in doc:
-        if k not in allowed:
-            raise SatqkdError(f"{fname}: {k}: unknown key (expected source, detector, protocol, channel)")
-    for k in ("source", "detector", "protocol"):
-        if k not in doc:
-            raise SatqkdError(f"{fname}: {k}: missing block")
-    return System(
-        source=_build(Source, doc["source"], fname, "source"),
-        detector=_build(Detector, doc["detector"], fname, "detector"),
-        protocol=_build(Protocol, doc["protocol"], fname, "protocol"),
-        channel=_build(Channel, doc.get("channel"), fname, "channel"),
-    )

@@ -131,18 +131,19 @@ def run(scenario: Scenario) -> Results:
 
 def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
     """Write ``passes.csv``, ``seconds.csv`` (or ``.parquet``) and ``report.html``."""
-    from .io import prepare_dir, write_atomic, write_table
+    from .io import prepare_dir, render_table, write_files
 
     out = prepare_dir(out_dir)
-    written = {}
-    # Render everything first, then write: an error leaves no partial set.
-    html = None
+    # Render everything first, then stage all files and rename them together:
+    # an error leaves the folder as it was, never a mixed set.
+    seconds_path = out / f"seconds.{results.scenario.seconds_format}"
+    contents = {
+        out / "passes.csv": render_table(results.passes, out / "passes.csv"),
+        seconds_path: render_table(results.seconds, seconds_path),
+    }
     if report:
         from .report import render_report
 
-        html = render_report(results)
-    written["passes"] = write_table(results.passes, out / "passes.csv")
-    written["seconds"] = write_table(results.seconds, out / f"seconds.{results.scenario.seconds_format}")
-    if html is not None:
-        written["report"] = write_atomic(out / "report.html", html)
-    return written
+        contents[out / "report.html"] = render_report(results)
+    paths = write_files(contents)
+    return dict(zip(["passes", "seconds", "report"], paths))

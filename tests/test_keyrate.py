@@ -19,6 +19,7 @@ import pytest
 
 from satqkd.detector import Detector
 from satqkd.errors import SatqkdError
+from satqkd.config import load_system
 from satqkd.keyrate import (
     PROTOCOL_PRESETS,
     SOURCE_PRESETS,
@@ -28,7 +29,6 @@ from satqkd.keyrate import (
     expected_counts,
     finite_key,
     keyrate_table,
-    load_system,
     noise_click_prob,
     optimise_pass,
 )
@@ -402,22 +402,22 @@ def test_load_system_presets_and_overrides(tmp_path, gys, lim):
 
 @pytest.mark.parametrize("text, message", [
     ("source: {preset: micius_2017, rep_rate_hz: -1}\ndetector: {}\nprotocol: {}\n",
-     "gys.yaml: source.rep_rate_hz: Input should be greater than 0"),
+     ": source.rep_rate_hz: "),
     ("source: {preset: micius_2017, colour: red}\ndetector: {}\nprotocol: {}\n",
-     "gys.yaml: source.colour: Unexpected keyword argument"),
-    ("source: {preset: nope}\ndetector: {}\nprotocol: {}\n", "gys.yaml: source.preset: unknown preset"),
+     ": source.colour: unknown key"),
+    ("source: {preset: nope}\ndetector: {}\nprotocol: {}\n", ": source.preset: unknown preset"),
     ("source: {preset: micius_2017}\ndetector: {efficiency: lots}\nprotocol: {}\n",
-     "gys.yaml: detector.efficiency: Input should be a valid number"),
+     ": detector.efficiency: "),
     ("source: {preset: micius_2017, intensities: [0.1, 0.5, 0]}\ndetector: {}\nprotocol: {}\n",
-     "gys.yaml: source: Value error, intensities must satisfy"),
-    ("source: {preset: micius_2017}\ndetector: {}\nprotocol: {}\nlink: {}\n", "gys.yaml: link: unknown key"),
+     ": source: intensities must satisfy"),
+    ("source: {preset: micius_2017}\ndetector: {}\nprotocol: {}\nlink: {}\n", ": link: unknown key"),
 ])
 def test_load_system_errors_are_one_line(tmp_path, text, message):
     f = tmp_path / "gys.yaml"
     f.write_text(text)
     with pytest.raises(SatqkdError) as err:
         load_system(f)
-    assert str(err.value).startswith(message)
+    assert str(err.value).startswith(str(f) + message), str(err.value)
     assert "\n" not in str(err.value)
 
 
