@@ -171,6 +171,22 @@ def _max_angular_rate_deg_s(satellite) -> float:
     return float(np.degrees((v_perigee + 0.47) / height_km))
 
 
+def _max_rate_below_deg_s(satellite, threshold_deg: float) -> float:
+    """Upper bound on the elevation rate (deg/s) while the satellite is at or
+    below ``threshold_deg``: its speed relative to the station over the
+    shortest possible range at that elevation (perigee height less 10 km for
+    a high station, polar Earth radius), with a 20 % safety factor."""
+    m = satellite.model
+    a_km = m.a * m.radiusearthkm
+    perigee_km = a_km * (1.0 - m.ecco)
+    v_perigee = np.sqrt(m.mu * (2.0 / perigee_km - 1.0 / a_km))
+    h = max(perigee_km - m.radiusearthkm - 10.0, 100.0)
+    r_earth = 6356.75
+    e = np.radians(max(threshold_deg, -5.0))
+    range_km = np.sqrt((r_earth + h) ** 2 - (r_earth * np.cos(e)) ** 2) - r_earth * np.sin(e)
+    return float(1.2 * np.degrees((v_perigee + 0.47) / range_km))
+
+
 def _find_intervals(track, grid, r_grid):
     """Rise/set intervals of f > 0 over the grid's span, with culminations.
 
@@ -186,10 +202,16 @@ def _find_intervals(track, grid, r_grid):
     # Between samples f can rise above a sample by at most (rate x step):
     # only maxima within that margin of the threshold can hide a pass, and
     # only minima above the threshold and within the margin can hide a dip
-    # that splits one pass into two.
+    # that splits one pass into two.  Below the threshold the satellite is
+    # far away and slow in the sky, which bounds the first margin tightly
+    # (a horizon mask's steps do not obey it: keep the general bound then).
     margin = _max_angular_rate_deg_s(track.satellite) * step_s
+    if track.station.horizon_mask:
+        rise_margin = margin
+    else:
+        rise_margin = _max_rate_below_deg_s(track.satellite, track.elevation.min_deg) * step_s
     fi = f[inner]
-    is_max = (fi >= f[inner - 1]) & (fi > f[inner + 1]) & (fi > -margin)
+    is_max = (fi >= f[inner - 1]) & (fi > f[inner + 1]) & (fi > -rise_margin)
     is_min = (fi <= f[inner - 1]) & (fi < f[inner + 1]) & (fi > 0) & (fi < margin)
     iters = int(np.ceil(np.log(2 * step_s / 1e-3) / -np.log(GOLDEN)))
     ext_t, ext_f, ext_kind = [], [], []
