@@ -993,7 +993,7 @@ def keyrate_table(
         raise SatqkdError("keyrate table: give exactly one of loss_db or fibre_km")
     if fibre_km is not None:
         fibre_km = np.atleast_1d(np.asarray(fibre_km, dtype=float))
-        loss = fibre_km * fibre_loss_db_per_km
+        loss = np.round(fibre_km * fibre_loss_db_per_km, 9)  # 100 km x 0.21 dB/km prints as 21, not 21.000000000000004
     else:
         loss = np.atleast_1d(np.asarray(loss_db, dtype=float))
     if not asymptotic and (block_pulses is None) == (block_detections is None):
