@@ -64,7 +64,10 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str = "{:.3f}") -> 
             else:
                 cells.append(str(v))
         table.add_row(*cells)
-    Console(width=max(160, 0)).print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # pipes and files get the whole table, unwrapped
+    console.print(table)
 
 
 def _warn(lines) -> None:
@@ -172,6 +175,8 @@ def passes(
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
 ):
     """Forecast passes (no report is written)."""
+    import pandas as pd
+
     import dataclasses
     import datetime as dt
 
@@ -224,8 +229,19 @@ def passes(
     _warn(forecast.warnings)
     table = forecast.passes.drop(columns=["pass_id"])
     if fmt == Format.table:
-        table = table[["satellite", "station", "rise_utc", "culmination_utc", "set_utc", "max_elevation_deg",
-                       "min_range_km", "usable_start_utc", "usable_end_utc", "usable_s", "clipped", "sunlit"]]
+        # A terminal is narrow: one date column, then times of day.
+        def hms(col):
+            return table[col].dt.strftime("%H:%M:%S") if len(table) else table[col]
+
+        table = pd.DataFrame({
+            "satellite": table["satellite"], "station": table["station"],
+            "date (UTC)": table["rise_utc"].dt.strftime("%Y-%m-%d") if len(table) else table["rise_utc"],
+            "rise": hms("rise_utc"), "culmination": hms("culmination_utc"), "set": hms("set_utc"),
+            "max el (deg)": table["max_elevation_deg"], "min range (km)": table["min_range_km"],
+            "usable from": hms("usable_start_utc"), "to": hms("usable_end_utc"), "usable (s)": table["usable_s"],
+            "clipped": table["clipped"].map({True: "yes", False: ""}),
+            "sunlit": table["sunlit"].map({True: "yes", False: ""}),
+        })
     _emit(table, fmt, title=f"{len(table)} passes", float_format="{:.1f}")
 
 
