@@ -63,6 +63,7 @@ from .geometry import (
 )
 from .passes import (
     GOLDEN,
+    _culminate_on_elevation,
     MAX_EPOCH_AGE_DAYS_LEO,
     PASS_COLUMNS,
     SECOND_COLUMNS,
@@ -289,6 +290,11 @@ def _chunk_intervals(satellites, stations, elevations, clock, span_s, step_s):
         )
     else:
         ext_t = ext_f = np.zeros(0)
+    # Drop the grid's padding (see satqkd.passes._grid) and extrema outside the span.
+    inside = (ext_t > 0.0) & (ext_t < span_s)
+    eq, kind, ext_t, ext_f = eq[inside], kind[inside], ext_t[inside], ext_f[inside]
+    grid, fm = grid[1:-1], np.ascontiguousarray(fm[:, 1:-1])
+    n_grid = grid.size
 
     # Merge every pair's grid with its extrema, in time order, without a
     # global sort: an extremum goes right after the grid sample before it.
@@ -598,6 +604,20 @@ def find_passes_many(satellites, stations, start, end, constraints=None, *, per_
     else:
         min_range = _min_range_km(satellites, stations, clock, iv, first, last, empty, keep, leo)
 
+    # A horizon mask shifts the maxima of f away from the highest point:
+    # culminations at masked stations come from the elevation itself.
+    for j, station in enumerate(stations):
+        if not station.horizon_mask:
+            continue
+        for i in np.unique(iv["sat"][iv["station"] == j]):
+            sel = np.flatnonzero((iv["station"] == j) & (iv["sat"] == i))
+            idx = np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in sel])
+            r_s, _, _ = satellite_itrs_km_at(satellites[i], clock, offsets[idx])
+            elevation = look_angles(station, r_s).elevation_deg
+            iv["culm"][sel], iv["n_culm"][sel] = _culminate_on_elevation(
+                satellites[i], station, clock, iv["rise"][sel], iv["set"][sel], offsets[idx], sizes[sel], elevation
+            )
+
     # Geometry at culmination.
     r_c, _ = _satellite_states(satellites, clock, iv["sat"], iv["culm"])
     sun_c = sunmoon.sun_itrs_km(iv["culm"])
@@ -643,7 +663,7 @@ def find_passes_many(satellites, stations, start, end, constraints=None, *, per_
     })
     for name, values in (("rise", iv["rise"]), ("culmination", iv["culm"]), ("set", iv["set"]),
                          ("usable_start", usable_start), ("usable_end", usable_end)):
-        passes[f"{name}_utc"] = _utc(t0_utc, values[k])
+        passes[f"{name}_utc"] = _utc(t0_utc, values[k], clock)
     passes = passes.sort_values(["rise_utc", "station"], kind="stable").reset_index(drop=True)
     passes = passes[PASS_COLUMNS]
 
@@ -659,7 +679,7 @@ def find_passes_many(satellites, stations, start, end, constraints=None, *, per_
             "pass_id": np.repeat(pass_id, sizes)[sample_keep],
             "satellite": sat_names[s_sat[sample_keep]],
             "station": st_names[s_st[sample_keep]],
-            "time_utc": _utc(t0_utc, offsets[sample_keep]),
+            "time_utc": _utc(t0_utc, offsets[sample_keep], clock),
             **data,
         })
         seconds = seconds[SECOND_COLUMNS]

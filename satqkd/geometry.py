@@ -76,6 +76,18 @@ class Clock:
         self._exact_utc = np.ptp(self._utc_offset) < 1e-9 / DAY_S
         self._ut1 = (np.asarray(t.whole) - self.whole) + t.ut1_fraction
 
+    def utc_label_s(self, offset_s):
+        """UTC-labelled seconds after ``t0``'s UTC label.
+
+        Equal to ``offset_s`` (TT seconds) unless a leap second falls in
+        between, which the UTC clock face absorbs.
+        """
+        offset_s = np.asarray(offset_s, dtype=float)
+        if self._exact_utc or offset_s.size == 0:
+            return offset_s
+        t = seconds_to_time(self.t0, offset_s)
+        return offset_s - (t._leap_seconds() - self.t0._leap_seconds())
+
     def args(self, offset_s):
         """``(whole, utc_fraction, ut1_fraction)`` arrays for ``sgp4_array``."""
         offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))

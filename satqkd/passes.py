@@ -155,8 +155,16 @@ def _bisect(track, lo, hi, f_lo, iterations):
 
 
 def _grid(span_s, step_s):
+    """The coarse grid over [0, span_s], padded by one step at each end.
+
+    The padding makes the span's first and last samples interior, so a pass
+    peaking within one step of either edge still shows up as a local
+    maximum and gets refined (refined extrema outside the span are dropped).
+    """
     n = max(int(np.ceil(span_s / step_s)), 1)
-    return np.linspace(0.0, span_s, n + 1)
+    inner = np.linspace(0.0, span_s, n + 1)
+    step = inner[1] - inner[0]
+    return np.concatenate([[-step], inner, [span_s + step]])
 
 
 def _max_angular_rate_deg_s(satellite) -> float:
@@ -188,12 +196,12 @@ def _max_rate_below_deg_s(satellite, threshold_deg: float) -> float:
 
 
 def _find_intervals(track, grid, r_grid):
-    """Rise/set intervals of f > 0 over the grid's span, with culminations.
+    """Rise/set intervals of f > 0 over the span, with culminations.
 
-    ``r_grid`` holds the satellite's Earth-fixed positions at ``grid``,
-    shared by all stations.
+    ``grid`` is the padded grid of :func:`_grid` and ``r_grid`` the
+    satellite's Earth-fixed positions there, shared by all stations.
     """
-    span_s = grid[-1]
+    span_s = grid[-2]
     step_s = grid[1] - grid[0]
     f = track.f_from_positions(r_grid)
 
@@ -226,9 +234,12 @@ def _find_intervals(track, grid, r_grid):
         ext_t = np.concatenate(ext_t)
         ext_f = np.concatenate(ext_f)
         ext_kind = np.concatenate(ext_kind)
+        inside = (ext_t > 0.0) & (ext_t < span_s)
+        ext_t, ext_f, ext_kind = ext_t[inside], ext_f[inside], ext_kind[inside]
     else:
         ext_t = ext_f = ext_kind = np.zeros(0)
 
+    grid, f = grid[1:-1], f[1:-1]  # drop the padding: the span itself from here on
     t_all = np.concatenate([grid, ext_t])
     f_all = np.concatenate([f, ext_f])
     order = np.argsort(t_all, kind="stable")
@@ -267,6 +278,35 @@ def _find_intervals(track, grid, r_grid):
     return out
 
 
+def _culminate_on_elevation(satellite, station, clock, rise, set_, offsets, sizes, elevation_deg):
+    """Culmination times and counts of passes from the elevation itself.
+
+    With a horizon mask the search runs on ``f = elevation - mask(azimuth)``,
+    whose maxima are not the satellite's highest points.  Given each pass's
+    whole-second ``offsets`` and ``elevation_deg`` (concatenated, ``sizes``
+    per pass), the highest second is refined by golden-section search on the
+    plain elevation, and culminations are counted as the per-second series'
+    local maxima.  Returns ``(culmination_s, n_culminations)`` arrays.
+    """
+    from .constraints import ElevationAbove
+
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    starts = bounds[:-1]
+    best = np.array([starts[k] + int(np.argmax(elevation_deg[starts[k]:bounds[k + 1]])) for k in range(len(sizes))])
+    lo = np.maximum(offsets[best] - 1.0, rise)
+    hi = np.minimum(offsets[best] + 1.0, set_)
+    plain = _Track(satellite, station, clock, ElevationAbove(0.0, None))
+    iters = int(np.ceil(np.log(2.0 / 1e-3) / -np.log(GOLDEN)))
+    culm, _ = _golden(plain, lo, np.maximum(hi, lo + 1e-6), 1.0, iters)
+    e = elevation_deg
+    peak = np.zeros(e.size, bool)
+    peak[1:-1] = (e[1:-1] > e[:-2]) & (e[1:-1] >= e[2:])
+    peak[starts] = False  # a pass's first and last seconds are edges, not culminations
+    peak[bounds[1:] - 1] = False
+    n = np.add.reduceat(peak.astype(int), starts)
+    return culm, np.maximum(n, 1)
+
+
 def _coarse_step_s(satellite) -> float:
     # Two distinct culminations closer together than one step could merge;
     # 1/100 of a period keeps them apart for every orbit type (skyfield's
@@ -295,8 +335,9 @@ def _samples(satellite, station, clock, offsets_s, sunmoon):
     }
 
 
-def _utc(t0_utc: pd.Timestamp, offset_s) -> pd.Series | pd.Timestamp:
-    return t0_utc + pd.to_timedelta(np.round(np.asarray(offset_s, dtype=float) * 1e3), unit="ms")
+def _utc(t0_utc: pd.Timestamp, offset_s, clock) -> pd.Series | pd.Timestamp:
+    """UTC timestamps of offsets (TT seconds after the span's start)."""
+    return t0_utc + pd.to_timedelta(np.round(clock.utc_label_s(offset_s) * 1e3), unit="ms")
 
 
 def find_passes(satellites, stations, start, end, constraints=None, *, per_second: bool = True) -> PassForecast:
@@ -377,6 +418,12 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
             ok = np.ones(offsets.size, bool)
             for con in objs[1:]:
                 ok &= con.compute(cols)
+            if station.horizon_mask:
+                rises = np.array([iv[0] for iv in intervals])
+                sets = np.array([iv[2] for iv in intervals])
+                culm_e, n_e = _culminate_on_elevation(sat, station, clock, rises, sets, offsets, sizes,
+                                                      cols["elevation_deg"])
+                intervals = [(iv[0], c, iv[2], iv[3], iv[4], int(n)) for iv, c, n in zip(intervals, culm_e, n_e)]
             culms = np.array([iv[1] for iv in intervals])
             culm_cols = _samples(sat, station, clock, culms, sunmoon)
             bounds = np.concatenate([[0], np.cumsum(sizes)])
@@ -431,12 +478,12 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
         passes = pd.DataFrame(columns=PASS_COLUMNS)
     else:
         for name in ("rise", "culmination", "set", "usable_start", "usable_end"):
-            passes[f"{name}_utc"] = _utc(t0_utc, passes.pop(f"{name}_s").to_numpy())
+            passes[f"{name}_utc"] = _utc(t0_utc, passes.pop(f"{name}_s").to_numpy(), clock)
         passes = passes.sort_values(["rise_utc", "station"], kind="stable").reset_index(drop=True)
         passes = passes[PASS_COLUMNS]
     if second_frames:
         seconds = pd.concat(second_frames, ignore_index=True)
-        seconds.insert(3, "time_utc", _utc(t0_utc, seconds.pop("offset_s").to_numpy()))
+        seconds.insert(3, "time_utc", _utc(t0_utc, seconds.pop("offset_s").to_numpy(), clock))
         seconds = seconds[SECOND_COLUMNS]
     else:
         seconds = pd.DataFrame(columns=SECOND_COLUMNS)

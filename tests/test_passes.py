@@ -262,3 +262,50 @@ def test_sunlit_column_matches_skyfield(micius_2021, ts):
     theirs = micius_2021.at(t).is_sunlit(sky.ephemeris())
     assert fc.passes["sunlit"].any() and not fc.passes["sunlit"].all()
     assert (fc.passes["sunlit"].to_numpy() == theirs).all()
+
+
+@pytest.mark.parametrize("edge", ["start", "end"])
+def test_grazing_pass_within_one_grid_step_of_the_span_edge(micius_2016, ts, edge):
+    """Regression (review): a 6 s pass peaking a few seconds after the span
+    starts, or before it ends, lies between the span edge and the first grid
+    sample; it must still be found."""
+    full = find_passes(micius_2016, Station.xinglong(), "2016-12-19T16:30", "2016-12-19T17:10", ANY_TIME).passes
+    peak = full["max_elevation_deg"].iat[0]
+    culm = full["culmination_utc"].iat[0].to_pydatetime()
+    cons = Constraints(min_elevation_deg=peak - 0.05, night="none")
+    for gap_s in (5, 12, 20):
+        if edge == "start":
+            start, end = culm - pd.Timedelta(seconds=gap_s), culm + pd.Timedelta(hours=1)
+        else:
+            start, end = culm - pd.Timedelta(hours=1), culm + pd.Timedelta(seconds=gap_s)
+        found = find_passes(micius_2016, Station.xinglong(), start, end, cons, per_second=False).passes
+        assert len(found) == 1, (edge, gap_s)
+
+
+def test_utc_labels_across_the_2016_leap_second(micius_2016, ts):
+    """Regression (review): a leap second inside the span (2016-12-31
+    23:59:60) must not shift the UTC labels after it.  Reference: skyfield's
+    altaz() at each labelled UTC time equals the row's elevation."""
+    station = Station.xinglong()
+    fc = find_passes(micius_2016, station, "2016-12-31T12:00", "2017-01-01T12:00", ANY_TIME)
+    assert (fc.passes["rise_utc"] > pd.Timestamp("2017-01-01", tz="UTC")).any()
+    rows = fc.seconds.iloc[::50]
+    t = ts.from_datetimes([x.to_pydatetime() for x in rows["time_utc"]])
+    topos = wgs84.latlon(station.latitude_deg, station.longitude_deg, elevation_m=station.height_m)
+    alt = (micius_2016 - topos).at(t).altaz()[0].degrees
+    assert np.max(np.abs(rows["elevation_deg"].to_numpy() - alt)) < 1e-6
+
+
+def test_horizon_mask_does_not_move_the_culmination(micius_2016):
+    """Regression (review): with a mask around the culmination azimuth the
+    culmination is still the highest point (per the per-second elevation),
+    and a single-peaked pass has one culmination."""
+    plain = find_passes(micius_2016, Station.xinglong(), "2016-12-19T16:30", "2016-12-19T17:10", ANY_TIME)
+    row = plain.seconds.loc[plain.seconds["elevation_deg"].idxmax()]
+    az = row["azimuth_deg"]
+    mask = ((0.0, 0.0), ((az - 20) % 360, 0.0), ((az - 19) % 360, 30.0), ((az + 19) % 360, 30.0), ((az + 20) % 360, 0.0))
+    masked = Station("Xinglong", 40.39587, 117.57746, 890.0, tuple(sorted(mask)))
+    fc = find_passes(micius_2016, masked, "2016-12-19T16:30", "2016-12-19T17:10", ANY_TIME)
+    assert len(fc.passes) == 1
+    assert fc.passes["n_culminations"].iat[0] == 1
+    assert abs(fc.passes["max_elevation_deg"].iat[0] - plain.passes["max_elevation_deg"].iat[0]) < 1e-4
