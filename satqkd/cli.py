@@ -393,6 +393,9 @@ def elements(
             raise SatqkdError(f"elements {kind}: {option}: expected a finite number, got {value}")
     if not 0.0 <= eccentricity < 1.0:
         raise SatqkdError(f"elements {kind}: --eccentricity: expected 0 <= e < 1, got {eccentricity:g}")
+    if height_km is not None and not 150.0 < height_km < 100000.0:
+        # Below ~150 km an orbit decays within hours; SGP4 is not meant for it.
+        raise SatqkdError(f"elements {kind}: --height-km: expected a height between 150 and 100,000 km, got {height_km:g}")
     for option in ("--raan-deg", "--arg-perigee-deg", "--mean-anomaly-deg"):
         if not -360.0 <= numbers[option] <= 360.0:
             raise SatqkdError(f"elements {kind}: {option}: expected an angle from -360 to 360 degrees, got {numbers[option]:g}")

@@ -409,6 +409,8 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
                     # several, silently taking the first would plan the wrong satellite.
                     names = ", ".join(repr(s.name) for s in loaded[:10])
                     raise SatqkdError(f"{where}.name: no element set named {sat.name!r} in {epath}; expected one of {names}")
+                if not matches:  # one element set: the name is its label in tables
+                    loaded[0].name = sat.name
                 loaded = matches or loaded
             sats = loaded
         elif o.sun_synchronous is not None:
@@ -471,6 +473,10 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
                 extra[key] = build_block(getattr(link, cls_name), getattr(link, presets_name, {}), block, f"{where}.{key}")
         stations.append(StationSetup(station, telescope, detector, cons, **extra))
 
+    sat_names = [s.satellite.name for s in satellites]
+    for i, sat_name in enumerate(sat_names):
+        if sat_name in sat_names[:i]:
+            raise SatqkdError(f"{name}: satellites: two satellites are named {sat_name!r}; give each a distinct name")
     names = [s.station.name for s in stations]
     for i, n in enumerate(names):
         if n in names[:i]:

@@ -64,6 +64,7 @@ from .geometry import (
 from .passes import (
     GOLDEN,
     _culminate_on_elevation,
+    _max_rate_below_deg_s,
     MAX_EPOCH_AGE_DAYS_LEO,
     PASS_COLUMNS,
     SECOND_COLUMNS,
@@ -276,8 +277,11 @@ def _chunk_intervals(satellites, stations, elevations, clock, span_s, step_s):
 
     # Extrema to refine, with _find_intervals' rules (see there for why).
     margin = (np.array([_max_angular_rate_deg_s(s) for s in satellites]) * step_s)[pair_sat][:, None]
+    below = np.array([[_max_rate_below_deg_s(s, e.min_deg) for e in elevations] for s in satellites])
+    masked = np.array([bool(st.horizon_mask) for st in stations])
+    rise_margin = np.where(masked[pair_st], margin[:, 0], below[pair_sat, pair_st] * step_s)[:, None]
     fi, left, right = fm[:, 1:-1], fm[:, :-2], fm[:, 2:]
-    is_max = (fi >= left) & (fi > right) & (fi > -margin)
+    is_max = (fi >= left) & (fi > right) & (fi > -rise_margin)
     is_min = (fi <= left) & (fi < right) & (fi > 0) & (fi < margin)
     del fi, left, right
     eq, ek = np.nonzero(is_max | is_min)  # sorted by pair, hence by satellite

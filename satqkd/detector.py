@@ -18,12 +18,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated
 
+import numpy as np
 from pydantic import ConfigDict, Field
 
 __all__ = ["Detector", "DETECTOR_PRESETS"]
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 
 
@@ -58,21 +58,37 @@ class Detector:
     n_detectors
         Number of detectors sharing the clicks (dead time is per detector).
     basis_prob_x
-        Probability that the receiver measures in the X (key) basis: 0.5 for
-        a 50:50 passive basis beam splitter, 0.1 for the 10:90 splitter of
-        the 2021 Nanshan receiver.
+        Probability that the receiver measures in the X basis: 0.5 for a
+        50:50 passive basis beam splitter, 0.1 for the 10:90 splitter of the
+        2021 Nanshan receiver.  The key comes from the basis measured more
+        often (Z at Nanshan); the other serves parameter estimation.
     """
 
-    __pydantic_config__ = ConfigDict(extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
-    dark_count_prob: NonNegative = 1e-6
-    window_s: Positive = 1e-9
+    dark_count_prob: Annotated[float, Field(ge=0.0, lt=0.1)] = 1e-6
+    window_s: Annotated[float, Field(gt=0.0, le=1e-6)] = 1e-9
     misalignment: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.01
     afterpulse_prob: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     dead_time_s: NonNegative = 0.0
     n_detectors: Annotated[int, Field(ge=1)] = 4
     basis_prob_x: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+
+    def noise_click_prob(self, background_cps=0.0, background_prob=None):
+        """Noise click probability per pulse, ``Y_0``.
+
+        The detectors' own dark clicks and background light are independent:
+        ``Y_0 = 1 - (1 - p_dark)(1 - p_bg)`` with ``p_bg = 1 - exp(-rate *
+        window)`` for a Poisson background of ``background_cps`` counts per
+        second inside the coincidence window, or ``background_prob`` given
+        directly.  Always a probability, however bright the sky.
+        """
+        if background_prob is None:
+            p_bg = -np.expm1(-np.asarray(background_cps, dtype=float) * self.window_s)
+        else:
+            p_bg = np.asarray(background_prob, dtype=float)
+        return 1.0 - (1.0 - self.dark_count_prob) * (1.0 - p_bg)
 
 
 def _micius_2017_xinglong() -> Detector:

@@ -951,6 +951,10 @@ def to_tle(sat: EarthSatellite) -> tuple[str, str]:
         raise SatqkdError(
             f"{_label(sat)}: catalog numbers above {_ALPHA5_MAX} cannot be written as TLE: use OMM"
         )
+    year = sat.epoch.utc.year if hasattr(sat.epoch, "utc") else None
+    if year is not None and not 1957 <= int(year) <= 2056:
+        # The TLE epoch has a two-digit year: 57-99 -> 1957-1999, 00-56 -> 2000-2056.
+        raise SatqkdError(f"{_label(sat)}: epoch year {int(year)} cannot be written as TLE (1957-2056): use OMM")
     try:
         line1, line2 = export_tle(sat.model)
     except ValueError as exc:

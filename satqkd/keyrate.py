@@ -286,9 +286,7 @@ def noise_click_prob(detector: Detector, background_prob=0.0):
     background click probability per pulse (e.g. sky light from the link
     model) as independent events.
     """
-    b = np.asarray(background_prob, dtype=float)
-    d = detector.dark_count_prob
-    return d + b - d * b
+    return detector.noise_click_prob(background_prob=background_prob)
 
 
 def _clicks(eta, y0, mu, detector: Detector):

@@ -814,7 +814,7 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     background_cps = (radiance * telescope.collecting_area_m2 * telescope.solid_angle_sr
                       * telescope.filter_bandwidth_nm * telescope.optics_efficiency
                       * detector.efficiency / photon_j)
-    noise_prob = detector.dark_count_prob + background_cps * detector.window_s
+    noise_prob = detector.noise_click_prob(background_cps)
 
     out = {"range_km": rng_km, "elevation_deg": elev, **parts, "loss_db": loss_db,
            "efficiency": 10.0 ** (-loss_db / 10.0), "background_cps": background_cps,

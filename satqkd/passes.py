@@ -2,9 +2,9 @@
 
 The search follows skyfield's coarse-grid-then-refine idea, vectorised:
 
-1. Sample ``f(t) = elevation - threshold(azimuth)`` on a coarse grid (1/200
-   of an orbital period, 5 s to 10 min) in the Earth-fixed frame
-   (:mod:`satqkd.geometry`).
+1. Sample ``f(t) = elevation - threshold(azimuth)`` on a coarse grid (1/100
+   of an orbital period, 5 s to 10 min, padded by one step beyond each end
+   of the span) in the Earth-fixed frame (:mod:`satqkd.geometry`).
 2. Refine every discrete local maximum and minimum of ``f`` by golden-section
    search, all at once.  A pass whose peak lies between two grid samples, a
    few hundredths of a degree above the threshold, is found this way, and so
@@ -396,10 +396,11 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
             intervals = _find_intervals(track, grid, r_grid)
             sun_limit = cons.sun_max_altitude_deg
             if intervals and sun_limit is not None:
-                # Drop daytime passes before sampling them: the Sun's altitude
-                # changes by less than 1 deg in 15 min and has no extremum
-                # that deep inside a short pass, so a pass with the Sun above
-                # limit + 1 deg at rise, culmination and set is all daylight.
+                # Drop daytime passes before sampling them.  Within a pass
+                # shorter than 15 min the Sun's altitude is monotonic, or near
+                # its daily extremum bends by under 0.1 deg, so a pass with
+                # the Sun above limit + 1 deg at rise, culmination and set is
+                # daylight throughout.
                 ends = np.array([[iv[0], iv[1], iv[2]] for iv in intervals])
                 sun_alt = elevation_of(station, sunmoon.sun_itrs_km(ends.ravel())).reshape(-1, 3)
                 short = (ends[:, 2] - ends[:, 0]) < 900.0

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import keyrate, link
 from .config import Scenario
+from .errors import SatqkdError
 from .passes import find_passes
 
 __all__ = ["Results", "run", "write_outputs", "KEY_COLUMNS"]
@@ -51,6 +52,13 @@ def _link_for(setup, sat_setup, geom: pd.DataFrame) -> pd.DataFrame:
 
 def run(scenario: Scenario) -> Results:
     """Forecast every pass of the scenario and the key each one yields."""
+    for i, setup in enumerate(scenario.stations):
+        # The link budget needs the satellite above the horizon (airmass).
+        if setup.constraints.min_elevation_deg <= 0.0:
+            raise SatqkdError(
+                f"{scenario.path}: stations[{i}].constraints.min_elevation_deg: expected a value above 0 deg "
+                f"for the link budget, got {setup.constraints.min_elevation_deg:g} (satqkd passes accepts it)"
+            )
     pass_frames, second_frames, notes = [], [], []
     next_id = 0
     constraints = {s.station.name: s.constraints for s in scenario.stations}

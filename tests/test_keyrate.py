@@ -358,8 +358,12 @@ def test_biased_basis_sifting_factor():
     det = Detector(efficiency=0.5, dark_count_prob=1e-7, basis_prob_x=0.9)
     src = dataclasses.replace(Source.micius_2017(), basis_prob_x=0.9)
     c = expected_counts(np.full(5, 1e-3), None, src, det)
-    detections = c["n_x"] / (0.9 * 0.9)  # all detections
-    assert (c["n_x"] / detections) == pytest.approx(np.full((3, 5), 0.81))
+    # By hand: a pulse of intensity mu clicks with 1 - (1 - Y0) exp(-eta mu)
+    # (Ma et al. 2005); both parties pick X with 0.9 x 0.9 = 0.81, Z with 0.01.
+    for k, (mu, p) in enumerate(zip(src.intensities, src.probabilities)):
+        click = 1.0 - (1.0 - 1e-7) * math.exp(-1e-3 * mu)
+        assert c["n_x"][k] == pytest.approx(np.full(5, 1e8 * p * 0.81 * click), rel=1e-9)
+        assert c["n_z"][k] == pytest.approx(np.full(5, 1e8 * p * 0.01 * click), rel=1e-9)
     det_z = dataclasses.replace(det, basis_prob_x=0.1)
     src_z = dataclasses.replace(src, basis_prob_x=0.1)
     pk = finite_key(np.full(300, 1e-3), None, src_z, det_z, Protocol())
