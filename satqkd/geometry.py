@@ -173,7 +173,9 @@ def look_angles(station, r_km, v_km_s=None) -> LookAngles:
     ellipsoid normal), as in skyfield's ``altaz()``, without refraction.
     """
     d = r_km - station.itrs_km[:, None]
-    enu = station.enu_matrix @ d
+    # einsum, not @: a BLAS call here wakes OpenBLAS's thread pool, whose
+    # spinning threads then starve the key-rate optimiser on a small machine.
+    enu = np.einsum("ij,jn->in", station.enu_matrix, d)
     range_km = np.sqrt(np.einsum("ij,ij->j", d, d))
     elevation_deg = np.degrees(np.arcsin(np.clip(enu[2] / range_km, -1.0, 1.0)))
     azimuth_deg = np.degrees(np.arctan2(enu[0], enu[1])) % 360.0
@@ -258,7 +260,7 @@ def elevation_of(station, r_km):
     """Geodetic elevation (deg) of Earth-fixed positions seen from ``station``."""
     d = r_km - station.itrs_km[:, None]
     up = station.enu_matrix[2]
-    return np.degrees(np.arcsin(np.clip(up @ d / np.sqrt(np.einsum("ij,ij->j", d, d)), -1, 1)))
+    return np.degrees(np.arcsin(np.clip(np.einsum("i,in->n", up, d) / np.sqrt(np.einsum("ij,ij->j", d, d)), -1, 1)))
 
 
 def separation_deg(a, b):

@@ -167,7 +167,10 @@ def render_report(results) -> str:
         )
         body.append(_fig_html(_key_per_pass(passes)))
         body.append("<h2>Sky plot</h2>")
-        body.append(_fig_html(_sky_plot(seconds, passes)))
+        shown = passes.head(MAX_PASS_FIGURES)
+        if len(passes) > len(shown):
+            body.append(f"<p class='meta'>The first {len(shown)} of {len(passes)} passes.</p>")
+        body.append(_fig_html(_sky_plot(seconds[seconds["pass_id"].isin(shown["pass_id"])], shown)))
     body.append("<h2>Link budget</h2>")
     body.extend(_loss_budget_figures(sc))
     try:
