@@ -1,3 +1,6 @@
+import copy
+from pathlib import Path
+
 import pytest
 from skyfield.api import EarthSatellite
 
@@ -37,3 +40,22 @@ def micius_2021(ts):
 @pytest.fixture(scope="session")
 def goes17(ts):
     return EarthSatellite(*GOES17_2021, "GOES 17", ts)
+
+
+EPHEMERIS = Path(__file__).resolve().parents[1] / "ephemeris"
+
+
+def short_scenario() -> dict:
+    """A one-day, one-station scenario (Micius 2021 elements over Nanshan),
+    as a fresh dict for tests of the scenario loader and the CLI."""
+    return copy.deepcopy({
+        "name": "short test",
+        "start": "2021-04-27",
+        "days": 1,
+        "constraints": {"min_elevation_deg": 10, "night": "nautical"},
+        "protocol": {"preset": "satellite"},
+        "satellites": [{"name": "MICIUS", "orbit": {"elements": str(EPHEMERIS / "micius-2021-04-27.tle")},
+                        "transmitter": {"preset": "micius"}, "source": {"preset": "micius_2021"}}],
+        "stations": [{"preset": "nanshan", "telescope": {"preset": "nanshan"},
+                      "detector": {"preset": "micius_2021_nanshan"}}],
+    })

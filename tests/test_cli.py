@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import short_scenario
 
 from satqkd.cli import main
 
@@ -67,16 +68,7 @@ def fail(capsys, args, *needles) -> str:
 
 def scenario_text(**changes) -> str:
     """A one-day, one-station scenario (Micius 2021 elements over Nanshan)."""
-    data = {
-        "name": "short test",
-        "start": "2021-04-27",
-        "days": 1,
-        "constraints": {"min_elevation_deg": 10, "night": "nautical"},
-        "protocol": {"preset": "satellite"},
-        "satellites": [{"name": "MICIUS", "orbit": {"elements": str(EPHEMERIS / "micius-2021-04-27.tle")},
-                        "transmitter": {"preset": "micius"}, "source": {"preset": "micius_2021"}}],
-        "stations": [{"preset": "nanshan", "telescope": {"preset": "nanshan"}, "detector": {"preset": "micius_2021_nanshan"}}],
-    }
+    data = short_scenario()
     data.update(changes)
     return yaml.safe_dump(data, sort_keys=False)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import short_scenario
 
 from satqkd.config import build_block, format_validation_error, load_scenario, read_yaml
 from satqkd.elements import load_elements
@@ -24,28 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 EPHEMERIS = REPO / "ephemeris"
 DATA = Path(__file__).resolve().parent / "data"
 
-BASE = {
-    "name": "test scenario",
-    "start": "2021-04-27",
-    "days": 1,
-    "constraints": {"min_elevation_deg": 10, "night": "nautical"},
-    "protocol": {"preset": "satellite"},
-    "satellites": [
-        {
-            "name": "MICIUS",
-            "orbit": {"elements": str(EPHEMERIS / "micius-2021-04-27.tle")},
-            "transmitter": {"preset": "micius"},
-            "source": {"preset": "micius_2021"},
-        }
-    ],
-    "stations": [
-        {
-            "preset": "nanshan",
-            "telescope": {"preset": "nanshan"},
-            "detector": {"preset": "micius_2021_nanshan"},
-        }
-    ],
-}
+BASE = short_scenario()
 
 
 def write(tmp_path: Path, data, name: str = "scenario.yaml") -> Path:
@@ -208,7 +188,7 @@ def test_parquet_without_pyarrow_fails_at_load(tmp_path):
 
 def test_base_scenario_loads(tmp_path):
     sc = load_scenario(write(tmp_path, BASE))
-    assert sc.name == "test scenario"
+    assert sc.name == "short test"
     assert sc.start.utc_strftime("%Y-%m-%d %H:%M") == "2021-04-27 00:00"
     assert sc.end.tt - sc.start.tt == pytest.approx(1.0)
     assert [s.satellite.name for s in sc.satellites] == ["MICIUS"]
