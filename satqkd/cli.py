@@ -7,7 +7,10 @@ DataFrames it gets back; no physics lives here.  Bad input raises
 
 from __future__ import annotations
 
-import json
+import contextlib
+import math
+import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import List, Optional
 
 import typer
 
+from . import __version__
 from .errors import SatqkdError
 
 __all__ = ["app", "main"]
@@ -23,8 +27,22 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Plan satellite quantum key distribution: passes, link budgets and key per pass.",
+    epilog="Start with: satqkd run   (the default scenario; satqkd scenarios lists the shipped ones)",
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"satqkd {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+):
+    """Plan satellite quantum key distribution: passes, link budgets and key per pass."""
 
 
 class Format(str, Enum):
@@ -33,8 +51,70 @@ class Format(str, Enum):
     json = "json"
 
 
-def _emit(frame, fmt: Format, title: str = "", float_format: str = "{:.3f}") -> None:
-    """Print a DataFrame as a rich table, CSV or JSON records."""
+_UNITS = {"_deg": "deg", "_km": "km", "_db": "dB", "_s": "s", "_bps": "bit/s", "_cps": "counts/s",
+          "_bits": "bits", "_hz": "Hz", "_m": "m", "_hours": "h"}
+
+
+def _header(name: str) -> str:
+    """``geometric_loss_db`` -> ``geometric loss (dB)`` (terminal tables only)."""
+    for suffix, unit in _UNITS.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"{name[:-len(suffix)].replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _sci(v: float, digits: int = 2) -> str:
+    """Compact scientific notation: 7.10e-4, 1.23e+9."""
+    mantissa, exponent = f"{v:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent):+d}"
+
+
+def _number_formatter(values, significant: int = 4):
+    """One format for a numeric column: fixed decimals chosen from the
+    column's largest magnitude (``significant`` digits there), scientific
+    notation for a column of small (< 0.01) or huge (>= 1e7) values and for
+    any value the fixed format would show with fewer than two digits."""
+    import numpy as np
+
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) if finite.size else 0.0
+    if top == 0.0:
+        decimals = 1
+    else:
+        decimals = int(min(max(significant - 1 - math.floor(math.log10(top)), 0), 6))
+    column_sci = top != 0.0 and (top < 1e-2 or top >= 1e7)
+
+    def fmt(v) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        v = float(v)
+        if v == 0.0:
+            return "0"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if column_sci or abs(v) < 10.0 ** (1 - decimals):
+            return _sci(v)
+        return f"{v:.{decimals}f}"
+
+    return fmt
+
+
+def _emit(frame, fmt: Format, title: str = "", keep: int = 1, overflow: str = "drop") -> None:
+    """Print a DataFrame as a rich table, CSV or JSON records.
+
+    The table never cuts a number: each column is as wide as its widest
+    cell.  When the table is wider than the terminal (or ``$COLUMNS``), the
+    columns that do not fit are dropped (``overflow="drop"``; the footer
+    names them) or printed as further tables below, repeating the first
+    ``keep`` columns (``overflow="stack"``).  Columns are in order of
+    importance: the last ones go first.  Piped output without ``$COLUMNS``
+    gets the whole table on one line per row.
+    """
     import pandas as pd
 
     if fmt == Format.csv:
@@ -50,24 +130,63 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str = "{:.3f}") -> 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title or None, header_style="bold", show_lines=False)
-    for c in frame.columns:
-        table.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
-    for _, row in frame.iterrows():
-        cells = []
-        for c in frame.columns:
-            v = row[c]
-            if isinstance(v, pd.Timestamp):
-                cells.append(v.strftime("%Y-%m-%d %H:%M:%S"))
-            elif isinstance(v, float):
-                cells.append(float_format.format(v) if abs(v) < 1e6 else f"{v:.4g}")
-            else:
-                cells.append(str(v))
-        table.add_row(*cells)
+    columns = [str(c) for c in frame.columns]
+    cells: dict[str, list[str]] = {}
+    numeric = {}
+    for c, name in zip(frame.columns, columns):
+        col = frame[c]
+        numeric[name] = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        if numeric[name]:
+            f = _number_formatter(col.to_numpy(dtype=float))
+            cells[name] = [f(v) for v in col.to_numpy(dtype=float)]
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            cells[name] = [v.strftime("%Y-%m-%d %H:%M:%S") if not pd.isna(v) else "–" for v in col]
+        else:
+            cells[name] = ["" if v is None else str(v) for v in col]
+    headers = {c: _header(c) for c in columns}
+    # A column's width: its widest cell, or its header's longest word (headers wrap).
+    width = {c: max([len(v) for v in cells[c]] + [max(len(w) for w in headers[c].split() or [""])]) for c in columns}
+
     console = Console()
+    explicit = console.is_terminal or "COLUMNS" in os.environ
+    needed = sum(width[c] + 3 for c in columns) + 1
+    limit = console.width if explicit else max(needed, 80)
+    parts, left = [], list(columns)
+    fixed = columns[:keep]
+    while left:
+        part = list(fixed) if parts else []
+        used = sum(width[c] + 3 for c in part) + 1
+        for c in [c for c in left if c not in part]:
+            if used + width[c] + 3 <= limit or not part:
+                part.append(c)
+                used += width[c] + 3
+            else:
+                break
+        new = [c for c in part if c in left]
+        if not new:  # not even one more column fits beside the fixed ones
+            break
+        parts.append(part)
+        left = [c for c in left if c not in part]
+        if overflow == "drop":
+            break
     if not console.is_terminal:
-        console = Console(width=200)  # pipes and files get the whole table, unwrapped
-    console.print(table)
+        console = Console(width=max(limit, 20))
+    for i, part in enumerate(parts):
+        caption = None
+        if i == len(parts) - 1:
+            notes = []
+            if left:
+                notes.append(f"not shown to fit {limit} columns: {', '.join(left)} (--format csv has them all)")
+            if len(parts) > 1:
+                notes.append(f"split in {len(parts)} tables to fit {limit} columns")
+            caption = "; ".join(notes) or None
+        table = Table(title=(title if i == 0 else f"{title} (continued)") or None, header_style="bold",
+                      caption=caption, caption_justify="left")
+        for c in part:
+            table.add_column(headers[c], justify="right" if numeric[c] else "left", min_width=width[c])
+        for r in range(len(frame)):
+            table.add_row(*[cells[c][r] for c in part])
+        console.print(table)
 
 
 def _warn(lines) -> None:
@@ -75,31 +194,84 @@ def _warn(lines) -> None:
         typer.echo(f"satqkd: warning: {line}", err=True)
 
 
-@app.command()
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A progress display on stderr (stage, items done, time left), shown
+    only on a terminal and without ``--quiet``; yields ``update(stage,
+    done, total)`` for the library's ``progress=`` hooks."""
+    from rich.console import Console
+
+    console = _stderr_console()
+    if quiet or not console.is_terminal:
+        yield lambda stage, done=0, total=0: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    labels = {"load": "reading the scenario", "passes": "searching passes", "key": "key per pass", "write": "writing outputs"}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(stage, done=0, total=0):
+            bar.update(task, description=labels.get(stage, stage), completed=done, total=total or None)
+
+        yield update
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress display on stderr.")
+
+
+@app.command(epilog="Examples: satqkd run  ·  satqkd run micius-2021-nanshan -o out-2021  ·  satqkd run my.yaml --no-report")
 def run(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML (default: the shipped configs/micius.yaml)."),
-    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder for report.html, passes.csv, seconds.csv."),
+    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML, or the name of a shipped one (satqkd scenarios); default: micius."),
+    out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for report.html, passes.csv, seconds.csv, run.json."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+    quiet: bool = _QUIET,
 ):
     """Run a whole scenario: passes, per-second link and key, report."""
     from .config import load_scenario
+    from .io import check_output_dir
     from .pipeline import run as run_pipeline, write_outputs
 
-    if out.exists() and not out.is_dir():
-        # Found before the run, not after minutes of computing.
-        raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
-    sc = load_scenario(scenario)
-    results = run_pipeline(sc)
+    # Found before the run, not after minutes of computing.
+    check_output_dir(out, "-o/--out")
+    with _progress(quiet) as update:
+        update("load")
+        sc = load_scenario(scenario)
+        results = run_pipeline(sc, progress=update)
+        update("write")
+        written = write_outputs(results, Path(out), report=not no_report)
     _warn(results.warnings)
-    written = write_outputs(results, out, report=not no_report)
     p = results.passes
     total = float(p["key_bits"].sum()) if len(p) else 0.0
     typer.echo(
-        f"{sc.name}: {len(p)} passes from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
+        f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
         f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key"
     )
     for kind, path in written.items():
         typer.echo(f"  {kind:8s} {path}")
+
+
+@app.command(epilog="Example: satqkd scenarios; then satqkd run micius-2021-nanshan")
+def scenarios():
+    """List the scenarios and equipment files shipped with satqkd, by name."""
+    import pandas as pd
+
+    from .config import read_yaml, shipped
+
+    rows = []
+    for name, path in shipped("scenarios").items():
+        doc = read_yaml(path)
+        rows.append({"name": name, "kind": "scenario (satqkd run NAME)", "title": str(doc.get("name", ""))})
+    for name, path in shipped("systems").items():
+        rows.append({"name": name, "kind": "equipment (satqkd keyrate --system NAME)", "title": path.name})
+    _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd", keep=1)
 
 
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
@@ -159,12 +331,12 @@ def _night(value: str):
         return value.lower()
 
 
-@app.command()
+@app.command(epilog="Example: satqkd passes --tle ephemeris/micius-2016-12-18.tle --station xinglong --start 2016-12-19 --days 1")
 def passes(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML; or give --tle/--omm and --station."),
+    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML or shipped name; or give --tle/--omm and --station."),
     tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file (2- or 3-line)."),
     omm: Optional[Path] = typer.Option(None, "--omm", help="CelesTrak OMM file (JSON, CSV or XML)."),
-    station: Optional[List[str]] = typer.Option(None, "--station", help="Preset name or LAT,LON,HEIGHT_M (repeatable)."),
+    station: Optional[List[str]] = typer.Option(None, "--station", metavar="NAME|LAT,LON,HEIGHT_M", help="Preset name or LAT,LON,HEIGHT_M (repeatable)."),
     start: Optional[str] = typer.Option(None, "--start", help="Start (ISO date/time, UTC); default: the scenario's, or today."),
     days: Optional[float] = typer.Option(None, "--days", help="Length of the span in days (default 7)."),
     min_elevation: Optional[float] = typer.Option(None, "--min-elevation", help="Minimum elevation (deg)."),
@@ -212,6 +384,11 @@ def passes(
         if not station:
             raise SatqkdError("passes: --station: give at least one station (a preset such as nanshan, or LAT,LON,HEIGHT_M)")
         stations = [parse_station(s) for s in station]
+        names = [s.name for s in stations]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                # The same rule as a scenario's stations: each pass listed once.
+                raise SatqkdError(f"--station {station[i]!r}: station {n!r} is given twice; give each station once")
         cons = _constraints({}, overrides)
         today = dt.datetime.now(dt.timezone.utc).date()
         t0 = to_time(dt.datetime(today.year, today.month, today.day))
@@ -228,6 +405,7 @@ def passes(
     forecast = find_passes(sats, stations, t0, t1, cons, per_second=False)
     _warn(forecast.warnings)
     table = forecast.passes.drop(columns=["pass_id"])
+    n_passes = len(table)
     if fmt == Format.table:
         # A terminal is narrow: one date column, then times of day.
         def hms(col):
@@ -237,40 +415,55 @@ def passes(
             "satellite": table["satellite"], "station": table["station"],
             "date (UTC)": table["rise_utc"].dt.strftime("%Y-%m-%d") if len(table) else table["rise_utc"],
             "rise": hms("rise_utc"), "culmination": hms("culmination_utc"), "set": hms("set_utc"),
-            "max el (deg)": table["max_elevation_deg"], "min range (km)": table["min_range_km"],
-            "usable from": hms("usable_start_utc"), "to": hms("usable_end_utc"), "usable (s)": table["usable_s"],
+            "max_elevation_deg": table["max_elevation_deg"], "usable_s": table["usable_s"],
+            "min_range_km": table["min_range_km"],
+            "usable from": hms("usable_start_utc"), "usable to": hms("usable_end_utc"),
             "clipped": table["clipped"].map({True: "yes", False: ""}),
             "sunlit": table["sunlit"].map({True: "yes", False: ""}),
         })
-    _emit(table, fmt, title=f"{len(table)} passes", float_format="{:.1f}")
+    _emit(table, fmt, title=_plural(n_passes, "pass", "passes"), keep=3)
 
 
-@app.command()
+HEIGHT_KM = (150.0, 100_000.0)  # below ~150 km an orbit decays within hours; beyond, not an Earth orbit
+
+
+def _check_height(height_km: float, option: str) -> None:
+    lo, hi = HEIGHT_KM
+    if not (math.isfinite(height_km) and lo < height_km < hi):
+        raise SatqkdError(f"{option}: expected a height between {lo:g} and {hi:,.0f} km, got {height_km:g}")
+
+
+@app.command(epilog="Examples: satqkd link micius-2021-nanshan  ·  satqkd link --height-km 35786  ·  satqkd link --compare-geo")
 def link(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML (default: the shipped configs/micius.yaml)."),
+    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML or shipped name (default: micius)."),
     compare_geo: bool = typer.Option(False, "--compare-geo", help="Print the LEO-versus-GEO loss comparison."),
-    height_km: float = typer.Option(500.0, "--height-km", help="Orbit height for the loss-vs-elevation table."),
+    height_km: Optional[float] = typer.Option(None, "--height-km", help="Orbit height for the loss-vs-elevation table (default: each satellite's own)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
 ):
     """Loss budget against elevation (a row per 5 deg, a column per component)."""
     from . import link as linklib
     from .config import load_scenario
+    from .report import orbit_height_km
 
     if compare_geo:
-        _emit(linklib.geo_comparison().rename_axis("link").reset_index(), fmt, title="LEO (Micius 2021) versus GEO downlink", float_format="{:.2f}")
+        _emit(linklib.geo_comparison().rename_axis("link").reset_index(), fmt, title="LEO (Micius 2021) versus GEO downlink", overflow="stack")
         return
-    if not height_km > 0:
-        raise SatqkdError(f"--height-km: expected a positive height, got {height_km}")
+    if height_km is not None:
+        _check_height(height_km, "--height-km")
     import pandas as pd
 
     sc = load_scenario(scenario)
     tables = []
     for setup in sc.stations:
         for sat in sc.satellites[:1]:
+            h = height_km if height_km is not None else orbit_height_km(sat.satellite)
             table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
-                                       height_km=height_km, site_height_m=setup.station.height_m)
+                                       height_km=h, site_height_m=setup.station.height_m)
             if fmt == Format.table:
-                _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}", float_format="{:.2f}")
+                first = ["elevation_deg", "range_km", "loss_db"]
+                table = table[first + [c for c in table.columns if c not in first]]
+                _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}, {h:,.0f} km orbit",
+                      keep=1, overflow="stack")
             else:
                 tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name))
     if tables:
@@ -308,9 +501,12 @@ def _range(text: str, option: str):
     return np.round(start + step * np.arange(n), 10)
 
 
-@app.command()
+MAX_BLOCK = 1e20  # pulses or detections in one block: 1e20 pulses at 10 GHz is 300 years
+
+
+@app.command(epilog="Example: satqkd keyrate --system gys-2004 --fibre-km 0:150:10 --asymptotic")
 def keyrate(
-    system: Path = typer.Option(..., "--system", help="Equipment YAML: source, detector, protocol (e.g. configs/systems/gys-2004.yaml)."),
+    system: str = typer.Option(..., "--system", metavar="FILE|NAME", help="Equipment YAML, or a shipped name: gys-2004, lim-2014 (satqkd scenarios)."),
     loss_db: Optional[str] = typer.Option(None, "--loss-db", help="Channel loss START:STOP:STEP (dB)."),
     fibre_km: Optional[str] = typer.Option(None, "--fibre-km", help="Fibre length START:STOP:STEP (km)."),
     asymptotic: bool = typer.Option(False, "--asymptotic", help="Infinite-key (GLLP decoy) rate."),
@@ -328,8 +524,8 @@ def keyrate(
     if sum(given) != 1:
         raise SatqkdError("keyrate: give exactly one of --asymptotic, --block-pulses N, --block-detections N")
     for name, value in (("--block-pulses", block_pulses), ("--block-detections", block_detections)):
-        if value is not None and not 0 < value < float("inf"):
-            raise SatqkdError(f"{name}: expected a positive finite number, got {value:g}")
+        if value is not None and not 0 < value <= MAX_BLOCK:
+            raise SatqkdError(f"{name}: expected a positive number up to {MAX_BLOCK:g}, got {value:g}")
     from .config import load_system
 
     sys_ = load_system(system)
@@ -341,7 +537,7 @@ def keyrate(
         block_pulses=block_pulses, block_detections=block_detections,
         asymptotic=asymptotic, optimise=optimise,
     )
-    _emit(table, fmt, title=f"Key rate: {system.name}", float_format="{:.4g}")
+    _emit(table, fmt, title=f"Key rate: {Path(system).stem}", keep=2, overflow="stack")
 
 
 class ElementsFormat(str, Enum):
@@ -352,9 +548,10 @@ class ElementsFormat(str, Enum):
     omm_xml = "omm-xml"
 
 
-@app.command()
+@app.command(epilog="Examples: satqkd elements sso --height-km 500 --ltan-hours 12 -o sso.tle  ·  "
+                     "satqkd elements convert --from ephemeris/micius-2021-04-27.tle --format omm-json")
 def elements(
-    kind: str = typer.Argument(..., help="sso | geo | classical | convert"),
+    kind: str = typer.Argument(..., metavar="KIND", help="sso | geo | classical | convert"),
     epoch: Optional[str] = typer.Option(None, "--epoch", help="Epoch (ISO, UTC); default now."),
     name: Optional[str] = typer.Option(None, "--name", help="Object name."),
     height_km: Optional[float] = typer.Option(None, "--height-km", help="Height above the equator (sso, classical)."),
@@ -368,7 +565,7 @@ def elements(
     mean_anomaly_deg: float = typer.Option(0.0, "--mean-anomaly-deg"),
     source_file: Optional[Path] = typer.Option(None, "--from", help="Element file to convert (convert)."),
     fmt: ElementsFormat = typer.Option(ElementsFormat.three_le, "--format", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file (atomically) instead of stdout."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to this file (atomically) instead of stdout."),
 ):
     """Build an element set (sso, geo, classical) or convert one, and export it as TLE or OMM."""
     import datetime as dt
@@ -381,6 +578,10 @@ def elements(
     kind = kind.lower()
     if kind not in ("sso", "geo", "classical", "convert"):
         raise SatqkdError(f"elements: unknown kind {kind!r}; expected sso, geo, classical or convert")
+    if output is not None:
+        from .io import check_output_file
+
+        check_output_file(output, f"elements {kind}: -o/--output")
     t = _time(epoch, "--epoch") if epoch else to_time(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
     numbers = {
         "--height-km": height_km, "--ltan-hours": ltan_hours, "--longitude-deg": longitude_deg,
@@ -393,9 +594,13 @@ def elements(
             raise SatqkdError(f"elements {kind}: {option}: expected a finite number, got {value}")
     if not 0.0 <= eccentricity < 1.0:
         raise SatqkdError(f"elements {kind}: --eccentricity: expected 0 <= e < 1, got {eccentricity:g}")
-    if height_km is not None and not 150.0 < height_km < 100000.0:
-        # Below ~150 km an orbit decays within hours; SGP4 is not meant for it.
-        raise SatqkdError(f"elements {kind}: --height-km: expected a height between 150 and 100,000 km, got {height_km:g}")
+    if height_km is not None:
+        _check_height(height_km, f"elements {kind}: --height-km")
+    if semi_major_axis_km is not None:
+        lo, hi = (h + 6378.135 for h in HEIGHT_KM)
+        if not lo < semi_major_axis_km < hi:
+            raise SatqkdError(f"elements {kind}: --semi-major-axis-km: expected {lo:,.0f} to {hi:,.0f} km "
+                              f"({HEIGHT_KM[0]:g} to {HEIGHT_KM[1]:,.0f} km above the equator), got {semi_major_axis_km:g}")
     for option in ("--raan-deg", "--arg-perigee-deg", "--mean-anomaly-deg"):
         if not -360.0 <= numbers[option] <= 360.0:
             raise SatqkdError(f"elements {kind}: {option}: expected an angle from -360 to 360 degrees, got {numbers[option]:g}")
@@ -417,7 +622,7 @@ def elements(
     else:
         from .io import write_atomic
 
-        write_atomic(output, text)
+        write_atomic(Path(output), text)
         typer.echo(f"wrote {output}", err=True)
 
 
@@ -462,20 +667,93 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM, raised from the signal handler :func:`main` installs
+    (not a KeyboardInterrupt, which typer turns into a return value)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """In the main thread, SIGINT and SIGTERM raise :class:`Interrupted`, so
+    ``finally`` blocks run (temporary files go) and the exit status is 128+N."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    old = {}
+    for name in ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _command():
+    """The click command of :data:`app`, with flags shown without a bogus
+    ``<bool>`` value in ``--help`` (typer labels every option with its type)."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+
+    def tidy(cmd):
+        for param in cmd.params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        original = cmd.get_help_option
+
+        def get_help_option(ctx, _original=original):
+            option = _original(ctx)
+            if option is not None and option.metavar is None:
+                option.metavar = ""
+            return option
+
+        cmd.get_help_option = get_help_option
+        for sub in getattr(cmd, "commands", {}).values():
+            tidy(sub)
+
+    tidy(root)
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning input errors into one line and exit 2."""
+    """Entry point: run the app, turning input errors into one line and exit 2,
+    Ctrl-C into ``satqkd: interrupted`` and exit 130 (SIGTERM: 143)."""
+    from .io import remove_temporaries
+
+    try:
+        with _signals_raise():
+            return _main(argv)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        typer.echo("satqkd: interrupted" if signum == signal.SIGINT else "satqkd: terminated", err=True)
+        return 128 + int(signum)
+    finally:
+        remove_temporaries()
+
+
+def _main(argv) -> int:
     usage_errors, aborts = _click_exceptions()
     try:
-        app(args=argv, standalone_mode=False, prog_name="satqkd")
+        rv = _command().main(args=argv, standalone_mode=False, prog_name="satqkd")
     except SatqkdError as exc:
         typer.echo(f"satqkd: error: {_one_line(exc)}", err=True)
         return 2
     except FileNotFoundError as exc:
         typer.echo(f"satqkd: error: {exc.filename}: no such file", err=True)
         return 2
-    except KeyboardInterrupt:
-        typer.echo("satqkd: interrupted", err=True)
-        return 130
     except typer.Exit as exc:
         return exc.exit_code
     except usage_errors as exc:
@@ -492,7 +770,10 @@ def main(argv: list[str] | None = None) -> int:
     except aborts:
         typer.echo("satqkd: aborted", err=True)
         return 1
-    return 0
+    if isinstance(rv, int) and rv == 130:
+        # typer turns a KeyboardInterrupt it catches into a returned 130.
+        raise KeyboardInterrupt
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

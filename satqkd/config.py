@@ -40,7 +40,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from .errors import SatqkdError
 
-__all__ = ["Scenario", "load_scenario", "load_system", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
+__all__ = ["Scenario", "load_scenario", "load_system", "shipped", "find_config", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
 
 
 
@@ -52,6 +52,32 @@ def _default_scenario() -> Path:
 
 
 DEFAULT_SCENARIO = None  # resolved lazily by load_scenario(None)
+
+
+def shipped(kind: str = "scenarios") -> dict[str, Path]:
+    """The scenarios (``kind="scenarios"``) or equipment files
+    (``kind="systems"``) installed with the package, by name (file stem)."""
+    from importlib.resources import files
+
+    package = "satqkd.configs" if kind == "scenarios" else "satqkd.configs.systems"
+    folder = Path(str(files(package)))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def find_config(value: str | Path, kind: str = "scenarios") -> Path:
+    """A scenario or equipment file by path, or by the name of a shipped one
+    (``micius-2021-nanshan``, ``gys-2004``): an existing path wins."""
+    path = Path(value)
+    if path.exists():
+        return path
+    known = shipped(kind)
+    stem = path.stem if path.suffix in (".yaml", ".yml") and len(path.parts) == 1 else str(value)
+    if stem in known:
+        return known[stem]
+    if len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
+        what = "scenario" if kind == "scenarios" else "equipment file"
+        raise SatqkdError(f"{value}: no such file or shipped {what}; expected a YAML path or one of {', '.join(known)}")
+    return path
 
 
 # Parts of a pydantic error location that name a union member or a wrapper
@@ -361,7 +387,7 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     from .detector import DETECTOR_PRESETS, Detector
     from .stations import STATION_PRESETS, Station, load_horizon_mask
 
-    path = Path(path) if path is not None else _default_scenario()
+    path = find_config(path, "scenarios") if path is not None else _default_scenario()
     name = str(path)
     raw = read_yaml(path)
     try:
@@ -497,7 +523,7 @@ def load_system(path: str | Path):
     from . import keyrate
     from .detector import DETECTOR_PRESETS, Detector
 
-    path = Path(path)
+    path = find_config(path, "systems")
     name = str(path)
     doc = read_yaml(path)
     blocks = ("source", "detector", "protocol", "channel")

@@ -2,18 +2,97 @@
 
 Each writer renders to a temporary file in the destination folder and
 renames it over the target (``os.replace`` is atomic on POSIX and Windows),
-so an error or an interrupt leaves either the old file or none.
+so an error, Ctrl-C or SIGTERM leaves either the old file or none, and
+never a temporary file: every temporary name is registered until it is
+renamed or removed, and :func:`remove_temporaries` (called by the CLI on
+any exit) deletes what an interrupt left behind.
+
+:func:`check_output_dir` and :func:`check_output_file` find an output that
+cannot be written before any computation starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 
 from .errors import SatqkdError
 
-__all__ = ["write_atomic", "write_files", "write_table", "render_table", "prepare_dir"]
+__all__ = [
+    "write_atomic", "write_files", "write_table", "render_table", "prepare_dir",
+    "check_output_dir", "check_output_file", "remove_temporaries",
+]
+
+# Temporary files created and not yet renamed or removed (absolute names).
+_LIVE: set[str] = set()
+_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM for a few microseconds of bookkeeping (POSIX only)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _probe(folder: Path, shown: str) -> None:
+    """Create and delete a file in ``folder``: the only test of writability
+    that holds for every user (root included) and every file system."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".satqkd-probe.", dir=folder)
+    except OSError as exc:
+        raise SatqkdError(f"{shown}: cannot write in {folder} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_dir(path: str | Path, option: str = "") -> Path:
+    """Fail now, not after the computation, if ``path`` cannot become an
+    output folder: it is a file, something above it is a file, or the
+    folder (or the nearest existing one above it) cannot be written.
+    Creates nothing."""
+    shown = f"{option} {path}" if option else str(path)
+    if str(path).strip() == "":
+        raise SatqkdError(f"{option or 'output folder'}: expected a folder name, got ''")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SatqkdError(f"{shown}: exists and is not a folder")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise SatqkdError(f"{shown}: cannot create the folder, {base} is a file")
+    _probe(base, shown)
+    return path
+
+
+def check_output_file(path: str | Path, option: str = "") -> Path:
+    """Fail now if ``path`` cannot be written as a file: empty, a folder,
+    or in a folder that is missing or read-only."""
+    shown = f"{option} {str(path)!r}" if option else repr(str(path))
+    if str(path).strip() == "":
+        raise SatqkdError(f"{option or 'output file'}: expected a file name, got ''")
+    path = Path(path)
+    if path.is_dir():
+        raise SatqkdError(f"{shown}: is a folder; expected a file name")
+    if not path.parent.is_dir():
+        raise SatqkdError(f"{shown}: cannot write, folder {path.parent} does not exist")
+    _probe(path.parent, shown)
+    return path
 
 
 def prepare_dir(path: str | Path) -> Path:
@@ -31,8 +110,13 @@ def prepare_dir(path: str | Path) -> Path:
 def _stage(path: Path, data: str | bytes) -> str:
     """Write ``data`` to a temporary file beside ``path``; return its name."""
     mode = "wb" if isinstance(data, bytes) else "w"
+    if path.is_dir():
+        raise SatqkdError(f"{path}: is a folder; expected a file name")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with _signals_deferred():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            tmp = os.path.abspath(tmp)
+            _LIVE.add(tmp)
     except OSError as exc:
         raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
     try:
@@ -52,26 +136,39 @@ def _stage(path: Path, data: str | bytes) -> str:
 
 
 def _discard(tmps) -> None:
-    for tmp in tmps:
+    for tmp in list(tmps):
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        _LIVE.discard(tmp)
+
+
+def remove_temporaries() -> None:
+    """Delete every temporary file this process created and has not yet
+    renamed (after an interrupt)."""
+    _discard(sorted(_LIVE))
 
 
 def write_files(contents: dict) -> list[Path]:
     """Write several files all or nothing: every one is staged to a
-    temporary file first, and only then are they renamed into place."""
+    temporary file first, and only then are they renamed into place
+    (with Ctrl-C and SIGTERM held for the renames, so an interrupt never
+    leaves a mixed set)."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in contents.items():
             path = Path(path)
             staged.append((_stage(path, data), path))
-    except BaseException:
-        _discard(tmp for tmp, _ in staged)
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
+        with _signals_deferred():
+            for tmp, path in staged:
+                try:
+                    os.replace(tmp, path)
+                except OSError as exc:
+                    raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
+                _LIVE.discard(tmp)
+    finally:
+        _discard(tmp for tmp, _ in staged if tmp in _LIVE)
     return [path for _, path in staged]
 
 
@@ -80,21 +177,34 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     return write_files({Path(path): data})[0]
 
 
-def render_table(frame, path: str | Path) -> str | bytes:
-    """A DataFrame as CSV text or Parquet bytes, by the extension of ``path``."""
+def render_table(frame, path: str | Path, metadata: dict | None = None) -> str | bytes:
+    """A DataFrame as CSV text or Parquet bytes, by the extension of ``path``.
+
+    ``metadata`` (text keys and values, e.g. the satqkd version and the
+    scenario) goes into the Parquet schema's key-value metadata; a CSV
+    stays plain (one header row, readable by any CSV reader), its
+    provenance is in the ``run.json`` written beside it.
+    """
     path = Path(path)
     if path.suffix == ".parquet":
         import io
 
         buf = io.BytesIO()
         try:
-            frame.to_parquet(buf, index=False)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
         except ImportError:
             raise SatqkdError(f"{path}: writing Parquet needs pyarrow (pip install pyarrow); use csv instead") from None
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if metadata:
+            merged = dict(table.schema.metadata or {})
+            merged.update({f"satqkd.{k}".encode(): str(v).encode() for k, v in metadata.items()})
+            table = table.replace_schema_metadata(merged)
+        pq.write_table(table, buf)
         return buf.getvalue()
     return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def write_table(frame, path: str | Path) -> Path:
+def write_table(frame, path: str | Path, metadata: dict | None = None) -> Path:
     """Write a DataFrame as CSV or Parquet (by extension), atomically."""
-    return write_atomic(path, render_table(frame, path))
+    return write_atomic(path, render_table(frame, path, metadata))

@@ -50,8 +50,12 @@ def _link_for(setup, sat_setup, geom: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def run(scenario: Scenario) -> Results:
-    """Forecast every pass of the scenario and the key each one yields."""
+def run(scenario: Scenario, progress=None) -> Results:
+    """Forecast every pass of the scenario and the key each one yields.
+
+    ``progress(stage, done, total)``, if given, is called as the work goes
+    (``"passes"`` per satellite searched, ``"key"`` per pass computed).
+    """
     for i, setup in enumerate(scenario.stations):
         # The link budget needs the satellite above the horizon (airmass).
         if setup.constraints.min_elevation_deg <= 0.0:
@@ -62,7 +66,9 @@ def run(scenario: Scenario) -> Results:
     pass_frames, second_frames, notes = [], [], []
     next_id = 0
     constraints = {s.station.name: s.constraints for s in scenario.stations}
-    for sat_setup in scenario.satellites:
+    for n_sat, sat_setup in enumerate(scenario.satellites):
+        if progress is not None:
+            progress("passes", n_sat, len(scenario.satellites))
         forecast = find_passes(
             sat_setup.satellite,
             [s.station for s in scenario.stations],
@@ -93,7 +99,9 @@ def run(scenario: Scenario) -> Results:
         seconds["key_rate_bps"] = 0.0
         seconds["in_key_window"] = False
         previous = {}
-        for pid, g in seconds.groupby("pass_id", sort=True):
+        for n_pass, (pid, g) in enumerate(seconds.groupby("pass_id", sort=True)):
+            if progress is not None:
+                progress("key", n_pass, len(passes))
             setup = next(s for s in scenario.stations if s.station.name == g["station"].iat[0])
             eta = g["efficiency"].to_numpy()
             y0 = g["noise_prob"].to_numpy()
@@ -140,6 +148,7 @@ def run(scenario: Scenario) -> Results:
 def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
     """Write ``passes.csv``, ``seconds.csv`` (or ``.parquet``) and ``report.html``."""
     from .io import prepare_dir, render_table, write_files
+    from .report import provenance
 
     out = prepare_dir(out_dir)
     # Render everything first, then stage all files and rename them together:
@@ -147,11 +156,16 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True)
     seconds_path = out / f"seconds.{results.scenario.seconds_format}"
     contents = {
         out / "passes.csv": render_table(results.passes, out / "passes.csv"),
-        seconds_path: render_table(results.seconds, seconds_path),
+        seconds_path: render_table(results.seconds, seconds_path, provenance(results)),
     }
     if report:
         from .report import render_report
 
         contents[out / "report.html"] = render_report(results)
+    from .report import render_provenance
+
+    # Which satqkd and which scenario made these files: a sidecar, so the
+    # CSVs stay plain for every CSV reader (Parquet also carries it inside).
+    contents[out / "run.json"] = render_provenance(results, [p.name for p in contents])
     paths = write_files(contents)
-    return dict(zip(["passes", "seconds", "report"], paths))
+    return dict(zip(["passes", "seconds", "report", "run"] if report else ["passes", "seconds", "run"], paths))
