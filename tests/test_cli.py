@@ -157,6 +157,8 @@ BAD = [
     ("run out is a file", ["run", "{short.yaml}", "-o", "{notes.txt}"], ["notes.txt", "not a folder"]),
     # link
     ("link height negative", ["link", "--height-km", "-5"], ["--height-km", "-5"]),
+    ("link height 1e9", ["link", "--height-km", "1e9"], ["--height-km", "100,000 km", "1e+09"]),
+    ("link height nan", ["link", "--height-km", "nan"], ["--height-km", "nan"]),
     ("link scenario missing", ["link", "{tmp}/nowhere.yaml"], ["nowhere.yaml", "no such file"]),
     # keyrate
     ("loss range reversed", ["keyrate", "--system", GYS, "--loss-db", "10:5:1", "--asymptotic"], ["--loss-db '10:5:1'", "STOP >= START"]),
@@ -170,6 +172,8 @@ BAD = [
     ("loss and fibre", ["keyrate", "--system", GYS, "--loss-db", "0:10:1", "--fibre-km", "0:10:1", "--asymptotic"], ["--loss-db", "--fibre-km"]),
     ("no key length", ["keyrate", "--system", GYS, "--loss-db", "0:10:1"], ["--asymptotic", "--block-pulses"]),
     ("block pulses negative", ["keyrate", "--system", GYS, "--loss-db", "0:10:1", "--block-pulses", "-1"], ["--block-pulses", "-1"]),
+    ("block pulses 1e300", ["keyrate", "--system", GYS, "--loss-db", "0:10:1", "--block-pulses", "1e300"], ["--block-pulses", "1e+20", "1e+300"]),
+    ("system unknown name", ["keyrate", "--system", "gys-2005", "--loss-db", "0:10:1", "--asymptotic"], ["gys-2005", "gys-2004", "lim-2014"]),
     ("block detections inf", ["keyrate", "--system", GYS, "--loss-db", "0:10:1", "--block-detections", "inf"], ["--block-detections", "inf"]),
     ("system missing", ["keyrate", "--system", "{tmp}/nosystem.yaml", "--loss-db", "0:10:1", "--asymptotic"], ["nosystem.yaml"]),
     ("system unknown field", ["keyrate", "--system", str(DATA / "bad-system.yaml"), "--loss-db", "0:10:1", "--asymptotic"],
@@ -189,6 +193,16 @@ BAD = [
      ["--inclination-deg", "200"]),
     ("elements sso ltan 30", ["elements", "sso", "--ltan-hours", "30"], ["elements sso", "--ltan-hours", "30"]),
     ("elements sso underground", ["elements", "sso", "--height-km", "-100"], ["--height-km", "-100"]),
+    ("elements sso height 1e9", ["elements", "sso", "--height-km", "1e9"], ["--height-km", "100,000 km"]),
+    ("elements classical a 1e9", ["elements", "classical", "--semi-major-axis-km", "1e9", "--inclination-deg", "10"],
+     ["--semi-major-axis-km", "106,378 km", "1e+09"]),
+    ("elements -o a folder", ["elements", "sso", "--epoch", "2026-11-28", "-o", "{tmp}"], ["-o/--output", "is a folder"]),
+    ("elements -o empty", ["elements", "sso", "--epoch", "2026-11-28", "-o", ""], ["-o/--output", "expected a file name", "''"]),
+    ("passes station twice", ["passes", "--tle", TLE_2016, "--station", "nanshan", "--station", "nanshan"],
+     ["--station 'nanshan'", "given twice"]),
+    ("run scenario unknown name", ["run", "micius-2030", "-o", "{tmp}/out"], ["micius-2030", "micius-2021-nanshan"]),
+    ("run out empty", ["run", "{short.yaml}", "-o", ""], ["-o/--out", "expected a folder name"]),
+    ("run out under a file", ["run", "{short.yaml}", "-o", "{notes.txt}/out"], ["notes.txt", "is a file"]),
     ("elements bad epoch", ["elements", "sso", "--epoch", "soon"], ["--epoch 'soon'", "ISO"]),
     ("elements convert no file", ["elements", "convert"], ["--from"]),
     ("elements convert missing", ["elements", "convert", "--from", "{tmp}/gone.tle"], ["gone.tle", "no such file"]),
@@ -286,7 +300,9 @@ def test_passes_json_and_table(capsys):
     assert records and set(PASS_COLUMNS) <= set(records[0])
     assert any(r["culmination_utc"].startswith("2016-12-19T16:5") for r in records)
     text = ok(capsys, XINGLONG_DAY + ["--format", "table"])
-    assert "Xinglong" in text and "47.8" in text and "passes" in text
+    assert "Xinglong" in text and "47.8" in text
+    # One pass that night over Xinglong: "1 pass", not "1 passes".
+    assert "1 pass" in text and "1 passes" not in text
 
 
 def test_passes_omm_with_coordinates(capsys):
@@ -394,7 +410,7 @@ def test_run_short_scenario(capsys, files):
     (out / "report.html").write_text("OLD REPORT")
     stdout = ok(capsys, ["run", files["short.yaml"], "-o", out])
     assert "short test" in stdout
-    assert {p.name for p in out.iterdir()} == {"report.html", "passes.csv", "seconds.csv"}
+    assert {p.name for p in out.iterdir()} == {"report.html", "passes.csv", "seconds.csv", "run.json"}
     assert "<html" in (out / "report.html").read_text()[:2000].lower()
     passes = pd.read_csv(out / "passes.csv")
     assert {"sifted_bits", "key_bits", "key_window_s", "mean_key_rate_bps"} <= set(passes.columns)
@@ -409,4 +425,303 @@ def test_run_short_scenario(capsys, files):
 def test_run_no_report(capsys, files):
     out = files["tmp"] / "tables"
     ok(capsys, ["run", files["short.yaml"], "-o", out, "--no-report"])
-    assert {p.name for p in out.iterdir()} == {"passes.csv", "seconds.csv"}
+    assert {p.name for p in out.iterdir()} == {"passes.csv", "seconds.csv", "run.json"}
+
+
+# --- faults of issue 12: each test failed before its fix ---------------------
+
+
+def test_elements_output_folder_or_empty_leaves_no_temporary_file(capsys, tmp_path, monkeypatch):
+    """``-o DIR`` and ``-o ""`` used to end in a traceback and leave a
+    ``..*.tmp`` file in the folder's parent (or the current folder)."""
+    work = tmp_path / "work"
+    target = work / "dir"
+    target.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for output in (str(target), "", "."):
+        fail(capsys, ["elements", "sso", "--epoch", "2026-11-28", "-o", output], "-o/--output")
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+def test_duplicate_station_is_refused_not_listed_twice(capsys):
+    """``--station nanshan --station nanshan`` listed every pass twice; the
+    YAML loader refuses duplicate stations, and so does the command line."""
+    line = fail(capsys, XINGLONG_DAY + ["--station", "xinglong"], "--station")
+    assert "twice" in line
+
+
+@pytest.mark.parametrize("where", ["proc", "under-file", "read-only"])
+def test_unwritable_output_folder_is_found_before_the_computation(capsys, files, monkeypatch, where):
+    """An output folder that cannot be written was found only after the
+    whole computation; now the run stops before any pass is searched."""
+    import os
+
+    import satqkd.pipeline
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the computation started before the output folder was checked")
+
+    monkeypatch.setattr(satqkd.pipeline, "run", no_run)
+    if where == "proc":
+        if not Path("/proc/self").is_dir():
+            pytest.skip("needs Linux /proc (a folder nobody, not even root, can write)")
+        out = Path("/proc/satqkd-out")
+    elif where == "under-file":
+        out = files["notes.txt"] / "out"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes in read-only folders (the /proc case covers root)")
+        locked = files["tmp"] / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        out = locked / "out"
+    fail(capsys, ["run", files["short.yaml"], "-o", out, "--no-report"], str(out))
+
+
+# A child process that runs `satqkd run` and, at the chosen moment, prints
+# READY and waits to be signalled (as a user pressing Ctrl-C would).
+_HARNESS = r"""
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with SIGINT ignored
+import satqkd.io, satqkd.pipeline
+moment = sys.argv[1]
+if moment == "computing":
+    def run(*args, **kwargs):
+        print("READY", flush=True)
+        time.sleep(60)
+    satqkd.pipeline.run = run
+else:  # "writing": after the first temporary file is complete, before the others
+    stage = satqkd.io._stage
+    def slow_stage(path, data):
+        tmp = stage(path, data)
+        print("READY", flush=True)
+        time.sleep(60)
+        return tmp
+    satqkd.io._stage = slow_stage
+from satqkd.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _signal_run(tmp_path, files, moment, signum):
+    import signal as signal_module
+
+    out = files["tmp"] / "out"
+    out.mkdir(exist_ok=True)
+    (out / "report.html").write_text("OLD REPORT")
+    (out / "passes.csv").write_text("OLD PASSES")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HARNESS, moment, "run", str(files["short.yaml"]), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in stderr
+    assert (out / "report.html").read_text() == "OLD REPORT"
+    assert (out / "passes.csv").read_text() == "OLD PASSES"
+    assert sorted(p.name for p in out.iterdir()) == ["passes.csv", "report.html"]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+    return proc.returncode, stderr
+
+
+def test_ctrl_c_during_run_exits_130_and_keeps_previous_outputs(tmp_path, files):
+    """Ctrl-C during `satqkd run` exited 0 and printed nothing (typer turns
+    KeyboardInterrupt into a return value that was dropped)."""
+    import signal as signal_module
+
+    rc, stderr = _signal_run(tmp_path, files, "computing", signal_module.SIGINT)
+    assert rc == 130
+    assert stderr.strip().splitlines()[-1] == "satqkd: interrupted"
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path, files):
+    """SIGTERM while the outputs were being staged left ``.passes.csv.*.tmp``
+    in the output folder; now every temporary file goes, the old outputs stay."""
+    import signal as signal_module
+
+    rc, stderr = _signal_run(tmp_path, files, "writing", signal_module.SIGTERM)
+    assert rc == 143
+    assert stderr.strip().splitlines()[-1] == "satqkd: terminated"
+
+
+def test_ctrl_c_in_process_returns_130(capsys, files, monkeypatch):
+    """A KeyboardInterrupt inside a command (typer catches it) is exit 130."""
+    import satqkd.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(satqkd.pipeline, "run", interrupted)
+    assert main(["run", str(files["short.yaml"]), "-o", str(files["tmp"] / "out")]) == 130
+    assert capsys.readouterr().err.strip() == "satqkd: interrupted"
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    import satqkd
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"satqkd {version('satqkd')}" == f"satqkd {satqkd.__version__}"
+
+
+def test_outputs_say_which_version_and_scenario_made_them(capsys, files):
+    """run.json beside the outputs; the report says it too; the CSVs stay
+    plain (pandas reads them with no options)."""
+    import satqkd
+
+    out = files["tmp"] / "out"
+    ok(capsys, ["run", files["short.yaml"], "-o", out])
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["version"] == satqkd.__version__
+    assert meta["scenario"] == "short test" and meta["scenario_file"] == str(files["short.yaml"])
+    assert meta["start_utc"] == "2021-04-27T00:00:00Z" and meta["end_utc"] == "2021-04-28T00:00:00Z"
+    assert set(meta["files"]) == {"passes.csv", "seconds.csv", "report.html"}
+    passes = pd.read_csv(out / "passes.csv")
+    assert meta["passes"] == len(passes) and meta["final_key_bits"] == pytest.approx(passes["key_bits"].sum())
+    report = (out / "report.html").read_text()
+    assert f"satqkd {satqkd.__version__}" in report and "short test" in report
+
+
+def test_parquet_carries_version_and_scenario(capsys, files):
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = files["tmp"] / "parquet.yaml"
+    path.write_text(scenario_text(seconds_format="parquet"))
+    out = files["tmp"] / "out"
+    ok(capsys, ["run", path, "-o", out, "--no-report"])
+    meta = pq.read_schema(out / "seconds.parquet").metadata
+    assert meta[b"satqkd.scenario"] == b"short test"
+
+
+def test_shipped_scenarios_and_systems_by_name(capsys, tmp_path, monkeypatch):
+    """Shipped files by NAME, from a folder with no configs/ in it."""
+    monkeypatch.chdir(tmp_path)
+    listing = ok(capsys, ["scenarios"])
+    for name in ("micius", "micius-2017-xinglong", "micius-2021-nanshan", "gys-2004", "lim-2014"):
+        assert name in listing
+    table = pd.read_csv(io.StringIO(ok(capsys, ["keyrate", "--system", "gys-2004", "--fibre-km", "100", "--asymptotic", "--format", "csv"])))
+    assert table["key_rate_bps"].iat[0] > 0
+    loss = pd.read_csv(io.StringIO(ok(capsys, ["link", "micius-2021-nanshan", "--format", "csv"])))
+    assert set(loss["station"]) == {"Nanshan"}
+    assert "MICIUS" in ok(capsys, ["passes", "micius-2017-xinglong", "--format", "csv"])
+
+
+def test_shipped_names_work_from_an_installed_layout(tmp_path):
+    """After a plain (non-editable) pip install the package is laid out as
+    pyproject's package-dir and package-data say: build that layout, and run
+    `satqkd scenarios`, `keyrate --system gys-2004` and `link
+    micius-2021-nanshan` from it, in a folder with no configs/ or ephemeris/."""
+    import glob
+    import os
+    import shutil
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    site = tmp_path / "site"
+    for package in config["packages"]:
+        source = REPO / config["package-dir"].get(package, package.replace(".", "/"))
+        target = site / package.replace(".", "/")
+        target.mkdir(parents=True, exist_ok=True)
+        patterns = ["*.py"] + config.get("package-data", {}).get(package, [])
+        for pattern in patterns:
+            for f in glob.glob(str(source / pattern)):
+                dest = target / Path(f).relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, dest)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def satqkd(*args):
+        proc = subprocess.run([sys.executable, "-m", "satqkd", *args], capture_output=True, text=True, cwd=work, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    probe = subprocess.run([sys.executable, "-c", "import satqkd; print(satqkd.__file__)"], capture_output=True, text=True,
+                           cwd=work, env=env)
+    assert probe.stdout.strip().startswith(str(site))
+    assert "micius-2021-nanshan" in satqkd("scenarios")
+    assert "key_rate_bps" in satqkd("keyrate", "--system", "gys-2004", "--fibre-km", "50", "--asymptotic", "--format", "csv")
+    assert "Nanshan" in satqkd("link", "micius-2021-nanshan", "--format", "csv")
+
+
+# --- the terminal -------------------------------------------------------------
+
+
+def _numbers(text):
+    import re
+
+    return re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?", text)
+
+
+@pytest.mark.parametrize("argv", [
+    XINGLONG_DAY + ["--night", "none"],
+    ["link", "micius-2021-nanshan"],
+    ["keyrate", "--system", GYS, "--fibre-km", "0:150:50", "--asymptotic"],
+    ["keyrate", "--system", GYS, "--loss-db", "20", "--block-pulses", "1e11", "--optimise"],
+], ids=["passes", "link", "keyrate", "keyrate-finite"])
+def test_tables_fit_100_columns_and_never_cut_a_number(capsys, monkeypatch, argv):
+    """At 100 columns every line fits, no cell is cut ("…"), hidden or
+    split columns are named in a footer, and small values are in
+    scientific notation, not 0.00."""
+    monkeypatch.setenv("COLUMNS", "100")
+    text = ok(capsys, argv)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "…" not in text
+    monkeypatch.delenv("COLUMNS")
+    full = ok(capsys, argv)  # piped, no $COLUMNS: the whole table
+    if max(len(line) for line in full.splitlines()) > 100:
+        assert "not shown to fit 100 columns" in text or "split in" in text
+    if argv[0] == "link":
+        # efficiency ~1e-3 and noise probability ~1e-7: scientific, never 0.00
+        assert "e-" in text and " 0.00 " not in text
+        csv = pd.read_csv(io.StringIO(ok(capsys, argv + ["--format", "csv"])))
+        eff = csv["efficiency"].iat[0]
+        mantissa, exponent = f"{eff:.2e}".split("e")
+        assert f"{mantissa}e{int(exponent)}" in text
+
+
+def test_number_format_helper():
+    from satqkd.cli import _number_formatter
+
+    fmt = _number_formatter([7.1e-4, 2.0e-3])
+    assert fmt(7.1e-4) == "7.10e-4"
+    fmt = _number_formatter([31.48, 0.004, 0.0])
+    assert fmt(31.48) == "31.48" and fmt(0.004) == "4.00e-3" and fmt(0.0) == "0"
+    assert _number_formatter([1694.57])(1694.57) == "1695"
+    assert _number_formatter([3e9])(3e9) == "3.00e+9"
+
+
+def test_progress_on_a_terminal_only_and_not_with_quiet(capsys, files, monkeypatch):
+    from rich.console import Console
+
+    import satqkd.cli as cli
+
+    streams = []
+
+    def terminal():
+        streams.append(io.StringIO())
+        return Console(file=streams[-1], force_terminal=True, width=100)
+
+    ok(capsys, ["run", files["short.yaml"], "-o", files["tmp"] / "a", "--no-report"])
+    assert capsys.readouterr().err == ""  # not a terminal: no progress
+    monkeypatch.setattr(cli, "_stderr_console", terminal)
+    ok(capsys, ["run", files["short.yaml"], "-o", files["tmp"] / "b", "--no-report"])
+    shown = streams[-1].getvalue()
+    assert any(stage in shown for stage in ("reading the scenario", "searching passes", "key per pass", "writing outputs"))
+    ok(capsys, ["run", files["short.yaml"], "-o", files["tmp"] / "c", "--no-report", "--quiet"])
+    assert len(streams) == 2 and streams[-1].getvalue() == ""  # --quiet: the console is never drawn on
+
+
+@pytest.mark.parametrize("command", ["run", "passes", "link", "keyrate", "elements", "scenarios"])
+def test_help_has_no_bool_placeholders_and_an_example(capsys, command):
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "<bool>" not in text and "list[str]" not in text
+    assert "Example" in text and f"satqkd {command}" in " ".join(text.split())
