@@ -38,9 +38,10 @@ from . import __version__
 
 __all__ = ["render_report", "render_provenance", "provenance", "orbit_height_km", "MAX_PASS_FIGURES", "MAX_SKY_TRACKS"]
 
-MAX_PASS_FIGURES = 200  # passes whose per-second series are in the page (the rest: seconds.csv)
+MAX_PASS_FIGURES = 150  # passes whose per-second series are in the page (the rest: seconds.csv)
 MAX_SKY_TRACKS = 40  # tracks per station in its sky plot
-_POINTS_PER_PASS = 150  # per-second series are thinned to this many points in the page
+_POINTS_PER_PASS = 120  # per-second series are thinned to this many points in the page
+_POINTS_PER_TRACK = 60  # and sky tracks to this many
 _EARTH_RADIUS_KM = 6378.135  # WGS-72, as SGP4
 _MU_KM3_S2 = 398600.8  # WGS-72
 
@@ -74,7 +75,8 @@ function satqkdPass(id){
   const data=SATQKD_PASSES[id], div=document.getElementById('pass-figure');
   if(!data||!div) return;
   const sel=document.getElementById('pass-select'); if(sel) sel.value=id;
-  const t=data.t, xw=data.window;
+  const t0=Date.parse(data.t0+'Z'), t=data.dt.map(s=>new Date(t0+1000*s).toISOString().slice(0,19).replace('T',' '));
+  const xw=data.window;
   const traces=[
     {x:t,y:data.el,name:'elevation (deg)',line:{color:'#1f77b4'},yaxis:'y'},
     {x:t,y:data.loss,name:'loss (dB)',line:{color:'#d62728'},yaxis:'y2'},
@@ -302,23 +304,28 @@ def _sky_plot(station: str, seconds: pd.DataFrame, passes: pd.DataFrame) -> go.F
         g = seconds[seconds["pass_id"] == rec["pass_id"]]
         if g.empty:
             continue
-        step = max(1, len(g) // 120)
-        r, theta = (90.0 - g["elevation_deg"]).to_numpy(), g["azimuth_deg"].to_numpy()
+        r = (90.0 - g["elevation_deg"]).to_numpy(np.float32)
+        theta = g["azimuth_deg"].to_numpy(np.float32)
+        keep = np.unique(np.r_[0:len(r):max(1, math.ceil(len(r) / _POINTS_PER_TRACK)), len(r) - 1])
         label = f"{rec['culmination_utc']:%m-%d %H:%M}"
-        fig.add_trace(go.Scatterpolar(r=r[::step], theta=theta[::step], mode="lines", line=dict(color="#9aa5b1", width=1),
+        fig.add_trace(go.Scatterpolar(r=r[keep], theta=theta[keep], mode="lines", line=dict(color="#9aa5b1", width=1),
                                       name=label, legendgroup=label, showlegend=False, hoverinfo="skip"))
         if "in_key_window" in g and g["in_key_window"].astype(bool).any():
-            w = g["in_key_window"].astype(bool).to_numpy()
-            fig.add_trace(go.Scatterpolar(r=r[w][::step], theta=theta[w][::step], mode="lines", line=dict(color="#2ca02c", width=3),
+            w = np.flatnonzero(g["in_key_window"].astype(bool).to_numpy())
+            wk = np.unique(np.r_[w[::max(1, math.ceil(len(w) / _POINTS_PER_TRACK))], w[-1]])
+            fig.add_trace(go.Scatterpolar(r=r[wk], theta=theta[wk], mode="lines", line=dict(color="#2ca02c", width=3),
                                           name=label, legendgroup=label, showlegend=False,
                                           hovertemplate=f"{label} key window<br>az %{{theta:.0f}}°<extra></extra>"))
-        # The direction of travel: an arrow where the track ends.
+        # The direction of travel: an arrow at the end of the track, along
+        # its last few seconds (the first, invisible point sets the angle).
         k = len(r) - 1
-        fig.add_trace(go.Scatterpolar(r=[r[k]], theta=[theta[k]], mode="markers", showlegend=False, legendgroup=label,
-                                      marker=dict(symbol="arrow", size=9, color="#555", angleref="previous"),
+        j = max(0, k - 5)
+        fig.add_trace(go.Scatterpolar(r=[float(r[j]), float(r[k])], theta=[float(theta[j]), float(theta[k])], mode="markers",
+                                      showlegend=False, legendgroup=label,
+                                      marker=dict(symbol="arrow", size=[0, 12], color="#555", angleref="previous"),
                                       hovertemplate=f"{label} ends<extra></extra>"))
     fig.update_layout(
-        title=f"{_esc(station)}: sky tracks (centre = zenith; bold green = key window; arrow = end of pass)",
+        title=f"{_esc(station)}: sky tracks<br><sup>centre = zenith · green = key window · arrow = direction of travel</sup>",
         polar=dict(angularaxis=dict(direction="clockwise", rotation=90, tickvals=[0, 90, 180, 270], ticktext=["N", "E", "S", "W"]),
                    radialaxis=dict(range=[0, 90], tickvals=[0, 30, 60, 90], ticktext=["90°", "60°", "30°", "0°"])),
         height=520,
@@ -365,10 +372,13 @@ def _pass_series(seconds: pd.DataFrame, passes: pd.DataFrame) -> dict:
             continue
         step = max(1, math.ceil(len(g) / _POINTS_PER_PASS))
         h = g.iloc[::step]
-        t = h["time_utc"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
-        series = {"t": t, "el": np.round(h["elevation_deg"].to_numpy(), 2).tolist()}
+        t0 = h["time_utc"].iloc[0]
+        # Seconds after the first sample (whole numbers): compact, and UTC in the page's script.
+        series = {"t0": t0.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "dt": np.round((h["time_utc"] - t0).dt.total_seconds().to_numpy()).astype(int).tolist(),
+                  "el": np.round(h["elevation_deg"].to_numpy(), 1).tolist()}
         series["loss"] = np.round(h["loss_db"].to_numpy(), 2).tolist() if "loss_db" in h else []
-        series["rate"] = np.round(h["key_rate_bps"].to_numpy() / 1e3, 3).tolist() if "key_rate_bps" in h else []
+        series["rate"] = [float(f"{v:.3g}") for v in h["key_rate_bps"].to_numpy() / 1e3] if "key_rate_bps" in h else []
         window = None
         if "in_key_window" in g and g["in_key_window"].astype(bool).any():
             w = g.loc[g["in_key_window"].astype(bool), "time_utc"]
@@ -453,7 +463,7 @@ def render_report(results) -> str:
             first = mine.head(MAX_SKY_TRACKS)
             fig = _sky_plot(name, seconds[seconds["pass_id"].isin(first["pass_id"])], first)
             if len(mine) > len(first):
-                fig.update_layout(title=f"{fig.layout.title.text}<br><sup>the first {len(first)} of {len(mine)} passes</sup>")
+                fig.update_layout(title=f"{fig.layout.title.text} · <sup>the first {len(first)} of {len(mine)} passes</sup>")
             figs.append(_fig_html(fig))
         body.append("<div class='grid'>" + "".join(figs) + "</div>")
 
