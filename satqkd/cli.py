@@ -88,6 +88,8 @@ def _number_formatter(values, significant: int = 4):
     else:
         decimals = int(min(max(significant - 1 - math.floor(math.log10(top)), 0), 6))
     column_sci = top != 0.0 and (top < 1e-2 or top >= 1e7)
+    if finite.size and np.all(finite == np.round(finite)):
+        decimals = 0  # counts and whole seconds
 
     def fmt(v) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -104,7 +106,7 @@ def _number_formatter(values, significant: int = 4):
     return fmt
 
 
-def _emit(frame, fmt: Format, title: str = "", keep: int = 1, overflow: str = "drop") -> None:
+def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, *, keep: int = 1, overflow: str = "drop") -> None:
     """Print a DataFrame as a rich table, CSV or JSON records.
 
     The table never cuts a number: each column is as wide as its widest
@@ -113,7 +115,9 @@ def _emit(frame, fmt: Format, title: str = "", keep: int = 1, overflow: str = "d
     names them) or printed as further tables below, repeating the first
     ``keep`` columns (``overflow="stack"``).  Columns are in order of
     importance: the last ones go first.  Piped output without ``$COLUMNS``
-    gets the whole table on one line per row.
+    gets the whole table on one line per row.  ``float_format`` is
+    accepted for older callers and ignored: numbers are formatted per
+    column by :func:`_number_formatter`.
     """
     import pandas as pd
 
@@ -149,7 +153,7 @@ def _emit(frame, fmt: Format, title: str = "", keep: int = 1, overflow: str = "d
 
     console = Console()
     explicit = console.is_terminal or "COLUMNS" in os.environ
-    needed = sum(width[c] + 3 for c in columns) + 1
+    needed = sum(max(width[c], len(headers[c])) + 3 for c in columns) + 1
     limit = console.width if explicit else max(needed, 80)
     parts, left = [], list(columns)
     fixed = columns[:keep]
@@ -182,8 +186,13 @@ def _emit(frame, fmt: Format, title: str = "", keep: int = 1, overflow: str = "d
             caption = "; ".join(notes) or None
         table = Table(title=(title if i == 0 else f"{title} (continued)") or None, header_style="bold",
                       caption=caption, caption_justify="left")
+        # Exact widths (rich would otherwise share the space by header length
+        # and crop the last column); spare room unwraps headers, left first.
+        spare = limit - (sum(width[c] + 3 for c in part) + 1)
         for c in part:
-            table.add_column(headers[c], justify="right" if numeric[c] else "left", min_width=width[c])
+            w = width[c] + max(0, min(len(headers[c]) - width[c], spare))
+            spare -= w - width[c]
+            table.add_column(headers[c], justify="right" if numeric[c] else "left", width=w)
         for r in range(len(frame)):
             table.add_row(*[cells[c][r] for c in part])
         console.print(table)

@@ -674,6 +674,9 @@ def test_tables_fit_100_columns_and_never_cut_a_number(capsys, monkeypatch, argv
     text = ok(capsys, argv)
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "…" not in text
+    # No column cropped at the edge: every table row is closed by its border.
+    rows = [line for line in text.splitlines() if line[:1] in "┃│┏┡└"]
+    assert rows and all(line.rstrip()[-1] in "┃│┓┩┘" for line in rows)
     monkeypatch.delenv("COLUMNS")
     full = ok(capsys, argv)  # piped, no $COLUMNS: the whole table
     if max(len(line) for line in full.splitlines()) > 100:
