@@ -208,8 +208,6 @@ def _progress(quiet: bool):
     """A progress display on stderr (stage, items done, time left), shown
     only on a terminal and without ``--quiet``; yields ``update(stage,
     done, total)`` for the library's ``progress=`` hooks."""
-    from rich.console import Console
-
     console = _stderr_console()
     if quiet or not console.is_terminal:
         yield lambda stage, done=0, total=0: None
@@ -218,7 +216,8 @@ def _progress(quiet: bool):
 
     labels = {"load": "reading the scenario", "passes": "searching passes", "key": "key per pass", "write": "writing outputs"}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True) as bar:
+                  TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
         def update(stage, done=0, total=0):
@@ -354,6 +353,7 @@ def passes(
     moon_separation: Optional[float] = typer.Option(None, "--moon-separation", help="Minimum Moon separation (deg)."),
     max_range_km: Optional[float] = typer.Option(None, "--max-range-km", help="Maximum slant range (km)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    quiet: bool = _QUIET,
 ):
     """Forecast passes (no report is written)."""
     import pandas as pd
@@ -411,7 +411,9 @@ def passes(
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
         stations = [dataclasses.replace(s, horizon_mask=mask) for s in stations]
-    forecast = find_passes(sats, stations, t0, t1, cons, per_second=False)
+    with _progress(quiet) as update:
+        update("passes")
+        forecast = find_passes(sats, stations, t0, t1, cons, per_second=False)
     _warn(forecast.warnings)
     table = forecast.passes.drop(columns=["pass_id"])
     n_passes = len(table)
