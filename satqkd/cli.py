@@ -88,7 +88,8 @@ def _number_formatter(values, significant: int = 4):
     else:
         decimals = int(min(max(significant - 1 - math.floor(math.log10(top)), 0), 6))
     column_sci = top != 0.0 and (top < 1e-2 or top >= 1e7)
-    if finite.size and np.all(finite == np.round(finite)):
+    whole = bool(finite.size) and bool(np.all(finite == np.round(finite)))
+    if whole:
         decimals = 0  # counts and whole seconds
 
     def fmt(v) -> str:
@@ -99,7 +100,7 @@ def _number_formatter(values, significant: int = 4):
             return "0"
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
-        if column_sci or abs(v) < 10.0 ** (1 - decimals):
+        if column_sci or (not whole and abs(v) < 10.0 ** (1 - decimals)):
             return _sci(v)
         return f"{v:.{decimals}f}"
 
@@ -484,10 +485,13 @@ def link(
 
 
 MAX_POINTS = 10_000  # rows of a keyrate table: more is a typo, not a plan
+MAX_LOSS_DB = 500.0  # no photon crosses more: a GEO downlink is ~35 dB, 1,000 km of fibre ~200 dB
+MAX_FIBRE_KM = 10_000.0
 
 
-def _range(text: str, option: str):
-    """``START:STOP:STEP`` (inclusive) or one value; finite and non-negative."""
+def _range(text: str, option: str, maximum: float = float("inf")):
+    """``START:STOP:STEP`` (inclusive) or one value; finite, non-negative
+    and at most ``maximum``."""
     import math
 
     import numpy as np
@@ -500,6 +504,8 @@ def _range(text: str, option: str):
     expected = "expected START:STOP:STEP (numbers >= 0, STOP >= START, STEP > 0) or one number >= 0"
     if len(values) not in (1, 3) or not all(math.isfinite(v) for v in values) or min(values[:2]) < 0:
         raise SatqkdError(f"{option} {text!r}: {expected}")
+    if max(values[:2]) > maximum:
+        raise SatqkdError(f"{option} {text!r}: expected values up to {maximum:g}")
     if len(values) == 1:
         return np.array(values)
     start, stop, step = values
@@ -542,8 +548,8 @@ def keyrate(
     sys_ = load_system(system)
     table = kr.keyrate_table(
         sys_.source, sys_.detector, sys_.protocol,
-        loss_db=_range(loss_db, "--loss-db") if loss_db is not None else None,
-        fibre_km=_range(fibre_km, "--fibre-km") if fibre_km is not None else None,
+        loss_db=_range(loss_db, "--loss-db", MAX_LOSS_DB) if loss_db is not None else None,
+        fibre_km=_range(fibre_km, "--fibre-km", MAX_FIBRE_KM) if fibre_km is not None else None,
         fibre_loss_db_per_km=sys_.channel.fibre_loss_db_per_km,
         block_pulses=block_pulses, block_detections=block_detections,
         asymptotic=asymptotic, optimise=optimise,

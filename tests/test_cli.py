@@ -167,7 +167,9 @@ BAD = [
     ("loss two parts", ["keyrate", "--system", GYS, "--loss-db", "0:10", "--asymptotic"], ["--loss-db '0:10'"]),
     ("loss negative", ["keyrate", "--system", GYS, "--loss-db", "-5", "--asymptotic"], ["--loss-db '-5'", ">= 0"]),
     ("loss nan", ["keyrate", "--system", GYS, "--loss-db", "nan", "--asymptotic"], ["--loss-db 'nan'"]),
-    ("loss too many points", ["keyrate", "--system", GYS, "--loss-db", "0:1e9:1e-9", "--asymptotic"], ["--loss-db", "at most 10000"]),
+    ("loss 1e300", ["keyrate", "--system", GYS, "--loss-db", "1e300", "--asymptotic"], ["--loss-db '1e300'", "up to 500"]),
+    ("fibre 1e300", ["keyrate", "--system", GYS, "--fibre-km", "0:1e300:1e299", "--asymptotic"], ["--fibre-km", "up to 10000"]),
+    ("loss too many points", ["keyrate", "--system", GYS, "--loss-db", "0:100:1e-3", "--asymptotic"], ["--loss-db", "at most 10000"]),
     ("fibre reversed", ["keyrate", "--system", GYS, "--fibre-km", "150:0:10", "--asymptotic"], ["--fibre-km '150:0:10'"]),
     ("loss and fibre", ["keyrate", "--system", GYS, "--loss-db", "0:10:1", "--fibre-km", "0:10:1", "--asymptotic"], ["--loss-db", "--fibre-km"]),
     ("no key length", ["keyrate", "--system", GYS, "--loss-db", "0:10:1"], ["--asymptotic", "--block-pulses"]),
@@ -699,6 +701,7 @@ def test_number_format_helper():
     assert fmt(31.48) == "31.48" and fmt(0.004) == "4.00e-3" and fmt(0.0) == "0"
     assert _number_formatter([1694.57])(1694.57) == "1695"
     assert _number_formatter([3e9])(3e9) == "3.00e+9"
+    assert _number_formatter([1.0, 0.0])(1.0) == "1"  # whole numbers stay whole
 
 
 def test_progress_on_a_terminal_only_and_not_with_quiet(capsys, files, monkeypatch):
