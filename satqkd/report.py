@@ -245,13 +245,13 @@ def _daily_key(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
 
 
 def _timeline(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
-    key_kbit = passes["key_bits"].fillna(0).to_numpy() / 1e3
+    key_mbit = passes["key_bits"].fillna(0).to_numpy() / 1e6
     fig = go.Figure(go.Scatter(
         x=passes["culmination_utc"], y=[_esc(s) for s in passes["station"]], mode="markers",
-        marker=dict(color=key_kbit, colorscale="Viridis", cmin=0, size=11, symbol="line-ns-open", line=dict(width=3, color=key_kbit),
-                    colorbar=dict(title=dict(text="key (kbit)"))),
-        customdata=np.stack([key_kbit, passes["max_elevation_deg"].to_numpy()], axis=-1),
-        hovertemplate="%{x}<br>%{y}<br>%{customdata[0]:.1f} kbit, max elevation %{customdata[1]:.1f}°<extra></extra>",
+        marker=dict(color=key_mbit, colorscale="Viridis", cmin=0, size=11, symbol="line-ns-open", line=dict(width=3, color=key_mbit),
+                    colorbar=dict(title=dict(text="key (Mbit)"))),
+        customdata=np.stack([key_mbit, passes["max_elevation_deg"].to_numpy()], axis=-1),
+        hovertemplate="%{x}<br>%{y}<br>%{customdata[0]:.3f} Mbit, max elevation %{customdata[1]:.1f}°<extra></extra>",
     ))
     fig.update_layout(title="Passes by station, coloured by final key", yaxis=dict(categoryorder="array",
                       categoryarray=[_esc(s) for s in reversed(stations)]), showlegend=False)
