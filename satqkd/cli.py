@@ -137,7 +137,7 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, 
 
     columns = [str(c) for c in frame.columns]
     cells: dict[str, list[str]] = {}
-    numeric = {}
+    numeric, wraps = {}, {}
     for c, name in zip(frame.columns, columns):
         col = frame[c]
         numeric[name] = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
@@ -148,13 +148,22 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, 
             cells[name] = [v.strftime("%Y-%m-%d %H:%M:%S") if not pd.isna(v) else "–" for v in col]
         else:
             cells[name] = ["" if v is None else str(v) for v in col]
+            wraps[name] = True  # free text (names, descriptions) may wrap at spaces
     headers = {c: _header(c) for c in columns}
-    # A column's width: its widest cell, or its header's longest word (headers wrap).
-    width = {c: max([len(v) for v in cells[c]] + [max(len(w) for w in headers[c].split() or [""])]) for c in columns}
+
+    def longest_word(texts):
+        return max([len(w) for t in texts for w in t.split()] + [0])
+
+    # The narrowest a column may be: its widest number or time (never cut),
+    # or for free text its longest word; headers wrap at spaces.  Spare
+    # room then widens columns towards their whole cell and header.
+    width = {c: max(longest_word(cells[c]) if wraps.get(c) else max([len(v) for v in cells[c]] + [0]),
+                    longest_word([headers[c]])) for c in columns}
+    want = {c: max([len(v) for v in cells[c]] + [len(headers[c])]) for c in columns}
 
     console = Console()
     explicit = console.is_terminal or "COLUMNS" in os.environ
-    needed = sum(max(width[c], len(headers[c])) + 3 for c in columns) + 1
+    needed = sum(want[c] + 3 for c in columns) + 1
     limit = console.width if explicit else max(needed, 80)
     parts, left = [], list(columns)
     fixed = columns[:keep]
@@ -191,7 +200,7 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, 
         # and crop the last column); spare room unwraps headers, left first.
         spare = limit - (sum(width[c] + 3 for c in part) + 1)
         for c in part:
-            w = width[c] + max(0, min(len(headers[c]) - width[c], spare))
+            w = width[c] + max(0, min(want[c] - width[c], spare))
             spare -= w - width[c]
             table.add_column(headers[c], justify="right" if numeric[c] else "left", width=w)
         for r in range(len(frame)):
@@ -276,11 +285,12 @@ def scenarios():
 
     rows = []
     for name, path in shipped("scenarios").items():
-        doc = read_yaml(path)
-        rows.append({"name": name, "kind": "scenario (satqkd run NAME)", "title": str(doc.get("name", ""))})
+        rows.append({"name": name, "kind": "scenario", "description": str(read_yaml(path).get("name", ""))})
     for name, path in shipped("systems").items():
-        rows.append({"name": name, "kind": "equipment (satqkd keyrate --system NAME)", "title": path.name})
-    _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd", keep=1)
+        # An equipment file has no name field: its first comment line says what it is.
+        first = next((line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")), "")
+        rows.append({"name": name, "kind": "equipment", "description": first})
+    _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
