@@ -190,7 +190,7 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, 
         if i == len(parts) - 1:
             notes = []
             if left:
-                notes.append(f"not shown to fit {limit} columns: {', '.join(left)} (--format csv has them all)")
+                notes.append(f"not shown to fit {limit} columns: {', '.join(headers[c] for c in left)} (--format csv has them all)")
             if len(parts) > 1:
                 notes.append(f"split in {len(parts)} tables to fit {limit} columns")
             caption = "; ".join(notes) or None
