@@ -507,8 +507,6 @@ sys.exit(main(sys.argv[2:]))
 
 
 def _signal_run(tmp_path, files, moment, signum):
-    import signal as signal_module
-
     out = files["tmp"] / "out"
     out.mkdir(exist_ok=True)
     (out / "report.html").write_text("OLD REPORT")
