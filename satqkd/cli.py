@@ -247,7 +247,7 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No progress display on stder
 
 @app.command(epilog="Examples: satqkd run  ·  satqkd run micius-2021-nanshan -o out-2021  ·  satqkd run my.yaml --no-report")
 def run(
-    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML, or the name of a shipped one (satqkd scenarios); default: micius."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML, or the name of a shipped one (satqkd scenarios); default: micius."),
     out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for report.html, passes.csv, seconds.csv, run.json."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
     quiet: bool = _QUIET,
@@ -352,7 +352,7 @@ def _night(value: str):
 
 @app.command(epilog="Example: satqkd passes --tle ephemeris/micius-2016-12-18.tle --station xinglong --start 2016-12-19 --days 1")
 def passes(
-    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML or shipped name; or give --tle/--omm and --station."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name; or give --tle/--omm and --station."),
     tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file (2- or 3-line)."),
     omm: Optional[Path] = typer.Option(None, "--omm", help="CelesTrak OMM file (JSON, CSV or XML)."),
     station: Optional[List[str]] = typer.Option(None, "--station", metavar="NAME|LAT,LON,HEIGHT_M", help="Preset name or LAT,LON,HEIGHT_M (repeatable)."),
@@ -457,7 +457,7 @@ def _check_height(height_km: float, option: str) -> None:
 
 @app.command(epilog="Examples: satqkd link micius-2021-nanshan  ·  satqkd link --height-km 35786  ·  satqkd link --compare-geo")
 def link(
-    scenario: Optional[str] = typer.Argument(None, metavar="[SCENARIO]", help="Scenario YAML or shipped name (default: micius)."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name (default: micius)."),
     compare_geo: bool = typer.Option(False, "--compare-geo", help="Print the LEO-versus-GEO loss comparison."),
     height_km: Optional[float] = typer.Option(None, "--height-km", help="Orbit height for the loss-vs-elevation table (default: each satellite's own)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
