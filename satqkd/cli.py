@@ -80,26 +80,76 @@ def run(
     scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML (default: the shipped configs/micius.yaml)."),
     out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder for report.html, passes.csv, seconds.csv."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the existing Dask cluster at ADDRESS."),
+    weather: Optional[str] = typer.Option(None, "--weather", help="clear: every night clear; draw: one seeded weather year "
+                                          "(default: draw if the scenario has a weather block)."),
+    seconds: str = typer.Option("auto", "--seconds", help="Per-second table: auto (CSV up to 100,000 rows, else "
+                                "partitioned Parquet), single, parquet or none."),
 ):
-    """Run a whole scenario: passes, per-second link and key, report."""
+    """Run a whole scenario: passes, per-second link and key, weather, schedule, report."""
     from .config import load_scenario
-    from .pipeline import run as run_pipeline, write_outputs
+    from .pipeline import weather_tables, write_outputs
+    from .study import run as run_study
 
     if out.exists() and not out.is_dir():
         # Found before the run, not after minutes of computing.
         raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
+    if weather not in (None, "clear", "draw"):
+        raise SatqkdError(f"--weather: expected clear or draw, got {weather!r}")
+    if seconds not in ("auto", "single", "parquet", "none"):
+        raise SatqkdError(f"--seconds: expected auto, single, parquet or none, got {seconds!r}")
     sc = load_scenario(scenario)
-    results = run_pipeline(sc)
+    draw = None if weather is None else weather == "draw"
+    results = run_study(sc, workers=workers, scheduler=scheduler, weather=draw)
     _warn(results.warnings)
-    written = write_outputs(results, out, report=not no_report)
+    extra = {}
+    if sc.weather is not None and weather != "clear":
+        from .io import render_table
+
+        yearly, monthly = weather_tables(results)
+        extra = {"weather.csv": render_table(yearly, "weather.csv"), "weather-monthly.csv": render_table(monthly, "weather-monthly.csv")}
+    written = write_outputs(results, out, report=not no_report, seconds=seconds, extra=extra)
     p = results.passes
     total = float(p["key_bits"].sum()) if len(p) else 0.0
+    delivered = float(p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()) if len(p) else 0.0
     typer.echo(
         f"{sc.name}: {len(p)} passes from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
-        f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key"
+        f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
+        f"({delivered / 1e6:.2f} Mbit in {int(p['scheduled'].sum()) if len(p) else 0} scheduled passes)"
     )
     for kind, path in written.items():
-        typer.echo(f"  {kind:8s} {path}")
+        if not kind.startswith("seconds["):
+            typer.echo(f"  {kind:8s} {path}")
+    if any(k.startswith("seconds[") for k in written):
+        typer.echo(f"  seconds  {out / 'seconds'}/ (Parquet, one file per satellite and station)")
+
+
+@app.command()
+def sweep(
+    scenario: Path = typer.Argument(..., help="Scenario YAML with a sweep: block (parameter: [values])."),
+    out: Path = typer.Option(Path("sweep"), "-o", "--out", help="Output folder for sweep.csv and sweep.html."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the existing Dask cluster at ADDRESS."),
+):
+    """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
+    from .config import load_scenario
+    from .io import prepare_dir, render_table, write_files
+    from .study import cluster, sweep as run_sweep, sweep_report
+
+    if out.exists() and not out.is_dir():
+        raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
+    sc = load_scenario(scenario)
+    if not sc.sweep:
+        raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
+    with cluster(workers, scheduler) as client:
+        table = run_sweep(sc, client)
+    folder = prepare_dir(out)
+    paths = write_files({folder / "sweep.csv": render_table(table, folder / "sweep.csv"),
+                         folder / "sweep.html": sweep_report(table, list(sc.sweep), title=f"Sweep: {sc.name}")})
+    _emit(table, Format.table, title=f"{len(table)} combinations", float_format="{:.4g}")
+    for path in paths:
+        typer.echo(f"  {path}")
 
 
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``

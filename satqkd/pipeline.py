@@ -38,7 +38,7 @@ from .errors import SatqkdError
 from .passes import PASS_COLUMNS, SECOND_COLUMNS, find_passes
 
 __all__ = [
-    "Results", "Unit", "run", "run_unit", "units", "assemble", "pass_stage", "link_stage", "key_stage",
+    "Results", "Unit", "run", "run_unit", "units", "assemble", "finish", "weather_tables", "pass_stage", "link_stage", "key_stage",
     "write_outputs", "KEY_COLUMNS", "SECONDS_CSV_MAX_ROWS",
 ]
 
@@ -231,18 +231,42 @@ def run(scenario: Scenario, *, map_units: Callable | None = None, weather: bool 
     ``weather`` draws one weather year (default: when the scenario has a
     ``weather`` block); ``seed`` overrides the scenario's weather seed.
     """
-    from . import schedule, weather as weatherlib
-
     check_scenario(scenario)
     work = units(scenario)
     if map_units is None:
         parts = [run_unit(scenario, u) for u in work]
     else:
         parts = map_units(run_unit, scenario, work)
+    return finish(scenario, parts, weather=weather, seed=seed)
+
+
+def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int | None = None) -> Results:
+    """The scenario-wide stages after the units: assemble, weather, schedule."""
+    from . import schedule, weather as weatherlib
+
     passes, seconds, notes = assemble(parts)
     passes = weatherlib.weather_stage(scenario, passes, enabled=weather, seed=seed)
     passes = schedule.schedule_stage(scenario, passes)
     return Results(scenario, passes, seconds, notes)
+
+
+def weather_tables(results: Results, *, years: int | None = None, seed: int | None = None):
+    """The key over the span in many seeded weather years: ``(by station and
+    link, by station and month)`` (see :func:`satqkd.weather.key_distribution`).
+    In each weather year the clear passes are scheduled by the greedy rule."""
+    from . import schedule, weather as weatherlib
+
+    sc = results.scenario
+    settings = sc.weather or weatherlib.WeatherSettings()
+    years = settings.years if years is None else years
+    seed = settings.seed if seed is None else seed
+    models, longitudes = weatherlib.scenario_models(sc)
+    s = sc.schedule or schedule.ScheduleSettings()
+    passes = results.passes
+    pairs = schedule.conflicts(passes, s.station_repoint_s, s.satellite_repoint_s)
+    select = schedule.greedy_many(passes["key_bits"].fillna(0.0).to_numpy(float), pairs)
+    kw = dict(years=years, seed=seed, longitudes_deg=longitudes, select=select)
+    return weatherlib.key_distribution(passes, models, **kw), weatherlib.monthly_distribution(passes, models, **kw)
 
 
 # --------------------------------------------------------------------------

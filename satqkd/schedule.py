@@ -12,7 +12,8 @@ some cannot be served.
 * :func:`conflicts` -- every pair of passes that cannot both be served, and
   why (same station or same satellite, too close in time).
 * :func:`greedy` -- the default rule: passes by decreasing key, each taken
-  if it conflicts with none taken so far.
+  if it conflicts with none taken so far (:func:`greedy_many`: the same for
+  many weather years at once).
 * :func:`optimal` -- the assignment of largest total key: a maximum-weight
   independent set of the conflict graph, solved exactly as a 0/1 integer
   program with :func:`scipy.optimize.milp`, one connected group of
@@ -39,7 +40,7 @@ from pydantic import ConfigDict, Field
 from .errors import SatqkdError
 
 __all__ = ["ScheduleSettings", "conflicts", "greedy", "optimal", "schedule", "schedule_stage",
-           "lost_to_conflicts", "MAX_OPTIMAL_GROUP"]
+           "lost_to_conflicts", "greedy_many", "MAX_OPTIMAL_GROUP"]
 
 MAX_OPTIMAL_GROUP = 2000  # passes in one group of conflicts the exact solver accepts
 
@@ -120,6 +121,23 @@ def greedy(weights, pairs: pd.DataFrame, allowed=None) -> np.ndarray:
         if allowed[k] and not taken[neighbours[k]].any():
             taken[k] = True
     return taken
+
+
+def greedy_many(weights, pairs: pd.DataFrame):
+    """:func:`greedy` for many weather years at once: returns a function
+    mapping clear passes ``[years, passes]`` to the scheduled ones."""
+    w = np.asarray(weights, float)
+    neighbours = _neighbours(w.size, pairs)
+    order = np.argsort(-w, kind="stable")
+
+    def select(clear: np.ndarray) -> np.ndarray:
+        taken = np.zeros_like(clear, dtype=bool)
+        for k in order:
+            nb = neighbours[k]
+            taken[:, k] = clear[:, k] & ~taken[:, nb].any(axis=1) if nb.size else clear[:, k]
+        return taken
+
+    return select
 
 
 def _neighbours(n: int, pairs: pd.DataFrame) -> list[np.ndarray]:

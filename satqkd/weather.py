@@ -250,13 +250,15 @@ def weather_stage(scenario, passes: pd.DataFrame, *, enabled: bool | None = None
 # --------------------------------------------------------------------------
 
 
-def _yearly_samples(passes, models, longitudes_deg, years, seed, key_column):
+def _yearly_samples(passes, models, longitudes_deg, years, seed, key_column, select=None):
     """Key bits per weather year of every pass: ``[years, passes]`` (float)."""
     key = passes[key_column].fillna(0.0).to_numpy(float)
-    samples = np.broadcast_to(key, (years, len(passes))).copy()
+    clear = np.ones((years, len(passes)), bool)
     for rows, draws in _station_draws(passes, models, longitudes_deg, years, seed).values():
-        samples[:, rows] *= draws
-    return samples
+        clear[:, rows] = draws
+    if select is not None:
+        clear = select(clear)
+    return key * clear
 
 
 def _summary(groups: dict, samples: np.ndarray, key: np.ndarray, label_cols: list[str]) -> pd.DataFrame:
@@ -271,15 +273,17 @@ def _summary(groups: dict, samples: np.ndarray, key: np.ndarray, label_cols: lis
 
 
 def key_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel], *, years: int = 1000, seed: int = 0,
-                     longitudes_deg: Mapping[str, float] | None = None, key_column: str = "key_bits") -> pd.DataFrame:
+                     longitudes_deg: Mapping[str, float] | None = None, key_column: str = "key_bits",
+                     select=None) -> pd.DataFrame:
     """The key of the whole span over ``years`` seeded weather years: one row
     per station (``satellite`` = "all"), one per link (satellite, station)
     and a total row, with ``clear_sky_bits`` (every night clear) and the mean,
-    P10, P50 and P90 of the weather years.  Pass ``key_column`` to use, say,
-    only scheduled key."""
+    P10, P50 and P90 of the weather years.  ``select`` maps the clear passes
+    of each year (``[years, passes]`` booleans) to those that make key, e.g.
+    :func:`satqkd.schedule.greedy_many` (contention); default: all clear ones."""
     if years < 1:
         raise SatqkdError(f"weather.years: expected at least 1, got {years}")
-    samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column)
+    samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
     key = passes[key_column].fillna(0.0).to_numpy(float)
     groups = {("all", "all"): np.arange(len(passes))}
     for name, idx in passes.groupby("station", sort=True).indices.items():
@@ -293,11 +297,12 @@ def key_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel], *, 
 
 
 def monthly_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel], *, years: int = 1000, seed: int = 0,
-                         longitudes_deg: Mapping[str, float] | None = None, key_column: str = "key_bits") -> pd.DataFrame:
+                         longitudes_deg: Mapping[str, float] | None = None, key_column: str = "key_bits",
+                         select=None) -> pd.DataFrame:
     """As :func:`key_distribution`, one row per station and calendar month
     of the passes' nights (the same draws: the same seed gives months that
     add up to the year)."""
-    samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column)
+    samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
     key = passes[key_column].fillna(0.0).to_numpy(float)
     month = _pass_nights(passes, longitudes_deg or {}).month
     frame = pd.DataFrame({"station": passes["station"].to_numpy(), "month": np.asarray(month)})
