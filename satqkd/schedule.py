@@ -155,7 +155,8 @@ def optimal(weights, pairs: pd.DataFrame, allowed=None) -> np.ndarray:
 
     Solved exactly per connected group of conflicts with
     :func:`scipy.optimize.milp` (``x_i + x_j <= 1`` for each conflicting
-    pair, ``x`` binary).  Passes of weight <= 0 are taken where free.
+    pair, ``x`` binary); then every pass still free of conflicts is added
+    (passes of no key included), so each pass left out conflicts with one taken.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
@@ -184,13 +185,18 @@ def optimal(weights, pairs: pd.DataFrame, allowed=None) -> np.ndarray:
         pj = np.array([pos[v] for v in j[sel]])
         rows = np.arange(pi.size)
         a = coo_matrix((np.ones(2 * pi.size), (np.r_[rows, rows], np.r_[pi, pj])), shape=(pi.size, members.size))
-        # Tiny bonus per pass so that zero-key passes are still taken where free.
-        c = -(np.maximum(w[members], 0.0) + 1e-9 * max(1.0, np.abs(w).max()))
+        c = -np.maximum(w[members], 0.0)
         res = milp(c, constraints=LinearConstraint(a, -np.inf, 1.0), integrality=np.ones(members.size),
                    bounds=Bounds(0, 1))
         if not res.success:  # pragma: no cover - a feasible 0/1 program always solves
             raise SatqkdError(f"schedule: the integer program failed ({res.message})")
         taken[members] = res.x > 0.5
+    # Passes the solver left out at no cost (zero key, or ties within its
+    # tolerance) are added wherever they are free: the schedule is maximal.
+    neighbours = _neighbours(n, ok)
+    for k in np.flatnonzero(allowed & ~taken):
+        if not taken[neighbours[k]].any():
+            taken[k] = True
     return taken
 
 

@@ -77,7 +77,7 @@ pass_rows = st.lists(
 )
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(pass_rows)
 def test_schedules_never_overlap_and_optimal_is_at_least_greedy(rows):
     passes = _table([(s, g, t, t + d, k) for s, g, t, d, k in rows])
@@ -98,3 +98,14 @@ def test_schedules_never_overlap_and_optimal_is_at_least_greedy(rows):
     assert key["optimal"] >= key["greedy"]
     if len(passes):
         assert key["optimal"] == _brute_force_best(passes, schedule.conflicts(passes))
+
+
+@settings(max_examples=30, deadline=None)
+@given(pass_rows, st.integers(0, 2**31 - 1))
+def test_greedy_many_is_greedy_in_every_weather_year(rows, seed):
+    passes = _table([(s, g, t, t + d, k) for s, g, t, d, k in rows])
+    pairs = schedule.conflicts(passes)
+    clear = np.random.default_rng(seed).random((5, len(passes))) < 0.6
+    many = schedule.greedy_many(passes["key_bits"].to_numpy(), pairs)(clear)
+    for y in range(5):
+        assert (many[y] == schedule.greedy(passes["key_bits"].to_numpy(), pairs, clear[y])).all()

@@ -120,3 +120,27 @@ def test_persistence_widens_the_spread_not_the_mean():
     lo, hi = table(0.0), table(0.8)
     assert hi.loc["A", "mean_bits"] == pytest.approx(lo.loc["A", "mean_bits"], rel=0.02)
     assert hi.loc["A", "p90_bits"] - hi.loc["A", "p10_bits"] > 2 * (lo.loc["A", "p90_bits"] - lo.loc["A", "p10_bits"])
+
+
+def test_scenario_weather_blocks(tmp_path):
+    """Station presets bring their weather; a bad block is one line naming the field."""
+    import yaml
+    from conftest import short_scenario
+
+    from satqkd.config import load_scenario
+    from satqkd.errors import SatqkdError
+
+    raw = short_scenario()
+    raw["weather"] = {"seed": 4, "years": 10}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    sc = load_scenario(path)
+    assert sc.stations[0].weather == CloudModel.nanshan() and sc.weather.seed == 4
+    raw["stations"][0]["weather"] = {"clear_fraction": [0.5] * 11}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SatqkdError, match=r"stations\[0\]\.weather\.clear_fraction"):
+        load_scenario(path)
+    raw["stations"][0]["weather"] = {"preset": "xinglong", "persistence": 1.5}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SatqkdError, match=r"stations\[0\]\.weather\.persistence"):
+        load_scenario(path)
