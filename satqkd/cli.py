@@ -250,30 +250,83 @@ def run(
     scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML, or the name of a shipped one (satqkd scenarios); default: micius."),
     out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for report.html, passes.csv, seconds.csv, run.json."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the existing Dask cluster at ADDRESS."),
+    weather: Optional[str] = typer.Option(None, "--weather", help="clear: every night clear; draw: one seeded weather year "
+                                          "(default: draw if the scenario has a weather block)."),
+    seconds: str = typer.Option("auto", "--seconds", help="Per-second table: auto (CSV up to 100,000 rows, else "
+                                "partitioned Parquet), single, parquet or none."),
     quiet: bool = _QUIET,
 ):
-    """Run a whole scenario: passes, per-second link and key, report."""
+    """Run a whole scenario: passes, per-second link and key, weather, schedule, report."""
     from .config import load_scenario
     from .io import check_output_dir
-    from .pipeline import run as run_pipeline, write_outputs
+    from .pipeline import run as run_pipeline, weather_tables, write_outputs
+    from .study import run as run_study
 
     # Found before the run, not after minutes of computing.
     check_output_dir(out, "-o/--out")
+    if weather not in (None, "clear", "draw"):
+        raise SatqkdError(f"--weather: expected clear or draw, got {weather!r}")
+    if seconds not in ("auto", "single", "parquet", "none"):
+        raise SatqkdError(f"--seconds: expected auto, single, parquet or none, got {seconds!r}")
     with _progress(quiet) as update:
         update("load")
         sc = load_scenario(scenario)
-        results = run_pipeline(sc, progress=update)
+        draw = None if weather is None else weather == "draw"
+        if workers is None and scheduler is None:
+            results = run_pipeline(sc, progress=update, weather=draw)
+        else:
+            results = run_study(sc, workers=workers, scheduler=scheduler, weather=draw)
+        extra = {}
+        if sc.weather is not None and weather != "clear":
+            from .io import render_table
+
+            yearly, monthly = weather_tables(results)
+            extra = {"weather.csv": render_table(yearly, "weather.csv"),
+                     "weather-monthly.csv": render_table(monthly, "weather-monthly.csv")}
         update("write")
-        written = write_outputs(results, Path(out), report=not no_report)
+        written = write_outputs(results, Path(out), report=not no_report, seconds=seconds, extra=extra)
     _warn(results.warnings)
     p = results.passes
     total = float(p["key_bits"].sum()) if len(p) else 0.0
+    delivered = float(p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()) if len(p) else 0.0
     typer.echo(
         f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
-        f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key"
+        f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
+        f"({delivered / 1e6:.2f} Mbit in {_plural(int(p['scheduled'].sum()) if len(p) else 0, 'scheduled pass', 'scheduled passes')})"
     )
     for kind, path in written.items():
-        typer.echo(f"  {kind:8s} {path}")
+        if not kind.startswith("seconds["):
+            typer.echo(f"  {kind:8s} {path}")
+    if any(k.startswith("seconds[") for k in written):
+        typer.echo(f"  seconds  {Path(out) / 'seconds'}/ (Parquet, one file per satellite and station)")
+
+
+@app.command()
+def sweep(
+    scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a sweep: block (parameter: [values]), or a shipped one's name."),
+    out: str = typer.Option("sweep", "-o", "--out", metavar="DIR", help="Output folder for sweep.csv and sweep.html."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the existing Dask cluster at ADDRESS."),
+):
+    """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
+    from .config import load_scenario
+    from .io import check_output_dir, prepare_dir, render_table, write_files
+    from .study import cluster, sweep as run_sweep, sweep_report
+
+    check_output_dir(out, "-o/--out")
+    sc = load_scenario(scenario)
+    if not sc.sweep:
+        raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
+    with cluster(workers, scheduler) as client:
+        table = run_sweep(sc, client)
+    folder = prepare_dir(out)
+    paths = write_files({folder / "sweep.csv": render_table(table, folder / "sweep.csv"),
+                         folder / "sweep.html": sweep_report(table, list(sc.sweep), title=f"Sweep: {sc.name}")})
+    _emit(table, Format.table, title=f"{len(table)} combinations", float_format="{:.4g}")
+    for path in paths:
+        typer.echo(f"  {path}")
 
 
 @app.command(epilog="Example: satqkd scenarios; then satqkd run micius-2021-nanshan")

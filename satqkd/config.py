@@ -288,6 +288,7 @@ class StationSpec(_Strict):
     turbulence: Any = None
     sky: Any = None
     constraints: dict | None = None
+    weather: Any = None  # a satqkd.weather.CloudModel block; default: the preset of the station's name
 
 
 def _date_or_text(value):
@@ -313,6 +314,9 @@ class ScenarioSpec(_Strict):
     seconds_format: Literal["csv", "parquet"] = "csv"
     satellites: list[SatelliteSpec] = Field(min_length=1)
     stations: list[StationSpec] = Field(min_length=1)
+    weather: dict | None = None   # satqkd.weather.WeatherSettings
+    schedule: dict | None = None  # satqkd.schedule.ScheduleSettings
+    sweep: dict[str, list[Any]] | None = None  # satqkd.study: parameter -> values
 
 
 @dataclasses.dataclass
@@ -324,6 +328,7 @@ class StationSetup:
     atmosphere: Any = None
     turbulence: Any = None
     sky: Any = None
+    weather: Any = None  # satqkd.weather.CloudModel or None (always clear)
 
 
 @dataclasses.dataclass
@@ -346,6 +351,11 @@ class Scenario:
     protocol: Any
     optimise: bool = True
     seconds_format: str = "csv"
+    weather: Any = None   # satqkd.weather.WeatherSettings, None without a weather: block
+    schedule: Any = None  # satqkd.schedule.ScheduleSettings
+    sweep: dict | None = None
+    raw: dict | None = dataclasses.field(default=None, repr=False)  # the YAML mapping it was built from
+    today: Any = None     # the date "today" meant (rebuilding it elsewhere gives the same span)
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -380,8 +390,10 @@ def _parse_when(value, where: str, today: dt.date):
         raise SatqkdError(f"{where}: expected 'today' or an ISO date/time such as 2026-11-28T12:00:00, got {value!r}") from None
 
 
-def load_scenario(path: str | Path | None = None, *, today: dt.date | None = None) -> Scenario:
-    """Read and validate a scenario file (the shipped default when ``None``)."""
+def load_scenario(path: str | Path | None = None, *, today: dt.date | None = None, raw: dict | None = None) -> Scenario:
+    """Read and validate a scenario file (the shipped default when ``None``);
+    with ``raw``, validate that mapping instead (``path`` still names it and
+    anchors relative file names)."""
     from . import elements, keyrate, link
     from .constraints import Constraints
     from .detector import DETECTOR_PRESETS, Detector
@@ -389,7 +401,7 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
 
     path = find_config(path, "scenarios") if path is not None else _default_scenario()
     name = str(path)
-    raw = read_yaml(path)
+    raw = read_yaml(path) if raw is None else raw
     try:
         spec = ScenarioSpec.model_validate(raw)
     except ValidationError as exc:
@@ -497,6 +509,12 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             block = getattr(st, key)
             if block is not None:
                 extra[key] = build_block(getattr(link, cls_name), getattr(link, presets_name, {}), block, f"{where}.{key}")
+        from . import weather as weatherlib
+
+        default_weather = st.preset if st.preset in weatherlib.CLOUD_PRESETS else None
+        if st.weather is not None or default_weather is not None:
+            extra["weather"] = build_block(weatherlib.CloudModel, weatherlib.CLOUD_PRESETS, st.weather,
+                                           f"{where}.weather", default=default_weather)
         stations.append(StationSetup(station, telescope, detector, cons, **extra))
 
     sat_names = [s.satellite.name for s in satellites]
@@ -509,7 +527,13 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             raise SatqkdError(
                 f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
             )
-    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format)
+    from .schedule import ScheduleSettings
+    from .weather import WeatherSettings
+
+    weather = None if spec.weather is None else build_block(WeatherSettings, {}, spec.weather, f"{name}: weather")
+    sched = build_block(ScheduleSettings, {}, spec.schedule, f"{name}: schedule")
+    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
+                    weather, sched, spec.sweep, raw, today)
 
 
 def load_system(path: str | Path):

@@ -1,0 +1,100 @@
+"""A constellation study, serial versus a local Dask cluster of 2 workers.
+
+12 sun-synchronous satellites (heights 500-600 km, nodes spread over the day)
+x 10 stations (the five shipped sites and five more across China) x 30 days,
+every pass optimised.  Runs the same scenario
+
+* serially in this process (``satqkd.pipeline.run``), then
+* on a ``LocalCluster`` of 2 worker processes, one thread each
+  (``satqkd.study.run``), timing the cluster's start separately,
+
+checks that the passes tables are identical, and measures the per-task
+overhead of the cluster (a no-op task, mapped 500 times), so a user can size
+a cluster: a unit (one satellite over one station) should take much longer
+than that.
+
+Prints readable lines, then one JSON object on the last line.
+Usage: python benchmarks/bench_study.py [--days 30] [--satellites 12] [--stations 10] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from satqkd import pipeline, study
+from satqkd.config import load_scenario
+
+EXTRA_STATIONS = [  # name, latitude, longitude, height (m): more sites for the study
+    ("Kunming", 25.03, 102.80, 2000.0), ("Hefei", 31.82, 117.23, 30.0), ("Xian", 34.27, 108.95, 400.0),
+    ("Harbin", 45.75, 126.65, 150.0), ("Lhasa", 29.65, 91.13, 3650.0),
+]
+
+
+def scenario(days, n_sat, n_sta, tmp):
+    sats = [{"name": f"SSO-{k:02d}",
+             "orbit": {"sun_synchronous": {"height_km": 500 + 100 * (k % 2), "ltan_hours": (12.0 + 2.0 * k) % 24}},
+             "transmitter": {"preset": "micius"}, "source": {"preset": "micius_2021"}} for k in range(n_sat)]
+    stations = [{"preset": p, "telescope": {"preset": "nanshan"}, "detector": {"preset": "micius_2021_nanshan"}}
+                for p in ("nanshan", "xinglong", "delingha", "lijiang", "ngari")]
+    stations += [{"name": n, "latitude_deg": la, "longitude_deg": lo, "height_m": h,
+                  "telescope": {"preset": "nanshan"}, "detector": {"preset": "micius_2021_nanshan"}}
+                 for n, la, lo, h in EXTRA_STATIONS]
+    raw = {"name": "constellation study", "start": "2026-11-28", "days": days,
+           "constraints": {"min_elevation_deg": 10, "night": "nautical"}, "protocol": {"preset": "satellite"},
+           "satellites": sats, "stations": stations[:n_sta]}
+    path = Path(tmp) / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_scenario(path)
+
+
+def _noop(x):
+    return x
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=float, default=30.0)
+    ap.add_argument("--satellites", type=int, default=12)
+    ap.add_argument("--stations", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        sc = scenario(args.days, args.satellites, args.stations, tmp)
+        n_units = len(pipeline.units(sc))
+        a = time.perf_counter()
+        serial = pipeline.run(sc)
+        serial_s = time.perf_counter() - a
+        print(f"{n_units} units, {len(serial.passes)} passes; serial {serial_s:.1f} s")
+        a = time.perf_counter()
+        with study.cluster(workers=args.workers) as client:
+            start_s = time.perf_counter() - a
+            client.gather(client.map(_noop, range(2 * args.workers)))  # workers up and importing
+            b = time.perf_counter()
+            parallel = study.run(sc, client=client)
+            parallel_s = time.perf_counter() - b
+            n_tasks = 500
+            b = time.perf_counter()
+            client.gather(client.map(_noop, range(n_tasks), pure=False))
+            overhead_ms = 1e3 * (time.perf_counter() - b) / n_tasks
+        identical = (pipeline.write_outputs(serial, Path(tmp) / "a", report=False, seconds="none")["passes"].read_bytes()
+                     == pipeline.write_outputs(parallel, Path(tmp) / "b", report=False, seconds="none")["passes"].read_bytes())
+    speedup = serial_s / parallel_s
+    print(f"{args.workers} workers: cluster start {start_s:.1f} s, run {parallel_s:.1f} s, speed-up {speedup:.2f}x "
+          f"(with start {serial_s / (parallel_s + start_s):.2f}x); passes.csv identical: {identical}")
+    print(f"per-task overhead {overhead_ms:.2f} ms (no-op task, {n_tasks} mapped); "
+          f"mean unit {1e3 * serial_s / n_units:.0f} ms")
+    print(json.dumps({"units": n_units, "passes": len(serial.passes), "serial_s": round(serial_s, 2),
+                      "workers": args.workers, "cluster_start_s": round(start_s, 2), "parallel_s": round(parallel_s, 2),
+                      "speedup": round(speedup, 2), "speedup_with_start": round(serial_s / (parallel_s + start_s), 2),
+                      "per_task_overhead_ms": round(overhead_ms, 3), "mean_unit_ms": round(1e3 * serial_s / n_units, 1),
+                      "identical": identical}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Studies that outgrow one process: scenario runs and parameter sweeps on Dask.
+
+A scenario's work splits into units, one per (satellite, station) pair
+(:func:`satqkd.pipeline.units`), that share nothing; :mod:`dask.distributed`
+runs them on a cluster and :func:`satqkd.pipeline.finish` puts them together
+in a fixed order, so the tables are the same, byte for byte, as a serial run.
+
+* :func:`cluster` -- a context manager giving a Dask ``Client``: a local
+  cluster of ``workers`` processes, or the existing cluster at ``scheduler``
+  (what dask-jobqueue on Slurm/PBS or dask-kubernetes gives), or ``None``
+  (serial) when neither is given.
+* :func:`run` -- :func:`satqkd.pipeline.run` with the units on the cluster.
+* :func:`sweep_scenarios` -- the scenarios of a ``sweep:`` block: one per
+  combination of the values it lists (names in :data:`SWEEP_PARAMETERS`, or
+  a dotted path into the scenario such as ``stations.0.telescope.fov_urad``).
+* :func:`sweep` -- runs every combination (all units of all combinations in
+  one go on the cluster) and returns one row per combination: passes,
+  scheduled passes, key, key per year, mean key rate, key lost to conflicts.
+* :func:`sweep_report` -- an HTML page of trade-off plots for the sweep.
+
+Workers rebuild a scenario from its YAML mapping (skyfield's satellites do
+not pickle), once per worker and scenario.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import html
+import itertools
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import pipeline
+from .config import Scenario, load_scenario
+from .errors import SatqkdError
+
+__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_report", "SWEEP_PARAMETERS"]
+
+# Short names of the usual sweep parameters: where each one lives in the
+# scenario (every satellite's or every station's block).
+SWEEP_PARAMETERS = {
+    "height_km": ("satellites", "orbit.sun_synchronous.height_km"),
+    "ltan_hours": ("satellites", "orbit.sun_synchronous.ltan_hours"),
+    "wavelength_nm": ("satellites", "transmitter.wavelength_nm"),
+    "divergence_urad": ("satellites", "transmitter.divergence_urad"),
+    "transmitter_aperture_m": ("satellites", "transmitter.aperture_m"),
+    "aperture_m": ("stations", "telescope.aperture_m"),
+    "fov_urad": ("stations", "telescope.fov_urad"),
+}
+
+
+@contextlib.contextmanager
+def cluster(workers: int | None = None, scheduler: str | None = None, *, processes: bool = True):
+    """A Dask client for the duration of the block (``None``: run serially).
+
+    ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) connects to an
+    existing cluster; ``workers`` starts a local cluster of that many worker
+    processes with one thread each (``processes=False``: threads in this
+    process, quicker to start, for tests).
+    """
+    if workers is not None and scheduler is not None:
+        raise SatqkdError("give either --workers N (a local cluster) or --scheduler ADDRESS, not both")
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None and workers < 1:
+        raise SatqkdError(f"--workers: expected at least 1, got {workers}")
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SatqkdError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())})") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                      dashboard_address=None, silence_logs=40) as local, Client(local) as client:
+        yield client
+
+
+# --------------------------------------------------------------------------
+# Units on workers
+# --------------------------------------------------------------------------
+
+_SCENARIOS: dict = {}
+
+
+def _key(raw, path, today) -> str:
+    return json.dumps([raw, str(path), str(today)], sort_keys=True, default=str)
+
+
+def _scenario_on_worker(raw, path, today) -> Scenario:
+    key = _key(raw, path, today)
+    if key not in _SCENARIOS:
+        if len(_SCENARIOS) > 16:
+            _SCENARIOS.clear()
+        _SCENARIOS[key] = load_scenario(path, today=today, raw=raw)
+    return _SCENARIOS[key]
+
+
+def _unit_task(raw, path, today, unit):
+    return pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+
+
+def _submit(client, scenario: Scenario):
+    if scenario.raw is None:
+        raise SatqkdError("a scenario for a Dask run must come from load_scenario (it is rebuilt on the workers)")
+    work = pipeline.units(scenario)
+    n = len(work)
+    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work, pure=False)
+
+
+def run_many(scenarios: list[Scenario], client=None, **kwargs) -> list:
+    """Run several scenarios, all their units at once on ``client`` (serially
+    without one); returns their :class:`~satqkd.pipeline.Results` in order."""
+    if client is None:
+        return [pipeline.run(sc, **kwargs) for sc in scenarios]
+    for sc in scenarios:
+        pipeline.check_scenario(sc)
+    futures = [_submit(client, sc) for sc in scenarios]
+    return [pipeline.finish(sc, client.gather(f), **kwargs) for sc, f in zip(scenarios, futures)]
+
+
+def run(scenario: Scenario, *, workers: int | None = None, scheduler: str | None = None, client=None, **kwargs):
+    """:func:`satqkd.pipeline.run` with the units on a Dask cluster."""
+    if client is not None:
+        return run_many([scenario], client, **kwargs)[0]
+    with cluster(workers, scheduler) as c:
+        return run_many([scenario], c, **kwargs)[0]
+
+
+# --------------------------------------------------------------------------
+# Sweeps
+# --------------------------------------------------------------------------
+
+
+def _set(raw: dict, dotted: str, value, where: str) -> None:
+    """Set ``value`` at a dotted path (list indices as numbers) in ``raw``."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for k, part in enumerate(parts[:-1]):
+        nxt = int(part) if isinstance(node, list) and part.isdigit() else part
+        try:
+            child = node[nxt]
+        except (KeyError, IndexError, TypeError):
+            child = None
+        if child is None or isinstance(child, str):
+            if isinstance(node, list):
+                raise SatqkdError(f"{where}: {'.'.join(parts[:k + 1])}: no such item in the scenario")
+            # An equipment block given as a preset name (or not at all): a mapping with that preset.
+            child = {} if child is None else {"preset": child}
+            node[nxt] = child
+        node = child
+    if not isinstance(node, dict):
+        raise SatqkdError(f"{where}: {dotted}: not a field of a mapping in the scenario")
+    node[parts[-1]] = value
+
+
+def sweep_scenarios(scenario: Scenario, sweep: dict | None = None) -> tuple[pd.DataFrame, list[Scenario]]:
+    """One scenario per combination of the sweep's values (the scenario's own
+    ``sweep:`` block by default): ``(parameters table, scenarios)``."""
+    sweep = scenario.sweep if sweep is None else sweep
+    where = f"{scenario.path}: sweep"
+    if not sweep:
+        raise SatqkdError(f"{where}: the scenario has no sweep block (parameter: [values, ...])")
+    if scenario.raw is None:
+        raise SatqkdError(f"{where}: the scenario must come from load_scenario")
+    names = list(sweep)
+    for name in names:
+        if not isinstance(sweep[name], list) or not sweep[name]:
+            raise SatqkdError(f"{where}.{name}: expected a list of values")
+        if name not in SWEEP_PARAMETERS and "." not in name:
+            raise SatqkdError(f"{where}.{name}: unknown parameter; expected one of {', '.join(SWEEP_PARAMETERS)} "
+                              "or a dotted path such as stations.0.telescope.fov_urad")
+    combos = list(itertools.product(*(sweep[n] for n in names)))
+    scenarios = []
+    for combo in combos:
+        raw = copy.deepcopy(scenario.raw)
+        raw.pop("sweep", None)
+        for name, value in zip(names, combo):
+            if name in SWEEP_PARAMETERS:
+                group, path = SWEEP_PARAMETERS[name]
+                for i in range(len(raw[group])):
+                    _set(raw, f"{group}.{i}.{path}", value, f"{where}.{name}")
+            else:
+                _set(raw, name, value, f"{where}.{name}")
+        label = ", ".join(f"{n}={v}" for n, v in zip(names, combo))
+        try:
+            scenarios.append(load_scenario(scenario.path, today=scenario.today, raw=raw))
+        except SatqkdError as exc:
+            raise SatqkdError(f"{where} ({label}): {exc}") from None
+    return pd.DataFrame(combos, columns=names), scenarios
+
+
+def _row(results) -> dict:
+    from .schedule import lost_to_conflicts
+
+    p = results.passes
+    sc = results.scenario
+    days = (sc.end.tt - sc.start.tt)
+    delivered = p.loc[p["scheduled"] & p["clear"], "key_bits"].sum() if len(p) else 0.0
+    rate = p.loc[p["key_bits"] > 0, "mean_key_rate_bps"] if len(p) else pd.Series(dtype=float)
+    row = {
+        "passes": len(p),
+        "scheduled_passes": int(p["scheduled"].sum()) if len(p) else 0,
+        "key_bits": float(delivered),
+        "key_bits_per_year": float(delivered) * 365.25 / days,
+        "mean_key_rate_bps": float(rate.mean()) if len(rate) else 0.0,
+        "lost_to_conflicts_bits": lost_to_conflicts(p),
+    }
+    if sc.weather is not None and len(p):
+        yearly, _ = pipeline.weather_tables(results)
+        total = yearly[(yearly["satellite"] == "all") & (yearly["station"] == "all")].iloc[0]
+        for col in ("mean", "p10", "p90"):
+            row[f"weather_{col}_bits_per_year"] = float(total[f"{col}_bits"]) * 365.25 / days
+    return row
+
+
+def sweep(scenario: Scenario, client=None) -> pd.DataFrame:
+    """One row per combination of the sweep: its parameters, then passes,
+    scheduled passes, key bits of the scheduled passes under a clear sky,
+    key bits per year (the span scaled to 365.25 days), mean key rate of
+    passes with key (bit/s), key lost to conflicts, and with a ``weather:``
+    block the mean, P10 and P90 key per year over its weather years."""
+    params, scenarios = sweep_scenarios(scenario)
+    results = run_many(scenarios, client, weather=False)
+    return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
+
+
+def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep") -> str:
+    """A self-contained HTML page: the sweep table and, for each parameter,
+    key per year and mean key rate against it (one line per combination of
+    the other parameters)."""
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+    from plotly.subplots import make_subplots
+
+    figs = []
+    for name in parameters:
+        others = [p for p in parameters if p != name]
+        fig = make_subplots(rows=1, cols=2, subplot_titles=("key per year (Gbit)", "mean key rate (kbit/s)"))
+        groups = table.groupby(others, sort=True) if others else [((), table)]
+        for label, g in groups:
+            label = label if isinstance(label, tuple) else (label,)
+            text = ", ".join(f"{o}={v}" for o, v in zip(others, label)) or "all"
+            g = g.sort_values(name)
+            fig.add_trace(go.Scatter(x=g[name], y=g["key_bits_per_year"] / 1e9, mode="lines+markers", name=text,
+                                     legendgroup=text), row=1, col=1)
+            fig.add_trace(go.Scatter(x=g[name], y=g["mean_key_rate_bps"] / 1e3, mode="lines+markers", name=text,
+                                     legendgroup=text, showlegend=False), row=1, col=2)
+        fig.update_xaxes(title_text=name)
+        fig.update_layout(template="plotly_white", title=f"Trade-off: {name}", height=420)
+        figs.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{v:,.4g}</td>" if isinstance(v, (float, np.floating)) else f"<td>{html.escape(str(v))}</td>"
+                                    for v in row) + "</tr>" for row in table.itertuples(index=False))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;"
+            "max-width:1200px}} table{border-collapse:collapse;font-size:.85rem} td,th{padding:.2rem .5rem;"
+            "border-bottom:1px solid #eee;text-align:right}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{body}</table>" + "".join(figs) + "</body></html>")
