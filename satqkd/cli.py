@@ -80,6 +80,8 @@ def run(
     scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML (default: the shipped configs/micius.yaml)."),
     out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder for report.html, passes.csv, seconds.csv."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+    allow_stale_elements: bool = typer.Option(False, "--allow-stale-elements",
+                                              help="Forecast with element sets too old for the span (a warning, not an error)."),
 ):
     """Run a whole scenario: passes, per-second link and key, report."""
     from .config import load_scenario
@@ -89,6 +91,8 @@ def run(
         # Found before the run, not after minutes of computing.
         raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
     sc = load_scenario(scenario)
+    if allow_stale_elements:
+        sc.allow_stale_elements = True
     results = run_pipeline(sc)
     _warn(results.warnings)
     written = write_outputs(results, out, report=not no_report)
@@ -173,6 +177,8 @@ def passes(
     moon_separation: Optional[float] = typer.Option(None, "--moon-separation", help="Minimum Moon separation (deg)."),
     max_range_km: Optional[float] = typer.Option(None, "--max-range-km", help="Maximum slant range (km)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    allow_stale_elements: bool = typer.Option(False, "--allow-stale-elements",
+                                              help="Forecast with element sets too old for the span (a warning, not an error)."),
 ):
     """Forecast passes (no report is written)."""
     import pandas as pd
@@ -181,7 +187,7 @@ def passes(
     import datetime as dt
 
     from .config import check_span, load_scenario
-    from .elements import load_elements
+    from .elements import load_catalogue, load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
 
@@ -208,7 +214,12 @@ def passes(
     else:
         if (tle is None) == (omm is None):
             raise SatqkdError("passes: give a scenario, or exactly one of --tle FILE / --omm FILE with --station")
-        sats = load_elements(tle or omm)
+        if tle is not None:
+            # A catalogue as it comes: keep what SGP4 accepts, report the rest.
+            sats, rejected = load_catalogue(tle)
+            _warn(rejected)
+        else:
+            sats = load_elements(omm)
         if not station:
             raise SatqkdError("passes: --station: give at least one station (a preset such as nanshan, or LAT,LON,HEIGHT_M)")
         stations = [parse_station(s) for s in station]
@@ -225,7 +236,11 @@ def passes(
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
         stations = [dataclasses.replace(s, horizon_mask=mask) for s in stations]
-    forecast = find_passes(sats, stations, t0, t1, cons, per_second=False)
+    stale = {"max_element_age_days": sc.max_element_age_days, "allow_stale_elements": sc.allow_stale_elements} \
+        if scenario is not None else {}
+    if allow_stale_elements:
+        stale["allow_stale_elements"] = True
+    forecast = find_passes(sats, stations, t0, t1, cons, per_second=False, **stale)
     _warn(forecast.warnings)
     table = forecast.passes.drop(columns=["pass_id"])
     if fmt == Format.table:

@@ -285,6 +285,10 @@ class ScenarioSpec(_Strict):
     protocol: Any = None
     optimise: bool = True
     seconds_format: Literal["csv", "parquet"] = "csv"
+    # Element sets further than this from the span are refused (days; the
+    # LEO limit, scaled for other orbit classes; default 30), unless allowed.
+    max_element_age_days: Annotated[float, Field(gt=0.0)] | None = None
+    allow_stale_elements: bool = False
     satellites: list[SatelliteSpec] = Field(min_length=1)
     stations: list[StationSpec] = Field(min_length=1)
 
@@ -320,6 +324,8 @@ class Scenario:
     protocol: Any
     optimise: bool = True
     seconds_format: str = "csv"
+    max_element_age_days: float | None = None
+    allow_stale_elements: bool = False
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -483,7 +489,8 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             raise SatqkdError(
                 f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
             )
-    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format)
+    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
+                    spec.max_element_age_days, spec.allow_stale_elements)
 
 
 def load_system(path: str | Path):

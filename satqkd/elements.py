@@ -1237,11 +1237,15 @@ def load_catalogue(path) -> tuple[list[EarthSatellite], list[str]]:
     """
     try:
         return load_elements(path), []
-    except SatqkdError as first:
+    except SatqkdError as exc:
+        first = exc
         p = Path(path)
         if not p.is_file():
             raise
-        text = p.read_bytes().decode("utf-8-sig", errors="replace")
+        try:
+            text = p.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            raise first from None
         try:
             fmt = _detect_format(text, str(path))
         except SatqkdError:
@@ -1280,7 +1284,7 @@ def load_catalogue(path) -> tuple[list[EarthSatellite], list[str]]:
     if name is not None:
         rejected.append(f"{path}:{name_no}: name line {name!r} is not followed by an element set")
     if not sats:
-        raise SatqkdError(f"{path}: no usable element set ({len(rejected)} rejected; first: {rejected[0] if rejected else '-'})")
+        raise first from None
     return sats, rejected
 
 

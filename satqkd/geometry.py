@@ -75,7 +75,9 @@ class Clock:
         t = seconds_to_time(t0, self.grid_s)
         utc = (np.asarray(t.whole) - self.whole) + t.tai_fraction - t._leap_seconds() / DAY_S
         self._utc_offset = utc - self.grid_s / DAY_S  # constant unless a leap second intervenes
-        self._exact_utc = np.ptp(self._utc_offset) < 1e-9 / DAY_S
+        # A leap second shifts the offset by 1 s; rounding over a long span by
+        # far less than a microsecond.
+        self._exact_utc = np.ptp(self._utc_offset) < 1e-6 / DAY_S
         self._ut1 = (np.asarray(t.whole) - self.whole) + t.ut1_fraction
 
     def utc_label_s(self, offset_s):

@@ -262,10 +262,20 @@ def _max_rate_below_deg_s(satellite, threshold_deg: float) -> float:
 
 
 def _coarse_step_s(satellite) -> float:
-    # Two distinct culminations closer together than one step could merge;
-    # 1/100 of a period keeps them apart for every orbit type (skyfield's
-    # find_events samples 1/20 of an orbit).
-    return float(np.clip(orbital_period_s(satellite) / 100.0, 5.0, 600.0))
+    """The coarse grid's step: 1/100 of a period (5 s to 10 min), or 1/25
+    for a near-circular low orbit.
+
+    Two distinct culminations closer together than one step could merge:
+    an elliptical orbit can culminate twice in one pass, so it gets 1/100 of
+    a period.  A near-circular LEO culminates once per pass; the refinement
+    of every maximum that could reach the threshold (see
+    :func:`_chunk_intervals`) finds passes between samples whatever the
+    step, so 1/25 (skyfield's ``find_events`` samples 1/20) is enough.
+    """
+    period = orbital_period_s(satellite)
+    if period < 225 * 60 and satellite.model.ecco < 0.05:
+        return float(np.clip(period / 25.0, 5.0, 600.0))
+    return float(np.clip(period / 100.0, 5.0, 600.0))
 
 
 def _pass_step_s(satellite) -> float:
@@ -380,23 +390,6 @@ class _Columns(Mapping):
         return len(self._makers)
 
 
-def _distinct(offsets):
-    """Distinct values of ``offsets`` and the index of each sample among
-    them; whole seconds (nearly all) by a table instead of a sort."""
-    if offsets.size == 0:
-        return offsets, np.zeros(0, np.int64)
-    whole = offsets == np.floor(offsets)
-    span = offsets.max() - offsets.min() if offsets.size else 0
-    if not whole.all() or span > 50 * offsets.size + 1000:
-        return np.unique(offsets, return_inverse=True)
-    sec = offsets.astype(np.int64)
-    lo = sec.min()
-    present = np.zeros(sec.max() - lo + 1, bool)
-    present[sec - lo] = True
-    rank = np.cumsum(present) - 1
-    return (np.flatnonzero(present) + lo).astype(float), rank[sec - lo]
-
-
 class _Context:
     """Everything a search shares: satellites, stations, their constraint
     objects, the clock and (built on first use) the Sun and the Moon."""
@@ -436,14 +429,9 @@ class _Context:
         by_station = [(j, np.flatnonzero(st_idx == j)) for j in np.unique(st_idx)]
         states = _Lazy(lambda: self.states(sat_idx, offset_s))
 
-        def distinct_body(which):
-            def make():
-                uniq, inv = _distinct(offset_s)
-                body = self.sunmoon.sun_itrs_km if which == "sun" else self.sunmoon.moon_itrs_km
-                return body(uniq)[:, inv]
-            return _Lazy(make)
-
-        sun, moon = distinct_body("sun"), distinct_body("moon")
+        # SunMoon evaluates each 20 s cell once, however many pairs share it.
+        sun = _Lazy(lambda: self.sunmoon.sun_itrs_km(offset_s))
+        moon = _Lazy(lambda: self.sunmoon.moon_itrs_km(offset_s))
 
         def per_station(fn, dtype=float):
             def make():

@@ -69,6 +69,8 @@ def run(scenario: Scenario) -> Results:
             scenario.start,
             scenario.end,
             constraints,
+            max_element_age_days=scenario.max_element_age_days,
+            allow_stale_elements=scenario.allow_stale_elements,
         )
         notes.extend(forecast.warnings)
         passes, seconds = forecast.passes.copy(), forecast.seconds.copy()
