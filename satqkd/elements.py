@@ -1267,7 +1267,8 @@ def load_catalogue(path) -> tuple[list[EarthSatellite], list[str]]:
                 got = parse_tle("\n".join(block), str(path))
                 sats.extend(got)
             except SatqkdError as exc:
-                rejected.append(_renumber(str(exc), str(path), name_no if name is not None else i + 1))
+                where = _renumber(str(exc), str(path), name_no if name is not None else i + 1)
+                rejected.append(f"{where} (set {name!r})" if name else where)
             name = None
             i += 2
             continue

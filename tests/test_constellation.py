@@ -143,7 +143,7 @@ def test_catalogue_keeps_what_sgp4_accepts_and_reports_the_rest(tmp_path):
     sats, rejected = load_catalogue(path)
     assert [s.name for s in sats] == [lines[0].strip(), lines[6].strip()]
     assert len(rejected) == 2
-    assert rejected[0].startswith(f"{path}:6:") and "checksum" in rejected[0]
+    assert rejected[0].startswith(f"{path}:6:") and "checksum" in rejected[0] and lines[3].strip() in rejected[0]
     assert rejected[1].startswith(f"{path}:10:")
 
 
