@@ -256,6 +256,8 @@ def run(
                                           "(default: draw if the scenario has a weather block)."),
     seconds: str = typer.Option("auto", "--seconds", help="Per-second table: auto (CSV up to 100,000 rows, else "
                                 "partitioned Parquet), single, parquet or none."),
+    allow_stale_elements: bool = typer.Option(False, "--allow-stale-elements",
+                                              help="Forecast with element sets too old for the span (a warning, not an error)."),
     quiet: bool = _QUIET,
 ):
     """Run a whole scenario: passes, per-second link and key, weather, schedule, report."""
@@ -273,6 +275,8 @@ def run(
     with _progress(quiet) as update:
         update("load")
         sc = load_scenario(scenario)
+        if allow_stale_elements:
+            sc.allow_stale_elements = True
         draw = None if weather is None else weather == "draw"
         if workers is None and scheduler is None:
             results = run_pipeline(sc, progress=update, weather=draw)
@@ -417,6 +421,8 @@ def passes(
     moon_separation: Optional[float] = typer.Option(None, "--moon-separation", help="Minimum Moon separation (deg)."),
     max_range_km: Optional[float] = typer.Option(None, "--max-range-km", help="Maximum slant range (km)."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    allow_stale_elements: bool = typer.Option(False, "--allow-stale-elements",
+                                              help="Forecast with element sets too old for the span (a warning, not an error)."),
     quiet: bool = _QUIET,
 ):
     """Forecast passes (no report is written)."""
@@ -426,7 +432,7 @@ def passes(
     import datetime as dt
 
     from .config import check_span, load_scenario
-    from .elements import load_elements
+    from .elements import load_catalogue, load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
 
@@ -453,7 +459,12 @@ def passes(
     else:
         if (tle is None) == (omm is None):
             raise SatqkdError("passes: give a scenario, or exactly one of --tle FILE / --omm FILE with --station")
-        sats = load_elements(tle or omm)
+        if tle is not None:
+            # A catalogue as it comes: keep what SGP4 accepts, report the rest.
+            sats, rejected = load_catalogue(tle)
+            _warn(rejected)
+        else:
+            sats = load_elements(omm)
         if not station:
             raise SatqkdError("passes: --station: give at least one station (a preset such as nanshan, or LAT,LON,HEIGHT_M)")
         stations = [parse_station(s) for s in station]
@@ -475,9 +486,13 @@ def passes(
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
         stations = [dataclasses.replace(s, horizon_mask=mask) for s in stations]
+    stale = {"max_element_age_days": sc.max_element_age_days, "allow_stale_elements": sc.allow_stale_elements} \
+        if scenario is not None else {}
+    if allow_stale_elements:
+        stale["allow_stale_elements"] = True
     with _progress(quiet) as update:
         update("passes")
-        forecast = find_passes(sats, stations, t0, t1, cons, per_second=False)
+        forecast = find_passes(sats, stations, t0, t1, cons, per_second=False, **stale)
     _warn(forecast.warnings)
     table = forecast.passes.drop(columns=["pass_id"])
     n_passes = len(table)

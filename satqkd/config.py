@@ -312,6 +312,10 @@ class ScenarioSpec(_Strict):
     protocol: Any = None
     optimise: bool = True
     seconds_format: Literal["csv", "parquet"] = "csv"
+    # Element sets further than this from the span are refused (days; the
+    # LEO limit, scaled for other orbit classes; default 30), unless allowed.
+    max_element_age_days: Annotated[float, Field(gt=0.0)] | None = None
+    allow_stale_elements: bool = False
     satellites: list[SatelliteSpec] = Field(min_length=1)
     stations: list[StationSpec] = Field(min_length=1)
     weather: dict | None = None   # satqkd.weather.WeatherSettings
@@ -356,6 +360,8 @@ class Scenario:
     sweep: dict | None = None
     raw: dict | None = dataclasses.field(default=None, repr=False)  # the YAML mapping it was built from
     today: Any = None     # the date "today" meant (rebuilding it elsewhere gives the same span)
+    max_element_age_days: float | None = None
+    allow_stale_elements: bool = False
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -533,7 +539,8 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     weather = None if spec.weather is None else build_block(WeatherSettings, {}, spec.weather, f"{name}: weather")
     sched = build_block(ScheduleSettings, {}, spec.schedule, f"{name}: schedule")
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
-                    weather, sched, spec.sweep, raw, today)
+                    weather, sched, spec.sweep, raw, today,
+                    max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements)
 
 
 def load_system(path: str | Path):

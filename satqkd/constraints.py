@@ -1,16 +1,20 @@
 """Observing constraints of an optical ground station, composable.
 
-Every constraint is a small object with one method, ``compute(samples)``,
-that takes the per-second geometry of a pass (a mapping of column name to
-array: ``elevation_deg``, ``sun_altitude_deg``, ``moon_separation_deg`` ...)
-and returns a boolean array: True where the constraint holds.  The usable
-window of a pass is where all of a station's constraints hold at once.
+Every constraint is a small object with two methods that take the geometry
+of a pass (a mapping of column name to array: ``elevation_deg``,
+``sun_altitude_deg``, ``moon_separation_deg`` ...): ``compute(samples)``
+returns a boolean array, True where the constraint holds, and
+``margin(samples)`` a signed distance from its limit in the constraint's own
+unit (degrees, km), positive where it holds and continuous in time, so the
+pass search finds where a constraint starts and stops holding by root
+finding instead of testing every second.  The usable window of a pass is
+where all of a station's constraints hold at once.
 (astroplan's constraint classes are the model: one signature, presets as
 classmethods, expensive geometry computed once and shared.)
 
 The minimum elevation and the horizon mask are special: they define the
 pass itself (rise and set are found to the millisecond by root finding);
-the others cut usable windows out of it at one-second resolution.
+the others cut usable windows out of it, to the whole second.
 
 :class:`Constraints` is the plain settings object that scenarios and the
 CLI fill in; :meth:`Constraints.build` turns it into constraint objects.
@@ -42,10 +46,19 @@ NIGHT_LIMITS_DEG = {"civil": -6.0, "nautical": -12.0, "astronomical": -18.0}
 
 
 class Constraint:
-    """Base class: ``compute(samples) -> bool array`` where the constraint holds."""
+    """Base class: ``compute(samples) -> bool array`` where the constraint
+    holds, ``margin(samples) -> float array`` positive where it holds.
 
-    def compute(self, samples) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    A subclass that only defines ``compute`` gets a +1/-1 margin: its
+    windows are still found to the millisecond, but a dip shorter than the
+    search's sampling step may be missed.
+    """
+
+    def compute(self, samples) -> np.ndarray:
+        return self.margin(samples) > 0
+
+    def margin(self, samples) -> np.ndarray:
+        return np.where(self.compute(samples), 1.0, -1.0)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -67,6 +80,9 @@ class ElevationAbove(Constraint):
 
     def compute(self, samples):
         return samples["elevation_deg"] >= self.threshold_deg(samples["azimuth_deg"])
+
+    def margin(self, samples):
+        return samples["elevation_deg"] - self.threshold_deg(samples["azimuth_deg"])
 
 
 class SunBelow(Constraint):
@@ -90,6 +106,9 @@ class SunBelow(Constraint):
     def compute(self, samples):
         return samples["sun_altitude_deg"] < self.max_altitude_deg
 
+    def margin(self, samples):
+        return self.max_altitude_deg - samples["sun_altitude_deg"]
+
 
 class MoonSeparationAbove(Constraint):
     """Angle between the satellite and the Moon at least ``min_deg``."""
@@ -99,6 +118,9 @@ class MoonSeparationAbove(Constraint):
 
     def compute(self, samples):
         return samples["moon_separation_deg"] >= self.min_deg
+
+    def margin(self, samples):
+        return samples["moon_separation_deg"] - self.min_deg
 
 
 class MoonBelow(Constraint):
@@ -110,6 +132,9 @@ class MoonBelow(Constraint):
     def compute(self, samples):
         return samples["moon_altitude_deg"] < self.max_altitude_deg
 
+    def margin(self, samples):
+        return self.max_altitude_deg - samples["moon_altitude_deg"]
+
 
 class MoonIlluminationBelow(Constraint):
     """Moon illuminated fraction at most ``max_fraction``, or Moon below the horizon."""
@@ -119,6 +144,11 @@ class MoonIlluminationBelow(Constraint):
 
     def compute(self, samples):
         return (samples["moon_illumination"] <= self.max_fraction) | (samples["moon_altitude_deg"] < 0.0)
+
+    def margin(self, samples):
+        # Either condition suffices: the larger margin (illuminated fraction
+        # and degrees below the horizon; only the sign is compared).
+        return np.maximum(self.max_fraction - samples["moon_illumination"], -samples["moon_altitude_deg"])
 
 
 class RangeBelow(Constraint):
@@ -130,6 +160,9 @@ class RangeBelow(Constraint):
     def compute(self, samples):
         return samples["range_km"] <= self.max_km
 
+    def margin(self, samples):
+        return self.max_km - samples["range_km"]
+
 
 class SatelliteIllumination(Constraint):
     """Satellite sunlit (``sunlit=True``) or in Earth's shadow (``sunlit=False``)."""
@@ -139,6 +172,11 @@ class SatelliteIllumination(Constraint):
 
     def compute(self, samples):
         return samples["sunlit"] == self.sunlit
+
+    def margin(self, samples):
+        # km outside Earth's shadow cylinder (sunlit) or inside it (shadow).
+        m = samples["sunlit_margin_km"]
+        return m if self.sunlit else -m
 
 
 def parse_night(value) -> float | None:

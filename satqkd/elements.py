@@ -19,7 +19,11 @@ Every satellite in satqkd is a :class:`skyfield.api.EarthSatellite` whose
 * **Export.**  :func:`to_tle`, :func:`to_omm` and :func:`format_elements`.
 * **Validity.**  :func:`epoch_age_days` and :func:`check_propagation`, which
   turns SGP4's error codes (a decayed satellite) into a SatqkdError instead
-  of letting NaN positions flow downstream.
+  of letting NaN positions flow downstream; :func:`check_element_age`, which
+  refuses element sets too old for a span, with limits by
+  :func:`orbit_class`.
+* **Catalogues as they come.**  :func:`load_catalogue` keeps the sets SGP4
+  accepts from a file of thousands and reports the rest by line.
 
 Mean elements and heights
 -------------------------
@@ -110,6 +114,11 @@ __all__ = [
     "format_elements",
     "epoch_age_days",
     "check_propagation",
+    "orbit_class",
+    "is_deep_space",
+    "element_age_limits_days",
+    "check_element_age",
+    "load_catalogue",
 ]
 
 #: Output formats understood by :func:`format_elements`.
@@ -820,7 +829,11 @@ def _build(*, epoch: Time, a_km: float, eccentricity: float, inclination_deg: fl
     if satrec.error:
         raise SatqkdError(f"{name}: SGP4 rejects these elements: {SGP4_ERRORS.get(satrec.error, satrec.error)}")
     satrec.elnum = 999
-    return _wrap(satrec, name, catnum)
+    sat = _wrap(satrec, name, catnum)
+    # Built here from chosen elements, not fitted to a real satellite's
+    # tracking: "element age" means something else for it.
+    sat.synthetic = True
+    return sat
 
 
 def sun_synchronous(height_km, ltan_hours, epoch, name="SSO", eccentricity=0.0, catalog_number=99999, *,
@@ -1104,3 +1117,184 @@ def check_propagation(sat: EarthSatellite, t) -> None:
         f"({age:+.1f} days from the element epoch {sat.epoch.utc_strftime('%Y-%m-%d %H:%M')} UTC): "
         f"{reason}; use elements nearer that time"
     )
+
+
+# ---------------------------------------------------------------------------
+# Element age by orbit class
+# ---------------------------------------------------------------------------
+
+#: Element age (days between the epoch and the furthest end of a span) above
+#: which a forecast warns, and above which it is refused, per orbit class.
+#: SGP4's error grows with the age of the elements for every class: fastest
+#: for low orbits (drag; kilometres per day), slower for MEO and GEO (mostly
+#: along-track, from luni-solar and resonance terms), and for highly
+#: eccentric orbits whose perigee dips into the atmosphere in between.  The
+#: numbers are our planning choices, not a published accuracy bound.
+ELEMENT_AGE_LIMITS_DAYS = {
+    "LEO": (7.0, 30.0),
+    "MEO": (30.0, 180.0),
+    "GEO": (30.0, 180.0),
+    "HEO": (14.0, 90.0),
+}
+_ORBIT_WORDS = {
+    "LEO": "a low orbit (drag): kilometres per day of age",
+    "MEO": "a medium orbit: mostly along-track, growing with age",
+    "GEO": "a geosynchronous orbit: mostly along-track drift, growing with age",
+    "HEO": "a highly eccentric orbit: perigee drag and luni-solar terms, growing with age",
+}
+
+
+def is_deep_space(sat: EarthSatellite) -> bool:
+    """SGP4's own split: periods of 225 min and more use the deep-space (SDP4) terms."""
+    return 2.0 * math.pi / sat.model.no_kozai >= 225.0
+
+
+def orbit_class(sat: EarthSatellite) -> str:
+    """``"LEO"`` (period under 225 min), ``"HEO"`` (eccentricity above 0.25),
+    ``"GEO"`` (period within 10 % of a sidereal day, including IGSO) or
+    ``"MEO"``."""
+    m = sat.model
+    period_min = 2.0 * math.pi / m.no_kozai
+    if period_min < 225.0:
+        return "LEO"
+    if m.ecco > 0.25:
+        return "HEO"
+    if abs(period_min / 1436.07 - 1.0) < 0.1:
+        return "GEO"
+    return "MEO"
+
+
+def element_age_limits_days(sat: EarthSatellite, max_age_days: float | None = None) -> tuple[float, float]:
+    """``(warn, refuse)`` element ages in days for this satellite's orbit
+    class; ``max_age_days`` replaces the LEO limit and scales the others in
+    proportion."""
+    warn, refuse = ELEMENT_AGE_LIMITS_DAYS[orbit_class(sat)]
+    if max_age_days is not None:
+        scale = float(max_age_days) / ELEMENT_AGE_LIMITS_DAYS["LEO"][1]
+        warn, refuse = min(warn * scale, warn), refuse * scale
+    return warn, refuse
+
+
+def check_element_age(satellites, start, end, max_age_days: float | None = None,
+                      allow_stale: bool = False) -> list[str]:
+    """Refuse element sets too far from a span; return warnings for the rest.
+
+    The age of a set is the distance from its epoch to the furthest end of
+    the span ``[start, end]`` (skyfield Times).  Above the refusal limit of
+    its orbit class (:data:`ELEMENT_AGE_LIMITS_DAYS`, or ``max_age_days``
+    for LEO and scaled for the others) a :class:`SatqkdError` says how old
+    it is, unless ``allow_stale`` turns that into a warning.  Orbits built
+    by :func:`sun_synchronous`, :func:`classical` or :func:`geostationary`
+    are idealised orbits, not stale tracking: a long span only gets a
+    warning that says so.
+    """
+    notes, stale = [], []
+    for sat in satellites:
+        age = max(abs(start.tt - sat.epoch.tt), abs(end.tt - sat.epoch.tt))
+        warn, refuse = element_age_limits_days(sat, max_age_days)
+        cls = orbit_class(sat)
+        label = sat.name or f"catalog {catalog_number(sat)}"
+        epoch = sat.epoch.utc_strftime("%Y-%m-%d")
+        if getattr(sat, "synthetic", False):
+            if age > warn:
+                notes.append(
+                    f"{label}: an idealised {cls} orbit built from elements at {epoch}, propagated {age:.0f} days "
+                    f"by SGP4 (mean elements, no manoeuvres or station keeping): pass times late in the span "
+                    f"show the orbit's geometry, not a real satellite's schedule"
+                )
+        elif age > refuse:
+            stale.append((age, label, epoch, cls, refuse))
+        elif age > warn:
+            notes.append(
+                f"{label}: elements of {epoch} are {age:.0f} days from the span (over {warn:g} for {cls}); "
+                f"SGP4 errors for {_ORBIT_WORDS[cls]}"
+            )
+    if stale:
+        stale.sort(reverse=True)
+        age, label, epoch, cls, refuse = stale[0]
+        more = f" (and {len(stale) - 1} more element sets)" if len(stale) > 1 else ""
+        if not allow_stale:
+            raise SatqkdError(
+                f"{label}: elements of {epoch} are {age:.0f} days from the span, over the {refuse:g}-day limit "
+                f"for {cls}{more}: use elements nearer the span, or allow stale elements "
+                f"(--allow-stale-elements; allow_stale_elements: true in a scenario)"
+            )
+        for age, label, epoch, cls, refuse in stale:
+            notes.append(
+                f"{label}: elements of {epoch} are {age:.0f} days from the span, over the {refuse:g}-day limit "
+                f"for {cls} (allowed): SGP4 errors for {_ORBIT_WORDS[cls]}; positions may be off by tens of km"
+            )
+    return notes
+
+
+def load_catalogue(path) -> tuple[list[EarthSatellite], list[str]]:
+    """Read a whole catalogue: every set SGP4 accepts, and the rest reported.
+
+    Like :func:`load_elements`, but a malformed or unusable element set
+    does not refuse the file: returns ``(satellites, rejected)`` where each
+    rejected entry is a one-line message naming the file, the line (or
+    record) and the reason.  A file with no usable set at all is an error.
+    """
+    try:
+        return load_elements(path), []
+    except SatqkdError as exc:
+        first = exc
+        p = Path(path)
+        if not p.is_file():
+            raise
+        try:
+            text = p.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            raise first from None
+        try:
+            fmt = _detect_format(text, str(path))
+        except SatqkdError:
+            raise first from None
+        if fmt != "tle":
+            raise first from None
+    sats, rejected = [], []
+    lines = text.splitlines()
+    i = 0
+    name, name_no = None, 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line:
+            i += 1
+            continue
+        if line.startswith("1 ") and i + 1 < len(lines) and lines[i + 1].strip().startswith("2 "):
+            block = ([lines[name_no - 1]] if name is not None else []) + [lines[i], lines[i + 1]]
+            try:
+                got = parse_tle("\n".join(block), str(path))
+                sats.extend(got)
+            except SatqkdError as exc:
+                where = _renumber(str(exc), str(path), name_no if name is not None else i + 1)
+                rejected.append(f"{where} (set {name!r})" if name else where)
+            name = None
+            i += 2
+            continue
+        if line.startswith(("1 ", "2 ")):
+            rejected.append(f"{path}:{i + 1}: {'line 1 without its line 2' if line.startswith('1 ') else 'line 2 without its line 1'}"
+                            + (f" ({name})" if name else ""))
+            name = None
+            i += 1
+            continue
+        if name is not None:
+            rejected.append(f"{path}:{name_no}: name line {name!r} is not followed by an element set")
+        name, name_no = (line[2:].strip() if line.startswith("0 ") else line), i + 1
+        i += 1
+    if name is not None:
+        rejected.append(f"{path}:{name_no}: name line {name!r} is not followed by an element set")
+    if not sats:
+        raise first from None
+    return sats, rejected
+
+
+def _renumber(message: str, source: str, first_line: int) -> str:
+    """Shift the line numbers of a parse error on a sub-block to the file's."""
+    prefix = f"{source}:"
+    if message.startswith(prefix):
+        rest = message[len(prefix):]
+        num, sep, tail = rest.partition(":")
+        if num.isdigit():
+            return f"{source}:{int(num) + first_line - 1}:{tail}"
+    return message

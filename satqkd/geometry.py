@@ -37,6 +37,8 @@ __all__ = [
     "LookAngles",
     "look_angles",
     "SunMoon",
+    "sunlit",
+    "sunlit_margin_km",
     "EQUATORIAL_RADIUS_KM",
 ]
 
@@ -73,7 +75,9 @@ class Clock:
         t = seconds_to_time(t0, self.grid_s)
         utc = (np.asarray(t.whole) - self.whole) + t.tai_fraction - t._leap_seconds() / DAY_S
         self._utc_offset = utc - self.grid_s / DAY_S  # constant unless a leap second intervenes
-        self._exact_utc = np.ptp(self._utc_offset) < 1e-9 / DAY_S
+        # A leap second shifts the offset by 1 s; rounding over a long span by
+        # far less than a microsecond.
+        self._exact_utc = np.ptp(self._utc_offset) < 1e-6 / DAY_S
         self._ut1 = (np.asarray(t.whole) - self.whole) + t.ut1_fraction
 
     def utc_label_s(self, offset_s):
@@ -211,19 +215,12 @@ class SunMoon:
     STEP_S = 3600.0
 
     def __init__(self, t0, start_s: float, end_s: float, clock: "Clock | None" = None):
-        from scipy.interpolate import CubicSpline
-
         self.t0 = t0
         self.clock = clock or Clock(t0, start_s, end_s)
         n = int(np.ceil((end_s - start_s) / self.STEP_S)) + 5
-        grid_s = start_s - 2 * self.STEP_S + self.STEP_S * np.arange(n)
-        t = seconds_to_time(t0, grid_s)
-        earth = sky.earth()
-        sun = earth.at(t).observe(sky.sun()).apparent().position.km
-        moon = earth.at(t).observe(sky.moon()).apparent().position.km
-        self._sun = CubicSpline(grid_s, sun, axis=1)
-        self._moon = CubicSpline(grid_s, moon, axis=1)
-        days_s = np.arange(grid_s[0], grid_s[-1] + 2 * DAY_S, DAY_S)
+        self._grid_s = start_s - 2 * self.STEP_S + self.STEP_S * np.arange(n)
+        self._splines = {}
+        days_s = np.arange(self._grid_s[0], self._grid_s[-1] + 2 * DAY_S, DAY_S)
         td = seconds_to_time(t0, days_s)
         self._days_s = days_s
         self._M = td.M.reshape(9, -1)
@@ -231,6 +228,18 @@ class SunMoon:
         # slowly varying) difference between the IAU 2006 and 1982 GMST.
         gmst82, _ = theta_GMST1982(td.whole, td.ut1_fraction)
         self._gast_minus_gmst82 = np.unwrap(np.radians(15.0 * td.gast) - gmst82)
+
+    def _spline(self, body: str):
+        # Each body is computed on first use: a search whose constraints
+        # never read the Moon never pays for it.
+        if body not in self._splines:
+            from scipy.interpolate import CubicSpline
+
+            t = seconds_to_time(self.t0, self._grid_s)
+            target = sky.sun() if body == "sun" else sky.moon()
+            xyz = sky.earth().at(t).observe(target).apparent().position.km
+            self._splines[body] = CubicSpline(self._grid_s, xyz, axis=1)
+        return self._splines[body]
 
     def _itrs(self, spline, offset_s):
         offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))
@@ -245,11 +254,11 @@ class SunMoon:
 
     def sun_itrs_km(self, offset_s):
         """Sun position (km, apparent, Earth-fixed) at offsets in seconds."""
-        return self._itrs(self._sun, offset_s)
+        return self._itrs(self._spline("sun"), offset_s)
 
     def moon_itrs_km(self, offset_s):
         """Moon position (km, apparent, Earth-fixed) at offsets in seconds."""
-        return self._itrs(self._moon, offset_s)
+        return self._itrs(self._spline("moon"), offset_s)
 
 
 def unit(v):
@@ -276,6 +285,17 @@ def sunlit(r_sat_km, r_sun_km):
     perp = r_sat_km - along * s_hat
     perp_km = np.sqrt(np.einsum("ij,ij->j", perp, perp))
     return (along > 0) | (perp_km > EQUATORIAL_RADIUS_KM)
+
+
+def sunlit_margin_km(r_sat_km, r_sun_km):
+    """How far the satellite is outside Earth's cylindrical shadow (km):
+    positive where :func:`sunlit` is True, negative inside the shadow, and
+    continuous, so a search can find where it changes sign."""
+    s_hat = unit(r_sun_km)
+    along = np.einsum("ij,ij->j", r_sat_km, s_hat)
+    perp = r_sat_km - along * s_hat
+    perp_km = np.sqrt(np.einsum("ij,ij->j", perp, perp))
+    return np.maximum(along, perp_km - EQUATORIAL_RADIUS_KM)
 
 
 def moon_illumination(r_moon_km, r_sun_km):

@@ -1,34 +1,57 @@
-"""Passes of satellites over ground stations, and their per-second geometry.
+"""Passes of satellites over ground stations — one engine for one satellite or thousands.
 
-The search follows skyfield's coarse-grid-then-refine idea, vectorised:
+:func:`find_passes` finds every pass of every satellite over every station
+in a span.  One satellite is a constellation of one: the work is batched
+over all (satellite, station) pairs and its cost follows what is asked,
+not the number of seconds in the passes.
 
-1. Sample ``f(t) = elevation - threshold(azimuth)`` on a coarse grid (1/100
-   of an orbital period, 5 s to 10 min, padded by one step beyond each end
-   of the span) in the Earth-fixed frame (:mod:`satqkd.geometry`).
-2. Refine every discrete local maximum and minimum of ``f`` by golden-section
-   search, all at once.  A pass whose peak lies between two grid samples, a
-   few hundredths of a degree above the threshold, is found this way, and so
-   is a dip between two culminations of an elliptical orbit.
-3. Every sign change of ``f`` along the grid augmented with those extrema
-   brackets one rise or set; bisection refines them all to 1 ms together.
-4. Inside each pass, whole seconds are sampled; all of the station's
-   constraints (:mod:`satqkd.constraints`) are evaluated on them and the
-   usable window is where all hold.
+1. **Coarse grid.**  Satellites are propagated together on one time grid
+   with python-sgp4's ``SatrecArray`` (one C call for all of them) and
+   rotated to the Earth-fixed frame (:mod:`satqkd.geometry`).  The grid
+   step is 1/100 of the orbital period (5 s to 10 min, padded by one step
+   beyond each end of the span); satellites whose steps are within 25 % of
+   each other share a grid at the smallest of them, in chunks that keep
+   the coarse array to a few million values whatever the span.
+2. **Rise and set.**  ``f = elevation - threshold(azimuth)`` (the minimum
+   elevation and the horizon mask) is sampled on the grid; its discrete
+   extrema that could hide a pass or split one are refined together by
+   golden-section search, and every sign change by bisection to 1 ms.  A
+   pass whose peak lies between two samples a hundredth of a degree above
+   the threshold is found this way, and so is a dip between the two
+   culminations of an elliptical orbit.
+3. **Inside each pass**, on a grid of the same kind (the coarse step, at
+   most 20 s for near-Earth orbits): the elevation's maxima (the
+   culmination at a masked station), the range's minima (the closest
+   approach) are refined by golden-section search; every other constraint
+   (:mod:`satqkd.constraints`) gives a signed margin, positive where it
+   holds, and where the smallest margin changes sign is found by
+   bisection, after its discrete extrema are refined so that a dip between
+   two samples is not missed.  The usable window is where all hold, to the
+   whole second (a crossing within a millisecond of a whole second is
+   decided by evaluating the constraint at that second).  The Sun and the
+   Moon are computed only when a constraint or a column needs them.
+4. **Per-second series** (``per_second=True``, the key-rate stage) are
+   computed only inside usable windows, in chunks of a bounded number of
+   seconds.
 
 Passes that begin before the span or end after it are cut at the span's
-edges and flagged ``clipped``.
+edges and flagged ``clipped``.  Element sets too far from the span are
+refused before any work (:func:`satqkd.elements.check_element_age`).
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sgp4.api import SatrecArray
 
+from . import geometry as _geometry
 from . import sky
 from .constraints import Constraints
+from .elements import check_element_age, is_deep_space
 from .errors import SatqkdError
 from .geometry import (
     Clock,
@@ -39,12 +62,15 @@ from .geometry import (
     satellite_itrs_km_at,
     separation_deg,
     sunlit,
+    sunlit_margin_km,
 )
 
-__all__ = ["PassForecast", "find_passes", "orbital_period_s", "to_time", "PASS_COLUMNS", "SECOND_COLUMNS"]
+__all__ = [
+    "PassForecast", "find_passes", "find_passes_many", "coarse_itrs_km", "orbital_period_s", "to_time",
+    "PASS_COLUMNS", "SECOND_COLUMNS",
+]
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-MAX_EPOCH_AGE_DAYS_LEO = 7.0
 
 PASS_COLUMNS = [
     "pass_id", "satellite", "station", "rise_utc", "culmination_utc", "set_utc",
@@ -58,10 +84,25 @@ SECOND_COLUMNS = [
     "moon_separation_deg", "moon_illumination", "sunlit",
 ]
 
+# Satellites whose coarse steps differ by less than this factor share a grid.
+_STEP_GROUP_FACTOR = 1.25
+# Upper bound on the values of the coarse f array per chunk of satellites.
+_CHUNK_VALUES = 4_000_000
+# Upper bound on the samples evaluated at once inside passes, and on the
+# seconds of one chunk of the per-second series.
+_CHUNK_POINTS = 1_000_000
+# Bracket widths after the pruning stages of golden-section search (see
+# _refine_extrema).
+_STAGE_WIDTHS_S = (30.0, 8.0, 2.0)
+# Largest step of the in-pass grid for near-Earth orbits (a LEO crosses the
+# sky in minutes: a Moon-separation dip must not fall between samples).
+_PASS_STEP_NEAR_S = 20.0
+
 
 def to_time(value):
     """A skyfield Time from a skyfield or astropy Time, a datetime (naive =
-    UTC), a date or an ISO string."""
+    UTC), a date, a numpy ``datetime64`` (UTC), a pandas Timestamp or an
+    ISO string."""
     import datetime as dt
 
     ts = sky.timescale()
@@ -69,15 +110,23 @@ def to_time(value):
         return value
     if type(value).__module__.startswith("astropy"):
         return ts.from_astropy(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise SatqkdError("time: expected a date, got numpy NaT")
+        value = pd.Timestamp(value)
     if isinstance(value, str):
         try:
             value = pd.Timestamp(value)
         except ValueError:
             raise SatqkdError(f"time {value!r}: expected an ISO date such as 2026-11-28 or 2026-11-28T18:00:00Z") from None
     if isinstance(value, pd.Timestamp):
+        if value is pd.NaT:
+            raise SatqkdError("time: expected a date, got NaT")
         value = value.to_pydatetime()
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise SatqkdError(f"time: expected a date or time, got {type(value).__name__}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return ts.from_datetime(value)
@@ -97,30 +146,14 @@ class PassForecast:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Track:
-    """Evaluates f(t) = elevation - threshold for one satellite and station."""
-
-    def __init__(self, satellite, station, clock, elevation_constraint):
-        self.satellite = satellite
-        self.station = station
-        self.clock = clock
-        self.elevation = elevation_constraint
-
-    def positions(self, offset_s):
-        return satellite_itrs_km_at(self.satellite, self.clock, offset_s)
-
-    def f_from_positions(self, r):
-        la = look_angles(self.station, r)
-        return la.elevation_deg - self.elevation.threshold_deg(la.azimuth_deg)
-
-    def f(self, offset_s):
-        r, _, _ = self.positions(offset_s)
-        return self.f_from_positions(r)
-
+# ---------------------------------------------------------------------------
+# Root finding, vectorised: ``track.f(t)`` evaluates a different
+# (satellite, station) pair for each element.
+# ---------------------------------------------------------------------------
 
 def _golden(track, lo, hi, sign, iterations):
     """Vectorised golden-section search for the maximum of ``sign * f``."""
-    a, b = lo.astype(float), hi.astype(float)
+    a, b = np.asarray(lo, float), np.asarray(hi, float)
     c = b - GOLDEN * (b - a)
     d = a + GOLDEN * (b - a)
     fc = sign * track.f(c)
@@ -141,17 +174,51 @@ def _golden(track, lo, hi, sign, iterations):
 
 
 def _bisect(track, lo, hi, f_lo, iterations):
-    """Vectorised bisection of the sign change of f in [lo, hi]."""
-    lo = lo.astype(float).copy()
-    hi = hi.astype(float).copy()
+    """Vectorised bisection of the sign change of f in [lo, hi]; returns the
+    final brackets ``(lo, hi)``."""
+    lo = np.asarray(lo, float).copy()
+    hi = np.asarray(hi, float).copy()
     pos_lo = f_lo > 0
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        pos_mid = track.f(mid) > 0
-        same = pos_mid == pos_lo
+        same = (track.f(mid) > 0) == pos_lo
         lo = np.where(same, mid, lo)
         hi = np.where(same, hi, mid)
-    return 0.5 * (lo + hi)
+    return lo, hi
+
+
+def _iterations(width_s, tol_s, golden=True):
+    width_s = max(float(np.max(width_s, initial=0.0)), tol_s)
+    if golden:
+        return int(np.ceil(np.log(width_s / tol_s) / -np.log(GOLDEN)))
+    return int(np.ceil(np.log2(width_s / tol_s)))
+
+
+def _pair_intervals(q, t, rising, first_up_q, first_t, last_up_q, last_t):
+    """Pair the sign changes of many series into intervals where f > 0.
+
+    ``q`` names the series of each crossing (time ``t``, ``rising`` or not);
+    series positive at their first sample start an interval at ``first_t``
+    and series positive at their last sample end one at ``last_t``.
+    Crossings of one series alternate, so the k-th start of a series pairs
+    with its k-th end.  Returns ``(q, start, end, clipped_start,
+    clipped_end, start_index, end_index)`` sorted by series then start; the
+    indices point into the crossings (-1 for a series edge).
+    """
+    n_up, n_down = int(rising.sum()), int((~rising).sum())
+    idx = np.arange(q.size)
+    s_q = np.concatenate([q[rising], first_up_q])
+    s_t = np.concatenate([t[rising], first_t])
+    s_i = np.concatenate([idx[rising], np.full(first_up_q.size, -1)])
+    e_q = np.concatenate([q[~rising], last_up_q])
+    e_t = np.concatenate([t[~rising], last_t])
+    e_i = np.concatenate([idx[~rising], np.full(last_up_q.size, -1)])
+    so, eo = np.lexsort((s_t, s_q)), np.lexsort((e_t, e_q))
+    if not np.array_equal(s_q[so], e_q[eo]):  # pragma: no cover - would be a bug
+        raise RuntimeError("unbalanced crossings")
+    clipped_s = np.concatenate([np.zeros(n_up, bool), np.ones(first_up_q.size, bool)])[so]
+    clipped_e = np.concatenate([np.zeros(n_down, bool), np.ones(last_up_q.size, bool)])[eo]
+    return s_q[so], s_t[so], e_t[eo], clipped_s, clipped_e, s_i[so], e_i[eo]
 
 
 def _grid(span_s, step_s):
@@ -173,8 +240,7 @@ def _max_angular_rate_deg_s(satellite) -> float:
     m = satellite.model
     a_km = m.a * m.radiusearthkm
     perigee_km = a_km * (1.0 - m.ecco)
-    mu = m.mu
-    v_perigee = np.sqrt(mu * (2.0 / perigee_km - 1.0 / a_km))
+    v_perigee = np.sqrt(m.mu * (2.0 / perigee_km - 1.0 / a_km))
     height_km = max(perigee_km - m.radiusearthkm, 100.0)
     return float(np.degrees((v_perigee + 0.47) / height_km))
 
@@ -195,144 +261,601 @@ def _max_rate_below_deg_s(satellite, threshold_deg: float) -> float:
     return float(1.2 * np.degrees((v_perigee + 0.47) / range_km))
 
 
-def _find_intervals(track, grid, r_grid):
-    """Rise/set intervals of f > 0 over the span, with culminations.
+def _coarse_step_s(satellite) -> float:
+    """The coarse grid's step: 1/100 of a period (5 s to 10 min), or 1/25
+    for a near-circular low orbit.
 
-    ``grid`` is the padded grid of :func:`_grid` and ``r_grid`` the
-    satellite's Earth-fixed positions there, shared by all stations.
+    Two distinct culminations closer together than one step could merge:
+    an elliptical orbit can culminate twice in one pass, so it gets 1/100 of
+    a period.  A near-circular LEO culminates once per pass; the refinement
+    of every maximum that could reach the threshold (see
+    :func:`_chunk_intervals`) finds passes between samples whatever the
+    step, so 1/25 (skyfield's ``find_events`` samples 1/20) is enough.
     """
-    span_s = grid[-2]
-    step_s = grid[1] - grid[0]
-    f = track.f_from_positions(r_grid)
+    period = orbital_period_s(satellite)
+    if period < 225 * 60 and satellite.model.ecco < 0.05:
+        return float(np.clip(period / 25.0, 5.0, 600.0))
+    return float(np.clip(period / 100.0, 5.0, 600.0))
 
-    # Local extrema of the sampled f (interior points), refined together.
-    inner = np.arange(1, len(grid) - 1)
+
+def _pass_step_s(satellite) -> float:
+    step = _coarse_step_s(satellite)
+    return step if is_deep_space(satellite) else min(step, _PASS_STEP_NEAR_S)
+
+
+# ---------------------------------------------------------------------------
+# Propagation of many satellites
+# ---------------------------------------------------------------------------
+
+class _ArrayModel:
+    """Quacks like a ``Satrec`` for :func:`satqkd.geometry._teme_to_itrs`:
+    ``sgp4_array`` propagates every satellite of a ``SatrecArray`` at common
+    times, shaped so the same rotation code broadcasts over satellites."""
+
+    def __init__(self, models):
+        self.array = SatrecArray(list(models))
+        self.satnum = 0
+
+    def sgp4_array(self, jd, fr):
+        e, r, v = self.array.sgp4(jd, fr)
+        return e, r.transpose(1, 0, 2), v.transpose(1, 0, 2)
+
+
+class _ElementwiseModel:
+    """Quacks like a ``Satrec``: element ``k`` is propagated with the model
+    of satellite ``sat_idx[k]``."""
+
+    def __init__(self, models, sat_idx):
+        self.models = models
+        self.order = np.argsort(sat_idx, kind="stable")
+        self.bounds = np.searchsorted(np.asarray(sat_idx)[self.order], np.arange(len(models) + 1))
+        self.satnum = 0
+
+    def sgp4_array(self, jd, fr):
+        n = len(fr)
+        e = np.zeros(n, np.uint8)
+        r = np.empty((n, 3))
+        v = np.empty((n, 3))
+        o = self.order
+        for i in np.flatnonzero(np.diff(self.bounds)):
+            k = o[self.bounds[i]:self.bounds[i + 1]]
+            e[k], r[k], v[k] = self.models[i].sgp4_array(jd[k], fr[k])
+        return e, r, v
+
+
+class _Adapter:
+    """A stand-in satellite holding one of the model adapters above."""
+
+    def __init__(self, model):
+        self.model = model
+        self.name = "constellation"
+
+
+def coarse_itrs_km(satellites, clock: Clock, offset_s):
+    """Earth-fixed positions and velocities of many satellites at common times.
+
+    One ``SatrecArray`` call propagates all ``satellites`` (skyfield
+    ``EarthSatellite`` objects) at ``offset_s`` seconds after the clock's
+    ``t0``.  Returns ``(r_km, v_km_s)`` shaped ``(3, n_satellites,
+    n_times)``; an SGP4 error raises :class:`SatqkdError` naming the
+    satellite and the time.
+    """
+    offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))
+    whole, utc, ut1 = clock.args(offset_s)
+    adapter = _Adapter(_ArrayModel(s.model for s in satellites))
+    r, v, error = _geometry._teme_to_itrs(adapter, whole, utc, ut1, False, None)
+    if np.any(error):
+        i, k = np.unravel_index(int(np.flatnonzero(error)[0]), error.shape)
+        satellite_itrs_km_at(satellites[i], clock, np.atleast_1d(offset_s[k]), check=True)
+    return r, v
+
+
+# ---------------------------------------------------------------------------
+# The search context and the geometry of (satellite, station) pairs
+# ---------------------------------------------------------------------------
+
+class _Lazy:
+    """A value computed on first call."""
+
+    def __init__(self, make):
+        self._make = make
+        self._value = None
+        self.done = False
+
+    def __call__(self):
+        if not self.done:
+            self._value = self._make()
+            self.done = True
+        return self._value
+
+
+class _Columns(Mapping):
+    """Geometry columns of pair samples, each computed on first access
+    (constraints read only what they need; the Sun and the Moon are
+    computed only if read)."""
+
+    def __init__(self, makers):
+        self._makers = makers
+        self._cache = {}
+
+    def __getitem__(self, key):
+        if key not in self._cache:
+            self._cache[key] = self._makers[key]()
+        return self._cache[key]
+
+    def __iter__(self):
+        return iter(self._makers)
+
+    def __len__(self):
+        return len(self._makers)
+
+
+class _Context:
+    """Everything a search shares: satellites, stations, their constraint
+    objects, the clock and (built on first use) the Sun and the Moon."""
+
+    def __init__(self, satellites, stations, cons, t_start, span_s):
+        self.satellites = satellites
+        self.stations = stations
+        self.cons = cons
+        objs = [c.build(st) for c, st in zip(cons, stations)]
+        self.elevations = [o[0] for o in objs]
+        self.others = [o[1:] for o in objs]
+        self.clock = Clock(t_start, 0.0, span_s)
+        self._sunmoon = _Lazy(lambda: SunMoon(t_start, 0.0, span_s, self.clock))
+        self.models = [s.model for s in satellites]
+
+    @property
+    def sunmoon(self) -> SunMoon:
+        return self._sunmoon()
+
+    def states(self, sat_idx, offset_s):
+        """Earth-fixed r, v (3, n) of satellite ``sat_idx[k]`` at ``offset_s[k]``."""
+        offset_s = np.asarray(offset_s, dtype=float)
+        whole, utc, ut1 = self.clock.args(offset_s)
+        adapter = _Adapter(_ElementwiseModel(self.models, sat_idx))
+        r, v, error = _geometry._teme_to_itrs(adapter, whole, utc, ut1, False, None)
+        if np.any(error):
+            k = int(np.flatnonzero(error)[0])
+            satellite_itrs_km_at(self.satellites[sat_idx[k]], self.clock, offset_s[k:k + 1], check=True)
+        return r, v
+
+    def columns(self, sat_idx, st_idx, offset_s) -> _Columns:
+        """Lazy geometry columns of pair (``sat_idx[k]``, ``st_idx[k]``) at
+        ``offset_s[k]``: the :data:`SECOND_COLUMNS` geometry plus
+        ``sunlit_margin_km``."""
+        offset_s = np.asarray(offset_s, dtype=float)
+        n = offset_s.size
+        by_station = [(j, np.flatnonzero(st_idx == j)) for j in np.unique(st_idx)]
+        states = _Lazy(lambda: self.states(sat_idx, offset_s))
+
+        # SunMoon evaluates each 20 s cell once, however many pairs share it.
+        sun = _Lazy(lambda: self.sunmoon.sun_itrs_km(offset_s))
+        moon = _Lazy(lambda: self.sunmoon.moon_itrs_km(offset_s))
+
+        def per_station(fn, dtype=float):
+            def make():
+                out = np.empty(n, dtype)
+                for j, idx in by_station:
+                    out[idx] = fn(self.stations[j], idx)
+                return out
+            return make
+
+        def angles():
+            r, v = states()
+            out = {k: np.empty(n) for k in ("elevation_deg", "azimuth_deg", "range_km", "range_rate_km_s")}
+            for j, idx in by_station:
+                la = look_angles(self.stations[j], r[:, idx], v[:, idx])
+                out["elevation_deg"][idx] = la.elevation_deg
+                out["azimuth_deg"][idx] = la.azimuth_deg
+                out["range_km"][idx] = la.range_km
+                out["range_rate_km_s"][idx] = la.range_rate_km_s
+            return out
+
+        la = _Lazy(angles)
+
+        def moon_sep(st, idx):
+            return separation_deg(states()[0][:, idx] - st.itrs_km[:, None], moon()[:, idx] - st.itrs_km[:, None])
+
+        return _Columns({
+            "elevation_deg": lambda: la()["elevation_deg"],
+            "azimuth_deg": lambda: la()["azimuth_deg"],
+            "range_km": lambda: la()["range_km"],
+            "range_rate_km_s": lambda: la()["range_rate_km_s"],
+            "sun_altitude_deg": per_station(lambda st, idx: elevation_of(st, sun()[:, idx])),
+            "moon_altitude_deg": per_station(lambda st, idx: elevation_of(st, moon()[:, idx])),
+            "moon_separation_deg": per_station(moon_sep),
+            "moon_illumination": lambda: moon_illumination(moon(), sun()),
+            "sunlit": lambda: sunlit(states()[0], sun()),
+            "sunlit_margin_km": lambda: sunlit_margin_km(states()[0], sun()),
+        })
+
+    def f(self, cols, st_idx):
+        """Elevation above the station's threshold (minimum elevation, mask)."""
+        out = np.empty(st_idx.size)
+        el, az = cols["elevation_deg"], cols["azimuth_deg"]
+        for j in np.unique(st_idx):
+            idx = np.flatnonzero(st_idx == j)
+            out[idx] = el[idx] - self.elevations[j].threshold_deg(az[idx])
+        return out
+
+    def margin(self, cols, st_idx):
+        """The smallest signed margin of the station's other constraints
+        (positive where all hold; +inf where a station has none)."""
+        out = np.full(st_idx.size, np.inf)
+        for j in np.unique(st_idx):
+            if not self.others[j]:
+                continue
+            idx = np.flatnonzero(st_idx == j)
+            sub = _Subset(cols, idx)
+            for con in self.others[j]:
+                out[idx] = np.minimum(out[idx], con.margin(sub))
+        return out
+
+
+class _Subset(Mapping):
+    """Rows ``idx`` of a column mapping."""
+
+    def __init__(self, cols, idx):
+        self.cols, self.idx = cols, idx
+
+    def __getitem__(self, key):
+        return self.cols[key][self.idx]
+
+    def __iter__(self):
+        return iter(self.cols)
+
+    def __len__(self):
+        return len(self.cols)
+
+
+class _Track:
+    """One quantity of (satellite, station) pairs, one pair per element, as
+    ``_golden`` and ``_bisect`` want it: ``f(offsets)``."""
+
+    def __init__(self, ctx: _Context, sat_idx, st_idx, quantity: str):
+        self.ctx, self.sat_idx, self.st_idx, self.quantity = ctx, np.asarray(sat_idx), np.asarray(st_idx), quantity
+
+    def f(self, offset_s):
+        cols = self.ctx.columns(self.sat_idx, self.st_idx, offset_s)
+        if self.quantity == "f":
+            return self.ctx.f(cols, self.st_idx)
+        if self.quantity == "margin":
+            return self.ctx.margin(cols, self.st_idx)
+        return cols[self.quantity]
+
+
+# ---------------------------------------------------------------------------
+# Stage 1-2: rise, culmination, set
+# ---------------------------------------------------------------------------
+
+def _step_chunks(satellites, n_grid_of, n_stations):
+    """Groups of satellite indices sharing a coarse step, in chunks."""
+    steps = np.array([_coarse_step_s(s) for s in satellites])
+    order = np.argsort(steps, kind="stable")
+    chunks, current = [], []
+    for i in order:
+        step = steps[current[0]] if current else steps[i]
+        full = current and (len(current) + 1) * n_stations * n_grid_of(step) > _CHUNK_VALUES
+        if current and (steps[i] > _STEP_GROUP_FACTOR * step or full):
+            chunks.append((np.array(current), step))
+            current = []
+        current.append(i)
+    if current:
+        chunks.append((np.array(current), steps[current[0]]))
+    return chunks
+
+
+def _refine_extrema(ctx, grid, eq, ek, kind, pair_sat, pair_st, rate_deg_s):
+    """Golden-section refinement of the extrema of f (pairs ``eq``, grid
+    indices ``ek``, ``kind`` +1 maximum / -1 minimum), in stages.
+
+    Each stage shrinks the brackets by a few iterations; an extremum whose f
+    cannot reach zero inside its bracket (a maximum more than ``rate x
+    half-width`` below the threshold, or a minimum as far above it) cannot
+    create a rise or a set and is dropped.  The rest end 1 ms wide.
+    Returns the kept ``eq, kind, t, f``.
+    """
+    step_s = grid[1] - grid[0]
+    iters = _iterations(2 * step_s, 1e-3)
+    final_width = 2 * step_s * GOLDEN**iters
+    lo, hi = grid[ek - 1], grid[ek + 1]
+    width = 2 * step_s
+    for target_s in _STAGE_WIDTHS_S:
+        n_it = int(np.ceil(np.log(width / target_s) / -np.log(GOLDEN)))
+        if n_it <= 0 or target_s <= 10 * final_width or not eq.size:
+            continue
+        track = _Track(ctx, pair_sat[eq], pair_st[eq], "f")
+        x, fx = _golden(track, lo, hi, kind, n_it)
+        half = 0.5 * width * GOLDEN**n_it * 1.001  # slack for rounding
+        width = 2 * half
+        reach = rate_deg_s[eq] * half
+        live = np.where(kind > 0, fx + reach >= 0, fx - reach <= 0)
+        eq, kind, lo, hi = eq[live], kind[live], x[live] - half, x[live] + half
+    n_it = max(int(np.ceil(np.log(width / final_width) / -np.log(GOLDEN))), 0)
+    if not eq.size:
+        return eq, kind, np.zeros(0), np.zeros(0)
+    x, fx = _golden(_Track(ctx, pair_sat[eq], pair_st[eq], "f"), lo, hi, kind, n_it)
+    return eq, kind, x, fx
+
+
+def _chunk_intervals(ctx, sat_ids, span_s, step_s):
+    """Rise/culmination/set of every pass of satellites ``sat_ids`` (sharing
+    one grid step) over every station.  Returns a dict of arrays, one
+    element per pass; ``sat`` indexes ``ctx.satellites``."""
+    satellites = [ctx.satellites[i] for i in sat_ids]
+    stations = ctx.stations
+    n_sat, n_st = len(satellites), len(stations)
+    grid = _grid(span_s, step_s)
+    n_grid = grid.size
+    step_s = grid[1] - grid[0]
+    r, _ = coarse_itrs_km(satellites, ctx.clock, grid)
+    f = np.empty((n_sat, n_st, n_grid))
+    flat = r.reshape(3, -1)
+    for j, station in enumerate(stations):
+        la = look_angles(station, flat)
+        f[:, j, :] = (la.elevation_deg - ctx.elevations[j].threshold_deg(la.azimuth_deg)).reshape(n_sat, n_grid)
+    del r, flat
+    fm = f.reshape(n_sat * n_st, n_grid)  # pair q = satellite * n_st + station
+    pair_sat = np.repeat(np.asarray(sat_ids), n_st)
+    pair_st = np.tile(np.arange(n_st), n_sat)
+
     # Between samples f can rise above a sample by at most (rate x step):
     # only maxima within that margin of the threshold can hide a pass, and
     # only minima above the threshold and within the margin can hide a dip
     # that splits one pass into two.  Below the threshold the satellite is
     # far away and slow in the sky, which bounds the first margin tightly
     # (a horizon mask's steps do not obey it: keep the general bound then).
-    margin = _max_angular_rate_deg_s(track.satellite) * step_s
-    if track.station.horizon_mask:
-        rise_margin = margin
+    margin = np.repeat(np.array([_max_angular_rate_deg_s(s) for s in satellites]) * step_s, n_st)[:, None]
+    below = np.array([[_max_rate_below_deg_s(s, e.min_deg) for e in ctx.elevations] for s in satellites]).ravel()
+    masked = np.array([bool(st.horizon_mask) for st in stations])
+    rise_margin = np.where(masked[pair_st], margin[:, 0], below * step_s)[:, None]
+    fi, left, right = fm[:, 1:-1], fm[:, :-2], fm[:, 2:]
+    is_max = (fi >= left) & (fi > right) & (fi > -rise_margin)
+    is_min = (fi <= left) & (fi < right) & (fi > 0) & (fi < margin)
+    del fi, left, right
+    eq, ek = np.nonzero(is_max | is_min)
+    ek = ek + 1
+    kind = np.where(is_max[eq, ek - 1], 1.0, -1.0)
+    del is_max, is_min
+    if eq.size:
+        eq, kind, ext_t, ext_f = _refine_extrema(ctx, grid, eq, ek, kind, pair_sat, pair_st, margin[:, 0] / step_s)
     else:
-        rise_margin = _max_rate_below_deg_s(track.satellite, track.elevation.min_deg) * step_s
-    fi = f[inner]
-    is_max = (fi >= f[inner - 1]) & (fi > f[inner + 1]) & (fi > -rise_margin)
-    is_min = (fi <= f[inner - 1]) & (fi < f[inner + 1]) & (fi > 0) & (fi < margin)
-    iters = int(np.ceil(np.log(2 * step_s / 1e-3) / -np.log(GOLDEN)))
-    ext_t, ext_f, ext_kind = [], [], []
-    for mask, sign in ((is_max, 1.0), (is_min, -1.0)):
-        idx = inner[mask]
-        if idx.size:
-            x, fx = _golden(track, grid[idx - 1], grid[idx + 1], sign, iters)
-            ext_t.append(x)
-            ext_f.append(fx)
-            ext_kind.append(np.full(x.size, sign))
-    if ext_t:
-        ext_t = np.concatenate(ext_t)
-        ext_f = np.concatenate(ext_f)
-        ext_kind = np.concatenate(ext_kind)
-        inside = (ext_t > 0.0) & (ext_t < span_s)
-        ext_t, ext_f, ext_kind = ext_t[inside], ext_f[inside], ext_kind[inside]
-    else:
-        ext_t = ext_f = ext_kind = np.zeros(0)
+        ext_t = ext_f = np.zeros(0)
+    # Drop the grid's padding and extrema outside the span.
+    inside = (ext_t > 0.0) & (ext_t < span_s)
+    eq, kind, ext_t, ext_f = eq[inside], kind[inside], ext_t[inside], ext_f[inside]
+    grid, fm = grid[1:-1], np.ascontiguousarray(fm[:, 1:-1])
+    n_grid = grid.size
 
-    grid, f = grid[1:-1], f[1:-1]  # drop the padding: the span itself from here on
-    t_all = np.concatenate([grid, ext_t])
-    f_all = np.concatenate([f, ext_f])
-    order = np.argsort(t_all, kind="stable")
-    t_all, f_all = t_all[order], f_all[order]
+    # Merge every pair's grid with its extrema, in time order, without a
+    # global sort: an extremum goes right after the grid sample before it.
+    slot = np.clip(np.searchsorted(grid, ext_t, side="right") - 1, 0, n_grid - 1)
+    order = np.lexsort((ext_t, slot, eq))
+    at = (eq * n_grid + slot + 1)[order]
+    t_all = np.insert(np.tile(grid, n_sat * n_st), at, ext_t[order])
+    f_all = np.insert(fm.ravel(), at, ext_f[order])
+    q_all = np.insert(np.repeat(np.arange(n_sat * n_st), n_grid), at, eq[order])
 
     up = f_all > 0
-    change = np.flatnonzero(up[1:] != up[:-1])
-    bisect_iters = int(np.ceil(np.log2(max(step_s, 1.0) / 1e-3)))
-    crossings = _bisect(track, t_all[change], t_all[change + 1], f_all[change], bisect_iters) if change.size else np.zeros(0)
+    change = np.flatnonzero((up[1:] != up[:-1]) & (q_all[1:] == q_all[:-1]))
+    qc = q_all[change]
+    if change.size:
+        lo, hi = _bisect(_Track(ctx, pair_sat[qc], pair_st[qc], "f"), t_all[change], t_all[change + 1],
+                         f_all[change], _iterations(step_s, 1e-3, golden=False))
+        crossings = 0.5 * (lo + hi)
+    else:
+        crossings = np.zeros(0)
     rising = ~up[change]
+    del t_all, f_all, q_all, up
 
-    # Assemble [rise, set] intervals, clipping at the span's edges.
-    intervals = []
-    start = 0.0 if up[0] else None
-    clipped_start = bool(up[0])
-    for tc, r in zip(crossings, rising):
-        if r:
-            start, clipped_start = tc, False
-        elif start is not None:
-            intervals.append((start, tc, clipped_start, False))
-            start = None
-    if start is not None:
-        intervals.append((start, span_s, clipped_start, True))
+    first_up = np.flatnonzero(fm[:, 0] > 0)
+    last_up = np.flatnonzero(fm[:, -1] > 0)
+    q, rise, set_, c0, c1, _, _ = _pair_intervals(qc, crossings, rising, first_up, np.zeros(first_up.size),
+                                                  last_up, np.full(last_up.size, span_s))
 
-    maxima_t = ext_t[ext_kind > 0]
-    maxima_f = ext_f[ext_kind > 0]
-    out = []
-    for rise, set_, c0, c1 in intervals:
-        # Culmination: the highest refined maximum inside, or a clipped edge
-        # (f there is on the grid; at a true rise or set f is zero).
-        inside = (maxima_t > rise) & (maxima_t < set_) & (maxima_f > 0)
-        cand_t = np.concatenate([[rise, set_], maxima_t[inside]])
-        cand_f = np.concatenate([[f[0] if c0 else -np.inf, f[-1] if c1 else -np.inf], maxima_f[inside]])
-        k = int(np.argmax(cand_f))
-        out.append((rise, cand_t[k], set_, c0, c1, int(inside.sum())))
+    # Culmination: the highest refined maximum inside (f > 0), or a clipped
+    # edge, preferring rise, then set, then the earliest maximum on ties.
+    mx = (kind > 0) & (ext_f > 0)
+    m_q, m_t, m_f = eq[mx], ext_t[mx], ext_f[mx]
+    width = 2.0 * span_s + 10.0
+    iv = np.searchsorted(q * width + rise, m_q * width + m_t, side="right") - 1
+    ok = iv >= 0
+    ok[ok] = (q[iv[ok]] == m_q[ok]) & (rise[iv[ok]] < m_t[ok]) & (m_t[ok] < set_[iv[ok]])
+    iv, m_t, m_f = iv[ok], m_t[ok], m_f[ok]
+    n_culm = np.bincount(iv, minlength=q.size)
+    best_f = np.full(q.size, -np.inf)
+    best_t = rise.copy()
+    if iv.size:
+        o = np.lexsort((m_t, -m_f, iv))
+        head = np.r_[True, iv[o][1:] != iv[o][:-1]]
+        best_f[iv[o][head]] = m_f[o][head]
+        best_t[iv[o][head]] = m_t[o][head]
+    f_rise = np.where(c0, fm[q, 0], -np.inf)
+    f_set = np.where(c1, fm[q, -1], -np.inf)
+    culm = np.where((f_rise >= f_set) & (f_rise >= best_f), rise, np.where(f_set >= best_f, set_, best_t))
+    return {
+        "sat": pair_sat[q], "station": pair_st[q], "rise": rise, "culm": culm, "set": set_,
+        "c0": c0, "c1": c1, "n_culm": np.maximum(n_culm, 1),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Stage 3: inside each pass
+# ---------------------------------------------------------------------------
+
+def _pass_grid(iv, k, steps):
+    """Samples inside passes ``k``: each pass's [rise, set] cut into equal
+    steps no longer than its satellite's in-pass step, both ends included.
+    Returns (pass index per sample, offsets)."""
+    rise, set_ = iv["rise"][k], iv["set"][k]
+    n = np.maximum(np.ceil((set_ - rise) / steps[iv["sat"][k]]), 1).astype(np.int64)
+    sizes = n + 1
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], sizes)
+    p = np.repeat(k, sizes)
+    t = np.repeat(rise, sizes) + within * np.repeat((set_ - rise) / n, sizes)
+    t[bounds[1:] - 1] = set_  # exactly
+    return p, t
+
+
+def _discrete_extrema(values, p, kind):
+    """Interior samples that are discrete maxima (kind +1) or minima (-1)
+    of ``values`` within the same pass ``p``."""
+    if values.size < 3:
+        return np.zeros(0, np.int64)
+    v, left, right = kind * values[1:-1], kind * values[:-2], kind * values[2:]
+    same = (p[1:-1] == p[:-2]) & (p[1:-1] == p[2:])
+    return np.flatnonzero(same & (v >= left) & (v > right) & np.isfinite(v)) + 1
+
+
+def _inside_passes(ctx, iv, k, steps, masked):
+    """For passes ``k``: the culmination at masked stations, the minimum
+    range, and the usable windows to the whole second.
+
+    Returns a dict with per-pass arrays (``min_range``, ``culm``,
+    ``n_culm``) and the windows ``(w_pass, w_first, w_last)`` (whole
+    seconds, inclusive).
+    """
+    sat, st = iv["sat"], iv["station"]
+    p, t = _pass_grid(iv, k, steps)
+    cols = ctx.columns(sat[p], st[p], t)
+    out = {}
+
+    # Closest approach: the smallest sample (the pass's ends included) or a
+    # refined interior minimum of the range.
+    rng = cols["range_km"]
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+    min_range = np.minimum.reduceat(rng, starts)
+    e = _discrete_extrema(rng, p, -1.0)
+    if e.size:
+        x, fx = _golden(_Track(ctx, sat[p[e]], st[p[e]], "range_km"), t[e - 1], t[e + 1], -1.0,
+                        _iterations(t[e + 1] - t[e - 1], 1e-2))
+        np.minimum.at(min_range, np.searchsorted(k, p[e]), fx)
+    out["min_range"] = min_range
+
+    # At a masked station f's maxima are not the highest points: culminate
+    # on the elevation itself, among the pass's ends and its refined maxima.
+    culm, n_culm = iv["culm"][k].copy(), iv["n_culm"][k].copy()
+    sel_pass = masked[st[k]]
+    if sel_pass.any():
+        el = cols["elevation_deg"]
+        pk = np.searchsorted(k, p)
+        on = sel_pass[pk]
+        ends = np.concatenate([starts, np.r_[starts[1:] - 1, p.size - 1]])
+        ends = ends[on[ends]]
+        cand_p, cand_t, cand_v = [pk[ends]], [t[ends]], [el[ends]]
+        n_culm[sel_pass] = 0
+        e = _discrete_extrema(np.where(on, el, np.nan), p, 1.0)
+        if e.size:
+            x, fx = _golden(_Track(ctx, sat[p[e]], st[p[e]], "elevation_deg"), t[e - 1], t[e + 1], 1.0,
+                            _iterations(t[e + 1] - t[e - 1], 1e-3))
+            inside = (x > iv["rise"][p[e]]) & (x < iv["set"][p[e]])
+            np.add.at(n_culm, pk[e][inside], 1)
+            cand_p.append(pk[e])
+            cand_t.append(x)
+            cand_v.append(fx)
+        cp, ct, cv = (np.concatenate(c) for c in (cand_p, cand_t, cand_v))
+        o = np.lexsort((ct, -cv, cp))
+        head = np.r_[True, cp[o][1:] != cp[o][:-1]]
+        culm[cp[o][head]] = ct[o][head]
+        n_culm = np.maximum(n_culm, 1)
+    out["culm"], out["n_culm"] = culm, n_culm
+
+    # Usable windows: where the smallest margin of the other constraints is
+    # positive, by root finding on the same samples.
+    first, last = np.ceil(iv["rise"][k]), np.floor(iv["set"][k])
+    constrained = np.array([bool(ctx.others[j]) for j in range(len(ctx.stations))])[st[k]]
+    w_pass, w_first, w_last = [k[~constrained]], [first[~constrained]], [last[~constrained]]
+    ck = np.flatnonzero(constrained)
+    if ck.size:
+        on = constrained[np.searchsorted(k, p)]
+        pc, tc = p[on], t[on]
+        m = ctx.margin(_Subset(cols, np.flatnonzero(on)), st[pc])
+        # Extrema that could hide a crossing between samples: positive minima
+        # and negative maxima, refined.
+        ext_t, ext_m, ext_p = [], [], []
+        for kind in (-1.0, 1.0):
+            e = _discrete_extrema(m, pc, kind)
+            e = e[(m[e] > 0) if kind < 0 else (m[e] < 0)]
+            if e.size:
+                x, fx = _golden(_Track(ctx, sat[pc[e]], st[pc[e]], "margin"), tc[e - 1], tc[e + 1], kind,
+                                _iterations(tc[e + 1] - tc[e - 1], 1e-3))
+                ext_t.append(x)
+                ext_m.append(fx)
+                ext_p.append(pc[e])
+        if ext_t:
+            pc = np.concatenate([pc] + ext_p)
+            tc = np.concatenate([tc] + ext_t)
+            m = np.concatenate([m] + ext_m)
+            o = np.lexsort((tc, pc))
+            pc, tc, m = pc[o], tc[o], m[o]
+        up = m > 0
+        change = np.flatnonzero((up[1:] != up[:-1]) & (pc[1:] == pc[:-1]))
+        qc = pc[change]
+        if change.size:
+            lo, hi = _bisect(_Track(ctx, sat[qc], st[qc], "margin"), tc[change], tc[change + 1], m[change],
+                             _iterations(np.max(tc[change + 1] - tc[change]), 1e-3, golden=False))
+        else:
+            lo = hi = np.zeros(0)
+        rising = ~up[change]
+        # The whole second next to each crossing, decided exactly when it
+        # falls inside the final bracket.
+        sec = np.where(rising, np.ceil(lo), np.floor(hi))
+        ambiguous = (sec >= lo) & (sec <= hi)
+        if ambiguous.any():
+            a = np.flatnonzero(ambiguous)
+            holds = _Track(ctx, sat[qc[a]], st[qc[a]], "margin").f(sec[a]) > 0
+            sec[a] = np.where(holds, sec[a], sec[a] + np.where(rising[a], 1.0, -1.0))
+        starts_c = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])
+        ends_c = np.r_[starts_c[1:] - 1, pc.size - 1]
+        fu, lu = pc[starts_c][up[starts_c]], pc[ends_c][up[ends_c]]
+        q, s_t, e_t, *_ = _pair_intervals(qc, sec, rising, fu, first[np.searchsorted(k, fu)],
+                                          lu, last[np.searchsorted(k, lu)])
+        w_pass.append(q)
+        w_first.append(s_t)
+        w_last.append(e_t)
+    w_pass, w_first, w_last = np.concatenate(w_pass), np.concatenate(w_first), np.concatenate(w_last)
+
+    # A pass shorter than a second has no whole second: its culmination
+    # stands for it, if the constraints hold there.
+    empty = last < first
+    if empty.any():
+        ek = k[empty]
+        drop = np.isin(w_pass, ek)
+        w_pass, w_first, w_last = w_pass[~drop], w_first[~drop], w_last[~drop]
+        c = culm[empty]
+        holds = _Track(ctx, sat[ek], st[ek], "margin").f(c) > 0
+        w_pass = np.concatenate([w_pass, ek[holds]])
+        w_first = np.concatenate([w_first, c[holds]])
+        w_last = np.concatenate([w_last, c[holds]])
+    good = w_last >= w_first
+    out["windows"] = (w_pass[good], w_first[good], w_last[good])
     return out
 
 
-def _culminate_on_elevation(satellite, station, clock, rise, set_, offsets, sizes, elevation_deg):
-    """Culmination times and counts of passes from the elevation itself.
-
-    With a horizon mask the search runs on ``f = elevation - mask(azimuth)``,
-    whose maxima are not the satellite's highest points.  Given each pass's
-    whole-second ``offsets`` and ``elevation_deg`` (concatenated, ``sizes``
-    per pass), the highest second is refined by golden-section search on the
-    plain elevation, and culminations are counted as the per-second series'
-    local maxima.  Returns ``(culmination_s, n_culminations)`` arrays.
-    """
-    from .constraints import ElevationAbove
-
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    starts = bounds[:-1]
-    best = np.array([starts[k] + int(np.argmax(elevation_deg[starts[k]:bounds[k + 1]])) for k in range(len(sizes))])
-    lo = np.maximum(offsets[best] - 1.0, rise)
-    hi = np.minimum(offsets[best] + 1.0, set_)
-    plain = _Track(satellite, station, clock, ElevationAbove(0.0, None))
-    iters = int(np.ceil(np.log(2.0 / 1e-3) / -np.log(GOLDEN)))
-    culm, _ = _golden(plain, lo, np.maximum(hi, lo + 1e-6), 1.0, iters)
-    e = elevation_deg
-    peak = np.zeros(e.size, bool)
-    peak[1:-1] = (e[1:-1] > e[:-2]) & (e[1:-1] >= e[2:])
-    peak[starts] = False  # a pass's first and last seconds are edges, not culminations
-    peak[bounds[1:] - 1] = False
-    n = np.add.reduceat(peak.astype(int), starts)
-    return culm, np.maximum(n, 1)
-
-
-def _coarse_step_s(satellite) -> float:
-    # Two distinct culminations closer together than one step could merge;
-    # 1/100 of a period keeps them apart for every orbit type (skyfield's
-    # find_events samples 1/20 of an orbit).
-    return float(np.clip(orbital_period_s(satellite) / 100.0, 5.0, 600.0))
-
-
-def _samples(satellite, station, clock, offsets_s, sunmoon):
-    """Per-second geometry columns at offsets (seconds after the clock's t0)."""
-    r, v, _ = satellite_itrs_km_at(satellite, clock, offsets_s)
-    la = look_angles(station, r, v)
-    sun = sunmoon.sun_itrs_km(offsets_s)
-    moon = sunmoon.moon_itrs_km(offsets_s)
-    sat_dir = r - station.itrs_km[:, None]
-    moon_dir = moon - station.itrs_km[:, None]
-    return {
-        "elevation_deg": la.elevation_deg,
-        "azimuth_deg": la.azimuth_deg,
-        "range_km": la.range_km,
-        "range_rate_km_s": la.range_rate_km_s,
-        "sun_altitude_deg": elevation_of(station, sun),
-        "moon_altitude_deg": elevation_of(station, moon),
-        "moon_separation_deg": separation_deg(sat_dir, moon_dir),
-        "moon_illumination": moon_illumination(moon, sun),
-        "sunlit": sunlit(r, sun),
-    }
+def _seconds_of(windows, chunk):
+    """Whole seconds of windows ``(pass, first, last)``, in chunks of at most
+    ``chunk`` seconds: yields ``(pass per second, offset)``."""
+    w_pass, w_first, w_last = windows
+    # A window shorter than a second (a sub-second pass) is one sample.
+    sizes = np.where(w_last > w_first, np.floor(w_last - w_first) + 1, 1).astype(np.int64)
+    # Cut long windows into pieces no longer than a chunk.
+    pieces = -(-sizes // chunk)
+    rep = np.repeat(np.arange(sizes.size), pieces)
+    piece_no = np.arange(rep.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    p_first = w_first[rep] + piece_no * chunk
+    p_size = np.minimum(sizes[rep] - piece_no * chunk, chunk)
+    ends = np.cumsum(p_size)
+    lo = 0
+    while lo < rep.size:
+        hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + chunk, side="right"))
+        hi = max(hi, lo + 1)
+        s = p_size[lo:hi]
+        b = np.concatenate([[0], np.cumsum(s)])
+        within = np.arange(b[-1]) - np.repeat(b[:-1], s)
+        yield np.repeat(w_pass[rep[lo:hi]], s), np.repeat(p_first[lo:hi], s) + within
+        lo = hi
 
 
 def _utc(t0_utc: pd.Timestamp, offset_s, clock) -> pd.Series | pd.Timestamp:
@@ -340,35 +863,47 @@ def _utc(t0_utc: pd.Timestamp, offset_s, clock) -> pd.Series | pd.Timestamp:
     return t0_utc + pd.to_timedelta(np.round(clock.utc_label_s(offset_s) * 1e3), unit="ms")
 
 
-def find_passes(satellites, stations, start, end, constraints=None, *, per_second: bool = True) -> PassForecast:
+def _empty() -> PassForecast:
+    return PassForecast(pd.DataFrame(columns=PASS_COLUMNS), pd.DataFrame(columns=SECOND_COLUMNS), [])
+
+
+def find_passes(satellites, stations, start, end, constraints=None, *, per_second: bool = True,
+                max_element_age_days: float | None = None, allow_stale_elements: bool = False) -> PassForecast:
     """Find every pass of each satellite over each station between two times.
 
     Parameters
     ----------
     satellites
-        A skyfield ``EarthSatellite`` or a list of them.
+        A skyfield ``EarthSatellite`` or a list of them (a whole catalogue).
     stations
         A :class:`~satqkd.stations.Station` or a list of them.
     start, end
-        Span to search: skyfield Times, datetimes (naive means UTC) or ISO
-        strings.  ``end`` must be after ``start``.
+        Span to search: skyfield Times, datetimes (naive means UTC), numpy
+        ``datetime64`` (UTC), pandas Timestamps or ISO strings.  ``end``
+        must be after ``start``.
     constraints
         One :class:`~satqkd.constraints.Constraints` for all stations, or a
         mapping of station name to its own; default ``Constraints()``.
     per_second
-        Also return the per-second geometry of every usable window.
+        Also return the per-second geometry of every usable window (computed
+        only then, in bounded chunks).
+    max_element_age_days, allow_stale_elements
+        Element sets further than this from the span are refused (default
+        per orbit class, see :func:`satqkd.elements.check_element_age`);
+        with ``allow_stale_elements`` they only warn.
 
     Returns
     -------
     PassForecast
         ``passes`` (a row per pass with at least one usable second, columns
-        :data:`PASS_COLUMNS`) and ``seconds`` (:data:`SECOND_COLUMNS`), plus
-        warnings (element sets far from their epoch).
+        :data:`PASS_COLUMNS`, sorted by rise) and ``seconds``
+        (:data:`SECOND_COLUMNS`), plus warnings.
     """
     if not isinstance(satellites, (list, tuple)):
         satellites = [satellites]
     if not isinstance(stations, (list, tuple)):
         stations = [stations]
+    satellites, stations = list(satellites), list(stations)
     t_start, t_end = to_time(start), to_time(end)
     span_s = (t_end.tt - t_start.tt) * 86400.0
     if not span_s > 0:
@@ -376,116 +911,103 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
             f"time span: end {t_end.utc_strftime('%Y-%m-%d %H:%M:%S')} is not after start "
             f"{t_start.utc_strftime('%Y-%m-%d %H:%M:%S')}"
         )
+    names = [s.name for s in stations]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SatqkdError(f"stations: {dup!r} is given twice")
+    notes = check_element_age(satellites, t_start, t_end, max_element_age_days, allow_stale_elements)
     constraints = constraints if constraints is not None else Constraints()
+    cons = [constraints.get(st.name, Constraints()) if isinstance(constraints, dict) else constraints
+            for st in stations]
+    if not satellites or not stations:
+        return _empty()
+    ctx = _Context(satellites, stations, cons, t_start, span_s)
     t0_utc = pd.Timestamp(t_start.utc_datetime()).tz_convert("UTC").round("ms")
-    clock = Clock(t_start, 0.0, span_s)
-    sunmoon = SunMoon(t_start, 0.0, span_s, clock)
 
-    pass_rows, second_frames, notes = [], [], []
-    pass_id = 0
-    for sat in satellites:
-        step_s = _coarse_step_s(sat)
-        period_s = orbital_period_s(sat)
-        epoch_jd = sat.epoch.tt
-        grid = _grid(span_s, step_s)
-        r_grid, _, _ = satellite_itrs_km_at(sat, clock, grid)
-        for station in stations:
-            cons = constraints.get(station.name, Constraints()) if isinstance(constraints, dict) else constraints
-            objs = cons.build(station)
-            track = _Track(sat, station, clock, objs[0])
-            intervals = _find_intervals(track, grid, r_grid)
-            sun_limit = cons.sun_max_altitude_deg
-            if intervals and sun_limit is not None:
-                # Drop daytime passes before sampling them.  Within a pass
-                # shorter than 15 min the Sun's altitude is monotonic, or near
-                # its daily extremum bends by under 0.1 deg, so a pass with
-                # the Sun above limit + 1 deg at rise, culmination and set is
-                # daylight throughout.
-                ends = np.array([[iv[0], iv[1], iv[2]] for iv in intervals])
-                sun_alt = elevation_of(station, sunmoon.sun_itrs_km(ends.ravel())).reshape(-1, 3)
-                short = (ends[:, 2] - ends[:, 0]) < 900.0
-                day = short & np.all(sun_alt > sun_limit + 1.0, axis=1)
-                intervals = [iv for iv, d in zip(intervals, day) if not d]
-            if not intervals:
-                continue
-            # Whole seconds inside every pass, evaluated in one batch.
-            chunks = []
-            for rise, culm, set_, *_ in intervals:
-                first, last = np.ceil(rise), np.floor(set_)
-                chunks.append(np.arange(first, last + 1.0) if last >= first else np.array([culm]))
-            sizes = np.array([c.size for c in chunks])
-            offsets = np.concatenate(chunks)
-            cols = _samples(sat, station, clock, offsets, sunmoon)
-            ok = np.ones(offsets.size, bool)
-            for con in objs[1:]:
-                ok &= con.compute(cols)
-            if station.horizon_mask:
-                rises = np.array([iv[0] for iv in intervals])
-                sets = np.array([iv[2] for iv in intervals])
-                culm_e, n_e = _culminate_on_elevation(sat, station, clock, rises, sets, offsets, sizes,
-                                                      cols["elevation_deg"])
-                intervals = [(iv[0], c, iv[2], iv[3], iv[4], int(n)) for iv, c, n in zip(intervals, culm_e, n_e)]
-            culms = np.array([iv[1] for iv in intervals])
-            culm_cols = _samples(sat, station, clock, culms, sunmoon)
-            bounds = np.concatenate([[0], np.cumsum(sizes)])
-            worst_age = 0.0
-            keep_pass = np.zeros(len(intervals), bool)
-            pass_ids_all = np.full(len(intervals), -1)
-            for k, (rise, culm, set_, c0, c1, n_culm) in enumerate(intervals):
-                sl = slice(bounds[k], bounds[k + 1])
-                ok_k = ok[sl]
-                if not ok_k.any():
-                    continue
-                off_k = offsets[sl][ok_k]
-                age_days = (t_start.tt + culm / 86400.0) - epoch_jd
-                worst_age = max(worst_age, abs(age_days))
-                pass_rows.append(
-                    {
-                        "pass_id": pass_id,
-                        "satellite": sat.name,
-                        "station": station.name,
-                        "rise_s": rise,
-                        "culmination_s": culm,
-                        "set_s": set_,
-                        "max_elevation_deg": float(culm_cols["elevation_deg"][k]),
-                        "min_range_km": float(min(cols["range_km"][sl].min(), culm_cols["range_km"][k])),
-                        "duration_s": set_ - rise,
-                        "usable_start_s": off_k[0],
-                        "usable_end_s": off_k[-1],
-                        "usable_s": int(ok_k.sum()),
-                        "clipped": bool(c0 or c1),
-                        "sunlit": bool(culm_cols["sunlit"][k]),
-                        "n_culminations": max(n_culm, 1),
-                        "epoch_age_days": age_days,
-                    }
-                )
-                keep_pass[k] = True
-                pass_ids_all[k] = pass_id
-                pass_id += 1
-            if period_s < 225 * 60 and worst_age > MAX_EPOCH_AGE_DAYS_LEO:
-                notes.append(
-                    f"{sat.name}: passes over {station.name} up to {worst_age:.0f} days from the element epoch "
-                    f"(more than {MAX_EPOCH_AGE_DAYS_LEO:g}); SGP4 positions may be off by tens of km"
-                )
-            if per_second and keep_pass.any():
-                keep = ok & np.repeat(keep_pass, sizes)
-                frame = {"pass_id": np.repeat(pass_ids_all, sizes)[keep], "satellite": sat.name,
-                         "station": station.name, "offset_s": offsets[keep]}
-                frame.update({name: v[keep] for name, v in cols.items()})
-                second_frames.append(pd.DataFrame(frame))
+    # 1-2. Coarse grid and refinement, per chunk of satellites.
+    parts = [_chunk_intervals(ctx, idx, span_s, step)
+             for idx, step in _step_chunks(satellites, lambda s: _grid(span_s, s).size, len(stations))]
+    iv = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    if iv["rise"].size == 0:
+        return PassForecast(_empty().passes, _empty().seconds, notes)
+    o = np.lexsort((iv["rise"], iv["station"], iv["sat"]))
+    iv = {key: v[o] for key, v in iv.items()}
+    n_iv = iv["rise"].size
 
-    passes = pd.DataFrame(pass_rows)
-    if passes.empty:
-        passes = pd.DataFrame(columns=PASS_COLUMNS)
-    else:
-        for name in ("rise", "culmination", "set", "usable_start", "usable_end"):
-            passes[f"{name}_utc"] = _utc(t0_utc, passes.pop(f"{name}_s").to_numpy(), clock)
-        passes = passes.sort_values(["rise_utc", "station"], kind="stable").reset_index(drop=True)
-        passes = passes[PASS_COLUMNS]
-    if second_frames:
-        seconds = pd.concat(second_frames, ignore_index=True)
-        seconds.insert(3, "time_utc", _utc(t0_utc, seconds.pop("offset_s").to_numpy(), clock))
-        seconds = seconds[SECOND_COLUMNS]
-    else:
-        seconds = pd.DataFrame(columns=SECOND_COLUMNS)
-    return PassForecast(passes, seconds, sorted(set(notes)))
+    # 3. Inside the passes, in chunks of bounded samples.
+    steps = np.array([_pass_step_s(s) for s in satellites])
+    masked = np.array([bool(st.horizon_mask) for st in stations])
+    n_samples = np.maximum(np.ceil((iv["set"] - iv["rise"]) / steps[iv["sat"]]), 1) + 1
+    cut = np.searchsorted(np.cumsum(n_samples), np.arange(_CHUNK_POINTS, n_samples.sum() + _CHUNK_POINTS,
+                                                          _CHUNK_POINTS), side="right")
+    bounds = np.unique(np.concatenate([[0], cut, [n_iv]]))
+    min_range, windows = np.empty(n_iv), []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        k = np.arange(lo, hi)
+        res = _inside_passes(ctx, iv, k, steps, masked)
+        min_range[k] = res["min_range"]
+        iv["culm"][k], iv["n_culm"][k] = res["culm"], res["n_culm"]
+        windows.append(res["windows"])
+    w_pass, w_first, w_last = (np.concatenate(x) for x in zip(*windows))
+    o = np.lexsort((w_first, w_pass))
+    w_pass, w_first, w_last = w_pass[o], w_first[o], w_last[o]
+    w_len = np.where(w_last > w_first, np.floor(w_last - w_first) + 1, 1)
+    usable_s = np.bincount(w_pass, weights=w_len, minlength=n_iv).astype(np.int64)
+    usable_start = np.full(n_iv, np.nan)
+    usable_end = np.full(n_iv, np.nan)
+    np.fmin.at(usable_start, w_pass, w_first)
+    np.fmax.at(usable_end, w_pass, w_last)
+    keep = usable_s > 0
+
+    # Geometry at culmination (one sample per pass).
+    cols = ctx.columns(iv["sat"], iv["station"], iv["culm"])
+    max_el = cols["elevation_deg"]
+    min_range = np.minimum(min_range, cols["range_km"])
+    sunlit_c = cols["sunlit"]
+
+    epoch_tt = np.array([s.epoch.tt for s in satellites])
+    age = (t_start.tt + iv["culm"] / 86400.0) - epoch_tt[iv["sat"]]
+    pass_id = np.full(n_iv, -1)
+    pass_id[keep] = np.arange(keep.sum())
+
+    sat_names = np.array([s.name for s in satellites], dtype=object)
+    st_names = np.array(names, dtype=object)
+    k = keep
+    passes = pd.DataFrame({
+        "pass_id": pass_id[k],
+        "satellite": sat_names[iv["sat"][k]],
+        "station": st_names[iv["station"][k]],
+        "max_elevation_deg": max_el[k],
+        "min_range_km": min_range[k],
+        "duration_s": (iv["set"] - iv["rise"])[k],
+        "usable_s": usable_s[k],
+        "clipped": (iv["c0"] | iv["c1"])[k],
+        "sunlit": sunlit_c[k],
+        "n_culminations": iv["n_culm"][k],
+        "epoch_age_days": age[k],
+    })
+    for name, values in (("rise", iv["rise"]), ("culmination", iv["culm"]), ("set", iv["set"]),
+                         ("usable_start", usable_start), ("usable_end", usable_end)):
+        passes[f"{name}_utc"] = _utc(t0_utc, values[k], ctx.clock)
+    passes = passes.sort_values(["rise_utc", "station"], kind="stable").reset_index(drop=True)[PASS_COLUMNS]
+
+    seconds = pd.DataFrame(columns=SECOND_COLUMNS)
+    if per_second and keep.any():
+        frames = []
+        for p, t in _seconds_of((w_pass, w_first, w_last), _CHUNK_POINTS):
+            c = ctx.columns(iv["sat"][p], iv["station"][p], t)
+            frame = {"pass_id": pass_id[p], "satellite": sat_names[iv["sat"][p]],
+                     "station": st_names[iv["station"][p]], "time_utc": _utc(t0_utc, t, ctx.clock)}
+            frame.update({name: c[name] for name in SECOND_COLUMNS[4:]})
+            frames.append(pd.DataFrame(frame))
+        seconds = pd.concat(frames, ignore_index=True)[SECOND_COLUMNS]
+    return PassForecast(passes, seconds, notes)
+
+
+def find_passes_many(satellites, stations, start, end, constraints=None, *, per_second: bool = False,
+                     **kwargs) -> PassForecast:
+    """:func:`find_passes` with ``per_second`` off by default (a
+    constellation's per-second table is large).  The same engine."""
+    return find_passes(satellites, stations, start, end, constraints, per_second=per_second, **kwargs)

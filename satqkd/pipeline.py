@@ -93,7 +93,9 @@ def pass_stage(scenario: Scenario, unit: Unit):
     """Passes of one satellite over one station (a :class:`~satqkd.passes.PassForecast`)."""
     sat = scenario.satellites[unit.satellite].satellite
     setup = scenario.stations[unit.station]
-    return find_passes(sat, [setup.station], scenario.start, scenario.end, {setup.station.name: setup.constraints})
+    return find_passes(sat, [setup.station], scenario.start, scenario.end, {setup.station.name: setup.constraints},
+                       max_element_age_days=scenario.max_element_age_days,
+                       allow_stale_elements=scenario.allow_stale_elements)
 
 
 def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.DataFrame:

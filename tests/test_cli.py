@@ -731,3 +731,29 @@ def test_help_has_no_bool_placeholders_and_an_example(capsys, command):
     text = capsys.readouterr().out
     assert "<bool>" not in text and "list[str]" not in text
     assert "Example" in text and f"satqkd {command}" in " ".join(text.split())
+
+
+def test_passes_refuses_stale_elements_unless_allowed(capsys):
+    """Issue 12: a 2016 element set forecast for 2026 is refused with its
+    age; --allow-stale-elements forecasts it with a warning."""
+    args = ["passes", "--tle", EPHEMERIS / "micius-2016-12-18.tle", "--station", "nanshan",
+            "--start", "2026-01-01", "--days", "1", "--night", "none"]
+    fail(capsys, args, "MICIUS", "days from the span, over the 30-day limit for LEO", "--allow-stale-elements")
+    rc = main([str(a) for a in args + ["--allow-stale-elements", "--format", "csv"]])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "satqkd: warning:" in err and "(allowed)" in err
+
+
+def test_passes_keeps_the_good_sets_of_a_catalogue(capsys, tmp_path):
+    """Issue 9: a catalogue with one corrupted set is forecast from its good
+    sets; the bad one is reported by file and line on stderr."""
+    lines = (Path(__file__).parent / "data" / "celestrak-2022-02-04.tle").read_text().splitlines()[:6]
+    lines[5] = lines[5][:-1] + str((int(lines[5][-1]) + 1) % 10)
+    path = tmp_path / "two.tle"
+    path.write_text("\n".join(lines) + "\n")
+    rc = main(["passes", "--tle", str(path), "--station", "nanshan", "--start", "2022-02-05", "--days", "1",
+               "--night", "none", "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert f"{path}:6:" in err and "checksum" in err and "BEIDOU 5 (C06)" in err
+    assert "BEIDOU 3 (C01)" in out and "BEIDOU 5 (C06)" not in out

@@ -153,7 +153,62 @@ def test_decayed_element_set_is_a_clear_error(ts):
         "MICIUS", ts,
     )
     with pytest.raises(SatqkdError, match="MICIUS.*SGP4 cannot propagate"):
-        find_passes(sat, Station.nanshan(), "2028-01-01", "2028-01-03")
+        find_passes(sat, Station.nanshan(), "2028-01-01", "2028-01-03", allow_stale_elements=True)
+
+
+def test_stale_elements_are_an_error_that_says_how_old(ts):
+    """Issue 12: an element set nine years from its epoch was forecast with a
+    warning; now it is refused (LEO limit 30 days), saying how old it is,
+    unless explicitly allowed."""
+    from skyfield.api import EarthSatellite
+
+    sat = EarthSatellite(
+        "1 41731U 16051A   17001.50000000  .00000800  00000-0  38000-4 0  9990",
+        "2 41731  97.3700  94.0000 0012000  90.0000 270.0000 15.25000000 20007",
+        "OLD-LEO", ts,
+    )
+    with pytest.raises(SatqkdError, match=r"OLD-LEO: elements of 2017-01-01 are 32\d\d days from the span, over the "
+                                          r"30-day limit for LEO.*--allow-stale-elements"):
+        find_passes(sat, Station.nanshan(), "2026-01-01", "2026-01-02")
+    # 20 days is inside the limit, but above the warning threshold.
+    fc = find_passes(sat, Station.nanshan(), "2017-01-20", "2017-01-21", ANY_TIME, per_second=False)
+    assert any("OLD-LEO" in w and "20 days" in w for w in fc.warnings)
+    # A tighter limit refuses it; allowing stale elements turns it into a warning.
+    with pytest.raises(SatqkdError, match="over the 10-day limit"):
+        find_passes(sat, Station.nanshan(), "2017-01-20", "2017-01-21", max_element_age_days=10)
+    fc = find_passes(sat, Station.nanshan(), "2017-01-20", "2017-01-21", ANY_TIME, per_second=False,
+                     max_element_age_days=10, allow_stale_elements=True)
+    assert any("over the 10-day limit for LEO (allowed)" in w for w in fc.warnings)
+
+
+def test_element_age_limits_scale_with_the_orbit_class(goes17, ts):
+    """A GEO's elements may be older than a LEO's (180 days), but a forecast
+    decades from the epoch is refused for every class."""
+    from satqkd.elements import element_age_limits_days, orbit_class
+
+    assert orbit_class(goes17) == "GEO"
+    assert element_age_limits_days(goes17) == (30.0, 180.0)
+    epoch = goes17.epoch.utc_datetime()
+    near = seconds_to_time(goes17.epoch, 100 * 86400.0)
+    fc = find_passes(goes17, Station.nanshan(), near, seconds_to_time(near, 86400.0), ANY_TIME, per_second=False)
+    assert any("GEO" in w for w in fc.warnings)
+    far = seconds_to_time(goes17.epoch, 20 * 365.25 * 86400.0)
+    with pytest.raises(SatqkdError, match=r"days from the span, over the 180-day limit for GEO"):
+        find_passes(goes17, Station.nanshan(), far, seconds_to_time(far, 86400.0))
+    assert epoch is not None
+
+
+def test_synthetic_orbit_is_not_called_stale(ts):
+    """An orbit built from elements at the span's start is idealised, not
+    stale: a year-long span warns what it is, and is not refused."""
+    from satqkd.elements import sun_synchronous
+
+    sso = sun_synchronous(500.0, 12.0, ts.utc(2026, 1, 1), name="SSO")
+    fc = find_passes(sso, Station.nanshan(), "2026-01-01", "2026-12-31", Constraints(min_elevation_deg=60.0),
+                     per_second=False)
+    assert len(fc.warnings) == 1
+    assert "idealised LEO orbit built from elements at 2026-01-01" in fc.warnings[0]
+    assert "stale" not in fc.warnings[0] and "limit" not in fc.warnings[0]
 
 
 def molniya(ts):
