@@ -106,7 +106,9 @@ def run(scenario: Scenario) -> Results:
                 previous[setup.station.name] = result
             else:
                 result = keyrate.finite_key(eta, y0, sat_setup.source, setup.detector, scenario.protocol, slot_s=1.0)
-            per_pulse = keyrate.asymptotic_key_per_pulse(eta, y0, result.source, setup.detector, scenario.protocol)
+            # The large-block limit of the bound that gives the pass's key (same bases, intensities).
+            per_pulse = keyrate.large_block_key_per_pulse(eta, y0, result.source, setup.detector, scenario.protocol,
+                                                          key_basis=result.key_basis)
             seconds.loc[g.index, "key_rate_bps"] = per_pulse * result.source.rep_rate_hz
             seconds.loc[g.index, "in_key_window"] = np.asarray(result.window_mask, bool)
             window_loss = g["loss_db"].to_numpy()[np.asarray(result.window_mask, bool)]

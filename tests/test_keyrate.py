@@ -428,3 +428,132 @@ def test_load_system_errors_are_one_line(tmp_path, text, message):
 def test_finite_key_rejects_unsent_intensities(gys):
     with pytest.raises(SatqkdError, match="probabilities"):
         finite_key([1e-3], None, gys.source, gys.detector, gys.protocol)
+
+
+# --------------------------------------------------------------------------
+# Every valid bound; one meaning for "asymptotic"; presets = their YAML twins
+# --------------------------------------------------------------------------
+
+
+def test_single_photon_error_bound_is_capped_at_observed_errors():
+    """[Lim14] eq. for v_Z1 with Hoeffding tails, written out by hand on a
+    small block with few test-basis errors: the decoy bound exceeds the m_Z
+    errors actually seen, so the cap v_Z1 <= m_Z binds (single-photon errors
+    are a subset of all errors; SatQuMA's key_efficient_BB84 caps likewise)
+    and the key is longer than the uncapped bound gives."""
+    from satqkd.keyrate import _lim_bound
+
+    mu = np.array([[0.6, 0.2, 0.0]])
+    p = np.array([[0.7, 0.2, 0.1]])
+    nx = np.array([[[2.0e6], [4.0e5], [6.0e3]]])
+    mx = np.array([[[1.0e4], [3.0e3], [3.0e3]]])
+    nz = np.array([[[2.0e5], [4.0e4], [6.0e2]]])
+    mz = np.array([[[1.0e3], [3.0e2], [5.0e1]]])
+    eps = 1e-10
+    prot = Protocol(f_ec=1.16, eps_sec=eps, eps_cor=1e-15)
+    out = _lim_bound(nx, mx, nz, mz, mu, p, prot, np.array([[eps]]))
+    # By hand: tau1 (m+_mu2 - m-_mu3) / (mu2 - mu3) with Hoeffding deviations
+    # sqrt(m_Z / 2 ln(21/eps)), m_Z = 1350.
+    ln = math.log(21 / eps)
+    d = math.sqrt(1350 / 2 * ln)
+    tau1 = sum(pk * k * math.exp(-k) for k, pk in zip((0.6, 0.2, 0.0), (0.7, 0.2, 0.1)))
+    m_plus_2 = math.exp(0.2) / 0.2 * (300 + d)
+    m_minus_3 = math.exp(0.0) / 0.1 * (50 - d)
+    uncapped = tau1 * (m_plus_2 - m_minus_3) / 0.2
+    assert uncapped > 1350  # the decoy bound alone says more errors than were seen
+    assert float(out["v_z1"][0, 0]) == pytest.approx(1350.0)
+    # Without the cap (v_Z1 = uncapped) the phase error and key are worse.
+    sz1 = float(out["s_z1"][0, 0])
+    assert float(out["phi"][0, 0]) < min(uncapped / sz1, 0.5)
+
+
+def test_large_block_limit_is_the_finite_key_of_a_huge_block():
+    """The per-slot large-block rate is the limit of finite_key's bound as the
+    block grows (every finite-size term ~ sqrt(N) or log, i.e. o(N))."""
+    from satqkd.keyrate import large_block_key_per_pulse
+
+    src = Source(1e9, (0.6, 0.15, 0.0), (0.7, 0.2, 0.1), basis_prob_x=0.5)
+    det = Detector(efficiency=0.33, dark_count_prob=2e-7, misalignment=0.01, basis_prob_x=0.1)
+    prot = Protocol()
+    eta = 10 ** (-3.0)
+    lb = float(large_block_key_per_pulse([eta], 5e-7, src, det, prot)[0])
+    pk = finite_key([eta], 5e-7, src, det, prot, slot_s=1e8)  # 1e17 pulses
+    assert lb > 0
+    assert pk.key_per_pulse == pytest.approx(lb, rel=2e-3)
+    assert pk.key_per_pulse < lb
+
+
+def test_large_block_rate_summed_over_a_pass_is_never_below_its_finite_key():
+    """One meaning for "asymptotic": the per-second key_rate_bps of a pass
+    (the large-block limit of the same bound, same bases and intensities)
+    sums to at least the pass's finite key -- fixed settings, optimised
+    settings and window, Chernoff tails, dead time and a 10:90 receiver."""
+    from satqkd.keyrate import large_block_rate_bps
+
+    elev, loss_db = synthetic_pass(300, 40.0)
+    eta = 10 ** (-(loss_db + 6.0) / 10)  # plus receiver optics and detector
+    det = Detector(efficiency=0.33, dark_count_prob=2e-7, misalignment=0.01, dead_time_s=50e-9,
+                   n_detectors=4, basis_prob_x=0.1)
+    y0 = np.full(eta.shape, 4e-7)
+    for prot in (Protocol(), Protocol(tail="chernoff")):
+        fixed = finite_key(eta, y0, Source.micius_2021(), det, prot)
+        opt = optimise_pass(eta, y0, Source.micius_2021(), det, prot, elevation_deg=elev)
+        for pk in (fixed, opt):
+            per_s = large_block_rate_bps(eta, y0, pk.source, det, prot, key_basis=pk.key_basis)
+            assert pk.key_bits > 0
+            assert per_s.sum() >= pk.key_bits
+            assert per_s[pk.window_mask].sum() >= pk.key_bits
+
+
+def test_dead_time_follows_the_receivers_split_of_clicks():
+    """With a 10:90 X:Z receiver and four detectors (two per basis), each Z
+    detector sees 45 % of all clicks and each X detector 5 %: by hand, the
+    measured Z rate is r_Z / (1 + r_Z tau) with r_Z = 0.45 R per detector."""
+    det = Detector(efficiency=0.5, dark_count_prob=0.0, misalignment=0.0,
+                   dead_time_s=100e-9, n_detectors=4, basis_prob_x=0.1)
+    src = Source(1e9, (0.5, 0.1, 0.0), (0.5, 0.25, 0.25), basis_prob_x=0.1)
+    eta = 0.05
+    R = 1e9 * sum(p * (1 - math.exp(-eta * m)) for m, p in zip(src.intensities, src.probabilities))
+    c = expected_counts([eta], 0.0, src, det)
+    for key, share, sift in (("n_z", 0.45, 0.9 * 0.9), ("n_x", 0.05, 0.1 * 0.1)):
+        r = share * R
+        want = sift * 2 * r / (1 + r * 100e-9) / (2 * share)  # sifted share of the basis's true rate
+        assert c[key].sum() == pytest.approx(want, rel=1e-12)
+
+
+def test_chernoff_tails_are_valid_inversions():
+    """Multiplicative Chernoff bounds on the expectation m of a count x
+    (SatQuMA's nXZpm has the same closed forms): the upper bound solves
+    d^2 m / 2 = ln(21/eps) with d = (m - x) / m exactly; the lower bound
+    lies at x - (L + sqrt(L^2 + 8 L x)) / 2, where the tail
+    P(X >= (1+d) m) <= exp(-d^2 m / (2+d)) is at most eps/21
+    (d^2 m / (2 + d) >= L).  The earlier form sat L above that and broke it."""
+    from satqkd.keyrate import _tails
+
+    L = math.log(21 / 1e-10)
+    for x in (50.0, 1e3, 1e6):
+        lo, hi = _tails(np.array(x), None, L, "chernoff")
+        d = (hi - x) / hi
+        assert d * d * hi / 2 == pytest.approx(L, rel=1e-9)
+        assert lo == pytest.approx(x - 0.5 * L - math.sqrt(2 * x * L + 0.25 * L * L), rel=1e-12)
+        d = (x - lo) / lo
+        assert d * d * lo / (2 + d) >= L
+        if x >= 1e3:  # where the earlier form (L higher) broke the tail
+            old = lo + L
+            d_old = (x - old) / old
+            assert d_old * d_old * old / (2 + d_old) < L
+
+
+@pytest.mark.parametrize("name", ["gys-2004", "lim-2014"])
+def test_presets_match_their_yaml_twins(name):
+    """A preset's fields mean what the YAML file's fields mean: the Lim 2014
+    detector preset carries 2 x p_dc (two detectors) like lim-2014.yaml."""
+    from satqkd.detector import DETECTOR_PRESETS
+
+    key = name.replace("-", "_")
+    sys_ = load_system(ROOT / "configs" / "systems" / f"{name}.yaml")
+    assert DETECTOR_PRESETS[key]() == sys_.detector
+    assert SOURCE_PRESETS[key]() == sys_.source
+    assert PROTOCOL_PRESETS[key]() == sys_.protocol
+    if key == "lim_2014":
+        assert sys_.detector.dark_count_prob == pytest.approx(2 * 6e-7)
