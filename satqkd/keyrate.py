@@ -542,12 +542,13 @@ def _tails(x, total, ln_term, tail):
     # Multiplicative Chernoff, inverted in closed form.  Upper bound from
     # P(X <= (1-d) m) <= exp(-d^2 m / 2); lower from
     # P(X >= (1+d) m) <= exp(-d^2 m / (2 + d)).
-    # Solving d^2 m / (2 + d) = L for the deviation delta = d m gives
-    # delta = (L + sqrt(L^2 + 8 L m)) / 2, largest at m = x (m <= x there).
+    # The lower bound is the m with m + delta(m) = x exactly, where
+    # delta(m) = (L + sqrt(L^2 + 8 L m)) / 2 solves d^2 m / (2 + d) = L.
+    # (SatQuMA's nXZpm puts x for m inside the root, which is looser by L.)
     L = ln_term
     xp = np.maximum(x, 0.0)
     upper = xp + L + np.sqrt(L * L + 2.0 * L * xp)
-    lower = xp - 0.5 * (np.sqrt(L * L + 8.0 * L * xp) + L)
+    lower = xp - 0.5 * (np.sqrt(L * L + 8.0 * L * xp) - L)
     return lower, upper
 
 

@@ -521,13 +521,13 @@ def test_dead_time_follows_the_receivers_split_of_clicks():
         assert c[key].sum() == pytest.approx(want, rel=1e-12)
 
 
-def test_chernoff_tails_are_valid_inversions():
-    """Multiplicative Chernoff bounds on the expectation m of a count x
-    (SatQuMA's nXZpm has the same closed forms): the upper bound solves
-    d^2 m / 2 = ln(21/eps) with d = (m - x) / m exactly; the lower bound
-    lies at x - (L + sqrt(L^2 + 8 L x)) / 2, where the tail
-    P(X >= (1+d) m) <= exp(-d^2 m / (2+d)) is at most eps/21
-    (d^2 m / (2 + d) >= L).  The earlier form sat L above that and broke it."""
+def test_chernoff_tails_are_exact_inversions():
+    """Multiplicative Chernoff bounds on the expectation m of a count x,
+    inverted by hand: the upper bound solves d^2 m / 2 = ln(21/eps) with
+    d = (m - x) / m, the lower bound d^2 m / (2 + d) = ln(21/eps) with
+    d = (x - m) / m, both exactly.  SatQuMA's closed form (its nXZpm) puts x
+    for m inside the square root of the lower bound, which is valid but
+    looser by exactly L = ln(21/eps): ours is never below it."""
     from satqkd.keyrate import _tails
 
     L = math.log(21 / 1e-10)
@@ -535,13 +535,10 @@ def test_chernoff_tails_are_valid_inversions():
         lo, hi = _tails(np.array(x), None, L, "chernoff")
         d = (hi - x) / hi
         assert d * d * hi / 2 == pytest.approx(L, rel=1e-9)
-        assert lo == pytest.approx(x - 0.5 * L - math.sqrt(2 * x * L + 0.25 * L * L), rel=1e-12)
         d = (x - lo) / lo
-        assert d * d * lo / (2 + d) >= L
-        if x >= 1e3:  # where the earlier form (L higher) broke the tail
-            old = lo + L
-            d_old = (x - old) / old
-            assert d_old * d_old * old / (2 + d_old) < L
+        assert d * d * lo / (2 + d) == pytest.approx(L, rel=1e-9)
+        satquma = x - 0.5 * L - math.sqrt(2 * x * L + 0.25 * L * L)
+        assert lo == pytest.approx(satquma + L, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["gys-2004", "lim-2014"])
