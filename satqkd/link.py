@@ -9,9 +9,10 @@ and ``loss_db = -10 log10(eta)`` is the sum of the per-factor losses.  Each
 factor is a small model with presets whose docstring says where its numbers
 come from:
 
-* :class:`Transmitter` -- the satellite's beam: a Gaussian beam leaving the
-  transmit aperture with a real (worse than diffraction-limited) divergence,
-  pointing jitter and transmit-optics efficiency.
+* :class:`Transmitter` -- the satellite's beam: a Gaussian truncated by the
+  transmit aperture and its obscuration (Klein & Degnan 1974), with a real
+  (worse than diffraction-limited) divergence, pointing jitter and
+  transmit-optics efficiency.
 * :class:`Atmosphere` -- extinction: Rayleigh + Angstrom aerosol optical
   depth, scaled to the site's height, times the Kasten & Young (1989) air
   mass.
@@ -49,6 +50,7 @@ from pydantic import ConfigDict, Field
 
 from satqkd.detector import Detector
 from satqkd.errors import SatqkdError
+from satqkd.refraction import apparent_elevation_deg, standard_pressure_hpa
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -65,6 +67,7 @@ __all__ = [
     "SKY_PRESETS",
     "slant_range_km",
     "geo_elevation_deg",
+    "truncated_gaussian_gain",
     "kasten_young_airmass",
     "gaussian_beam_radius_m",
     "annular_gaussian_efficiency",
@@ -125,9 +128,9 @@ def kasten_young_airmass(elevation_deg) -> np.ndarray:
     """Relative optical air mass of Kasten & Young, Appl. Opt. 28, 4735 (1989), eq. (3).
 
     m = 1 / (sin e + 0.50572 (e + 6.07995 deg)^-1.6364), e in degrees.  The
-    formula is for the apparent elevation; we pass the geometric one
-    (refraction is < 0.1 deg above 10 deg elevation).  Finite at the horizon
-    (38.09), unlike the plane-parallel 1 / sin e.
+    formula is for the *apparent* elevation (:mod:`satqkd.refraction`;
+    :func:`link_budget` passes it).  Finite at the horizon (38.09), unlike
+    the plane-parallel 1 / sin e.
     """
     e = np.asarray(elevation_deg, dtype=float)
     return 1.0 / (np.sin(np.radians(e)) + 0.50572 * (e + 6.07995) ** -1.6364)
@@ -172,18 +175,54 @@ def _db(eta) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+def truncated_gaussian_gain(truncation_ratio, obscuration_ratio=0.0) -> np.ndarray:
+    """On-axis far-field gain factor g of a truncated, obscured Gaussian beam.
+
+    Klein & Degnan, Appl. Opt. 13, 2134 (1974): a Gaussian of 1/e^2
+    intensity radius w leaving a circular aperture of radius a with a
+    central obscuration of radius b = gamma a has the on-axis far-field gain
+    G = (4 pi A / lambda^2) g with A = pi a^2 and
+
+        g(alpha, gamma) = (2 / alpha^2) [exp(-gamma^2 alpha^2) - exp(-alpha^2)]^2,
+        alpha = a / w.
+
+    ``truncation_ratio`` is w / a = 1 / alpha.  Unobscured, g peaks at 0.8145
+    for w / a = 0.8920 (alpha = 1.121): no Gaussian beam from an aperture
+    puts more than 81 % of a uniformly lit aperture's gain on axis.
+    """
+    alpha = 1.0 / np.asarray(truncation_ratio, dtype=float)
+    gam = np.asarray(obscuration_ratio, dtype=float)
+    return 2.0 / alpha**2 * (np.exp(-(gam * alpha) ** 2) - np.exp(-alpha**2)) ** 2
+
+
+_FWHM_PER_E2 = float(np.sqrt(np.log(2.0) / 2.0))  # Gaussian: FWHM full angle / 1/e^2 full angle
+
+
 @dataclass(frozen=True)
 class Transmitter:
-    """The satellite's downlink beam.
+    """The satellite's downlink beam: a Gaussian truncated by the transmit aperture.
 
-    The beam is a Gaussian of waist ``w0 = aperture_m / 2`` (1/e^2 radius
-    filling the transmit aperture) whose far-field 1/e^2 *full* divergence is
-    ``divergence_urad``.  A real beam is worse than diffraction-limited; we
-    treat it as an embedded Gaussian with beam quality
-    M^2 = theta pi w0 / lambda (theta the half-angle), so
-    w(L) = w0 sqrt(1 + (L / z_R)^2) with z_R = w0 / theta
-    (Siegman, *Lasers*, ch. 17).  If ``divergence_urad`` is ``None`` the
-    divergence follows from ``m2`` instead: theta = M^2 lambda / (pi w0).
+    The laser fills the transmit telescope with a Gaussian of 1/e^2 radius
+    ``w = truncation_ratio * a`` (a = aperture radius), cut by the aperture
+    edge and by the central obscuration.  Its far field is not Gaussian,
+    but the link budget only needs the beam where the receiver is, which is
+    close to the axis: we use the Gaussian with the same on-axis intensity.
+    With Klein & Degnan's gain factor g (:func:`truncated_gaussian_gain`)
+    its 1/e^2 half-angle is
+
+        theta_dl = (lambda / (pi a)) sqrt(2 / g),
+
+    i.e. 1.57 lambda / (pi a) at the best truncation (g = 0.81): a
+    diffraction-limited 0.3 m beam at 850 nm cannot be narrower than
+    5.7 µrad full angle (an untruncated Gaussian of waist a would claim
+    3.6 µrad).  A real beam is worse by its beam quality M^2 >= 1:
+    theta = M^2 theta_dl.
+
+    The divergence of a preset is the **1/e^2 full angle** of the far-field
+    intensity (``divergence_urad``); a FWHM full angle can be given instead
+    (``divergence_fwhm_urad``; FWHM = 0.589 x the 1/e^2 full angle for a
+    Gaussian).  With neither, ``m2`` sets it.  Either must not beat
+    ``2 theta_dl``.
 
     Parameters
     ----------
@@ -191,11 +230,20 @@ class Transmitter:
         Signal wavelength.
     aperture_m
         Transmit telescope diameter.
+    obscuration_m
+        Diameter of the transmit telescope's central obscuration (0 for an
+        off-axis or refractive telescope).
+    truncation_ratio
+        1/e^2 radius of the beam at the aperture over the aperture radius;
+        0.89 is Klein & Degnan's optimum for an unobscured aperture.
     divergence_urad
-        Far-field 1/e^2 full-angle divergence (µrad); ``None`` to use ``m2``.
-        Must not beat the diffraction limit 2 lambda / (pi w0).
+        Far-field 1/e^2 **full-angle** divergence (µrad).
+    divergence_fwhm_urad
+        Far-field **FWHM full-angle** divergence (µrad), instead of
+        ``divergence_urad`` (give at most one; ``null`` the other when
+        overriding a preset).
     m2
-        Beam quality factor, used only when ``divergence_urad`` is ``None``.
+        Beam quality factor, used only when no divergence is given.
     pointing_jitter_urad
         RMS pointing error per axis (µrad) of the beam centre.
     optics_efficiency
@@ -212,16 +260,31 @@ class Transmitter:
     m2: Annotated[float, Field(ge=1.0)] = 1.0
     pointing_jitter_urad: NonNegative = 0.5
     optics_efficiency: Fraction = 1.0
+    obscuration_m: NonNegative = 0.0
+    truncation_ratio: Annotated[float, Field(ge=0.2, le=5.0)] = 0.89
+    divergence_fwhm_urad: Optional[Positive] = None
 
     def __post_init__(self) -> None:
-        if self.divergence_urad is not None:
-            limit = 2e6 * self.wavelength_m / (np.pi * self.waist_m)
-            if self.divergence_urad < limit * (1 - 1e-9):
-                raise SatqkdError(
-                    f"transmitter.divergence_urad: {self.divergence_urad:g} µrad is below the "
-                    f"diffraction limit {limit:.3g} µrad of a {self.aperture_m:g} m aperture at "
-                    f"{self.wavelength_nm:g} nm; expected a larger divergence or aperture"
-                )
+        if self.obscuration_m >= self.aperture_m:
+            raise SatqkdError(
+                f"transmitter.obscuration_m: {self.obscuration_m:g} m must be smaller than "
+                f"aperture_m {self.aperture_m:g} m"
+            )
+        if self.divergence_urad is not None and self.divergence_fwhm_urad is not None:
+            raise SatqkdError(
+                "transmitter.divergence_fwhm_urad: give either divergence_urad (1/e^2 full angle) or "
+                "divergence_fwhm_urad (FWHM), not both; set divergence_urad: null to override a preset"
+            )
+        limit = 2e6 * self.diffraction_half_angle_rad
+        given = self.full_divergence_urad
+        if given < limit * (1 - 1e-9):
+            field, value = (("divergence_urad", self.divergence_urad) if self.divergence_urad is not None
+                            else ("divergence_fwhm_urad", self.divergence_fwhm_urad))
+            raise SatqkdError(
+                f"transmitter.{field}: {value:g} µrad ({given:.3g} µrad 1/e^2 full angle) is below the "
+                f"diffraction limit {limit:.3g} µrad of a truncated Gaussian from a {self.aperture_m:g} m "
+                f"aperture at {self.wavelength_nm:g} nm; expected a larger divergence or aperture"
+            )
 
     @property
     def wavelength_m(self) -> float:
@@ -229,32 +292,51 @@ class Transmitter:
 
     @property
     def waist_m(self) -> float:
-        """Beam waist (1/e^2 radius) at the transmit aperture."""
-        return self.aperture_m / 2.0
+        """1/e^2 radius of the beam at the transmit aperture (before truncation)."""
+        return self.truncation_ratio * self.aperture_m / 2.0
+
+    @property
+    def gain_factor(self) -> float:
+        """Klein & Degnan's on-axis gain factor g of this aperture's truncated Gaussian."""
+        return float(truncated_gaussian_gain(self.truncation_ratio, self.obscuration_m / self.aperture_m))
+
+    @property
+    def diffraction_half_angle_rad(self) -> float:
+        """1/e^2 half-angle of the diffraction-limited truncated beam: (lambda / (pi a)) sqrt(2 / g)."""
+        a = self.aperture_m / 2.0
+        return self.wavelength_m / (np.pi * a) * float(np.sqrt(2.0 / self.gain_factor))
 
     @property
     def half_angle_rad(self) -> float:
         """Far-field 1/e^2 half-angle divergence theta."""
         if self.divergence_urad is not None:
             return self.divergence_urad * 0.5e-6
-        return self.m2 * self.wavelength_m / (np.pi * self.waist_m)
+        if self.divergence_fwhm_urad is not None:
+            return self.divergence_fwhm_urad / _FWHM_PER_E2 * 0.5e-6
+        return self.m2 * self.diffraction_half_angle_rad
 
     @property
     def full_divergence_urad(self) -> float:
+        """Far-field 1/e^2 full-angle divergence (µrad)."""
         return 2e6 * self.half_angle_rad
 
     @property
+    def fwhm_divergence_urad(self) -> float:
+        """Far-field FWHM full-angle divergence (µrad)."""
+        return self.full_divergence_urad * _FWHM_PER_E2
+
+    @property
     def beam_quality(self) -> float:
-        """Effective M^2 = theta pi w0 / lambda (1 for a diffraction-limited beam)."""
-        return self.half_angle_rad * np.pi * self.waist_m / self.wavelength_m
+        """Effective M^2 = theta / theta_dl (1 for a diffraction-limited truncated beam)."""
+        return self.half_angle_rad / self.diffraction_half_angle_rad
 
     @property
     def rayleigh_range_m(self) -> float:
-        """Embedded-Gaussian Rayleigh range z_R = pi w0^2 / (M^2 lambda) = w0 / theta."""
+        """Rayleigh range of the equivalent Gaussian, z_R = w0 / theta."""
         return self.waist_m / self.half_angle_rad
 
     def beam_radius_m(self, range_km) -> np.ndarray:
-        """1/e^2 beam radius at ``range_km`` (vacuum diffraction only)."""
+        """1/e^2 radius of the equivalent Gaussian at ``range_km`` (vacuum diffraction only)."""
         return gaussian_beam_radius_m(np.asarray(range_km, dtype=float) * 1e3, self.waist_m, self.rayleigh_range_m)
 
     @classmethod
@@ -262,8 +344,11 @@ class Transmitter:
         """Micius's decoy-BB84 downlink as flown in 2016-2017 (Liao et al. 2017).
 
         850 nm [secondary]; ~0.3 m transmit telescope [unverified]; ~10 µrad
-        full-angle downlink divergence [unverified] (about 3x the diffraction
-        limit of 0.3 m at 850 nm, M^2 ~ 2.8); pointing jitter 1.0 µrad per
+        full-angle downlink divergence [unverified], read here as the 1/e^2
+        full angle (the sources do not say which; read as a FWHM it would
+        be 17 µrad 1/e^2 and cost 4.6 dB more) -- 1.8x the 5.7 µrad limit
+        of a truncated Gaussian from an unobscured 0.3 m aperture at 850 nm
+        (the obscuration is not published; 0 assumed); pointing jitter 1.0 µrad per
         axis [assumption: the order of the quoted sub-µrad-to-µrad Micius
         fine-tracking accuracy]; transmit optics 0.8 [assumption].
         """
@@ -276,10 +361,11 @@ class Transmitter:
 
         850 nm; a 2.0 m transmit telescope (a flagship-size space optic, the
         class of China's 2 m CSST survey telescope -- ambitious, but a GEO
-        downlink needs it: range^2 costs ~35 dB against LEO); near-
-        diffraction-limited beam, M^2 = 1.2, i.e. ~0.65 µrad full-angle
-        divergence; 0.1 µrad per-axis pointing jitter (a GEO platform is slow
-        and quiet); transmit optics 0.8.
+        downlink needs it: range^2 costs ~35 dB against LEO), unobscured,
+        filled at Klein & Degnan's optimum truncation; near-diffraction-
+        limited, M^2 = 1.2, i.e. ~1.0 µrad 1/e^2 full-angle divergence; 0.1
+        µrad per-axis pointing jitter (a GEO platform is slow and quiet);
+        transmit optics 0.8.
         """
         return cls(wavelength_nm=850.0, aperture_m=2.0, divergence_urad=None, m2=1.2,
                    pointing_jitter_urad=0.1, optics_efficiency=0.8)
@@ -705,7 +791,7 @@ SKY_PRESETS: dict[str, Callable[[], Sky]] = {
 # ---------------------------------------------------------------------------
 
 _COLUMNS = [
-    "range_km", "elevation_deg", "geometric_loss_db", "atmosphere_loss_db", "turbulence_loss_db",
+    "range_km", "elevation_deg", "apparent_elevation_deg", "geometric_loss_db", "atmosphere_loss_db", "turbulence_loss_db",
     "pointing_loss_db", "transmitter_loss_db", "receiver_loss_db", "field_stop_loss_db",
     "detector_loss_db", "loss_db", "efficiency", "background_cps", "noise_prob",
 ]
@@ -723,7 +809,8 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
                 detector: Detector, *, site_height_m=0.0, atmosphere: Atmosphere | None = None,
                 turbulence: Turbulence | None = None, sky: Sky | None = None,
                 sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
-                moon_separation_deg=None) -> pd.DataFrame:
+                moon_separation_deg=None, temperature_c: float = 10.0,
+                refraction: bool = True) -> pd.DataFrame:
     """Per-sample loss budget of a downlink, one row per (range, elevation) sample.
 
     Parameters
@@ -741,11 +828,16 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg
         Sky geometry per sample or scalar; ``None`` for the Sun means
         astronomical night, for the Moon that it is down.
+    temperature_c, refraction
+        Air temperature at the site, and whether to refract: the air mass,
+        turbulence and seeing use the apparent elevation
+        (:func:`satqkd.refraction.apparent_elevation_deg` at the site's
+        standard pressure); the range stays geometric.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``range_km, elevation_deg, geometric_loss_db,
+        Columns ``range_km, elevation_deg, apparent_elevation_deg, geometric_loss_db,
         atmosphere_loss_db, turbulence_loss_db, pointing_loss_db,
         transmitter_loss_db, receiver_loss_db, field_stop_loss_db,
         detector_loss_db, loss_db, efficiency, background_cps, noise_prob``.
@@ -773,6 +865,10 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
 
     lam_nm = transmitter.wavelength_nm
     L = rng_km * 1e3
+    if refraction:
+        app = apparent_elevation_deg(elev, standard_pressure_hpa(site_height_m), temperature_c)
+    else:
+        app = elev
     a = telescope.aperture_m / 2.0
     b = telescope.obscuration_m / 2.0
 
@@ -785,15 +881,15 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     # Orbit heights of a pass differ little, so one integral at the median
     # height serves all samples (the weight (h/H)^5/3 changes by <1 %).
     height_km = float(np.median(_orbit_height_km(rng_km, elev)))
-    theta_t = turbulence.downlink_spread_rad(elev, max(height_km, 1.0), lam_nm)
+    theta_t = turbulence.downlink_spread_rad(app, max(height_km, 1.0), lam_nm)
     w_lt = np.sqrt(w**2 + (theta_t * L) ** 2)
     eta_turb = annular_gaussian_efficiency(w_lt, a, b) / eta_geo
 
     theta_lt = np.sqrt(transmitter.half_angle_rad**2 + theta_t**2)
     eta_point = pointing_efficiency(transmitter.pointing_jitter_urad * 1e-6, theta_lt)
 
-    eta_atm = atmosphere.transmittance(elev, lam_nm, site_height_m)
-    seeing = turbulence.seeing_fwhm_urad(elev, lam_nm)
+    eta_atm = atmosphere.transmittance(app, lam_nm, site_height_m)
+    seeing = turbulence.seeing_fwhm_urad(app, lam_nm)
     eta_fs = telescope.field_stop_efficiency(seeing, lam_nm)
 
     parts = {
@@ -816,7 +912,7 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
                       * detector.efficiency / photon_j)
     noise_prob = detector.noise_click_prob(background_cps)
 
-    out = {"range_km": rng_km, "elevation_deg": elev, **parts, "loss_db": loss_db,
+    out = {"range_km": rng_km, "elevation_deg": elev, "apparent_elevation_deg": app, **parts, "loss_db": loss_db,
            "efficiency": 10.0 ** (-loss_db / 10.0), "background_cps": background_cps,
            "noise_prob": noise_prob}
     return pd.DataFrame({k: np.asarray(out[k], dtype=float) for k in _COLUMNS})
@@ -860,9 +956,9 @@ def geo_comparison(*, leo_elevation_deg: float = 45.0, leo_low_elevation_deg: fl
     elevation_deg, divergence_urad, tx_aperture_m, rx_aperture_m,
     geometric_loss_db, loss_db``.
 
-    With these assumptions the GEO loss lands within a few dB of the LEO
-    loss at the low-elevation end of a pass and ~12 dB above the mid-pass
-    loss: "comparable" needs a ~2 m class GEO transmitter.
+    With these assumptions the GEO loss lands ~6.5 dB above the LEO loss at
+    the low-elevation end of a pass and ~15 dB above the mid-pass loss:
+    "comparable" needs at least a ~2 m class GEO transmitter.
     """
     leo_tx = Transmitter.micius() if leo_transmitter is None else leo_transmitter
     geo_tx = Transmitter.geo() if geo_transmitter is None else geo_transmitter

@@ -26,6 +26,7 @@ from satqkd.link import (
     Telescope,
     Transmitter,
     Turbulence,
+    annular_gaussian_efficiency,
     geo_comparison,
     geo_elevation_deg,
     kasten_young_airmass,
@@ -159,13 +160,14 @@ def test_atmosphere_wavelength_dependence():
 def test_gaussian_beam_geometric_loss_written_out():
     """Geometric loss vs w(L) = w0 sqrt(1+(L/zR)^2), eta = exp(-2b^2/w^2) - exp(-2a^2/w^2) (Siegman ch. 17).
 
-    Micius-like beam: w0 = 0.15 m, theta = 5 µrad (z_R = w0/theta), into a 1.2 m
-    aperture with a 0.3 m central obscuration at 1,000 km.
+    Micius-like beam: w0 = 0.89 x 0.15 m (Klein & Degnan's truncation),
+    theta = 5 µrad (z_R = w0/theta), into a 1.2 m aperture with a 0.3 m
+    central obscuration at 1,000 km.
     """
     tx = Transmitter.micius()
     tel = Telescope.nanshan()
     L = 1.0e6
-    w0, theta = 0.15, 5e-6
+    w0, theta = 0.89 * 0.15, 5e-6
     w = w0 * math.sqrt(1 + (L / (w0 / theta)) ** 2)
     a, b = 0.6, 0.15
     eta = math.exp(-2 * b**2 / w**2) - math.exp(-2 * a**2 / w**2)
@@ -173,14 +175,72 @@ def test_gaussian_beam_geometric_loss_written_out():
     assert df.geometric_loss_db.iloc[0] == pytest.approx(-10 * math.log10(eta), abs=1e-9)
 
 
-def test_diffraction_limited_beam():
-    """M^2 = 1: theta = lambda/(pi w0), z_R = pi w0^2/lambda (textbook Gaussian beam)."""
+def test_klein_degnan_best_truncation():
+    """Klein & Degnan, Appl. Opt. 13, 2134 (1974): the on-axis gain factor of
+    an unobscured truncated Gaussian peaks at g = 0.81 for waist/aperture
+    radius 0.89 (alpha = a/w = 1.12)."""
+    from scipy.optimize import minimize_scalar
+
+    from satqkd.link import truncated_gaussian_gain
+
+    r = minimize_scalar(lambda x: -float(truncated_gaussian_gain(x)), bounds=(0.3, 3.0), method="bounded",
+                        options={"xatol": 1e-8})
+    assert r.x == pytest.approx(0.89, abs=0.005)
+    assert -r.fun == pytest.approx(0.81, abs=0.005)
+
+
+@pytest.mark.parametrize("ratio, gamma", [(0.89, 0.0), (0.7, 0.2), (1.2, 0.33)])
+def test_truncated_gain_is_the_fraunhofer_integral(ratio, gamma):
+    """g from the on-axis Fraunhofer field integrated numerically: field
+    exp(-r^2/w^2) over the annulus b..a, power of the untruncated beam
+    pi w^2 / 2, normalised by a uniformly lit aperture of area pi a^2."""
+    from scipy.integrate import quad
+
+    from satqkd.link import truncated_gaussian_gain
+
+    a = 1.0
+    w = ratio * a
+    field, _ = quad(lambda r: math.exp(-r * r / (w * w)) * 2 * math.pi * r, gamma * a, a)
+    g = field**2 / (math.pi * w * w / 2) / (math.pi * a * a)
+    assert float(truncated_gaussian_gain(ratio, gamma)) == pytest.approx(g, rel=1e-9)
+
+
+def test_diffraction_limited_truncated_beam():
+    """M^2 = 1: the equivalent Gaussian has the truncated beam's on-axis
+    intensity P g A_tx / (lambda^2 L^2) (Klein & Degnan), so a small receiver
+    of area A_rx far away collects g A_tx A_rx / (lambda^2 L^2) of the power;
+    a 0.3 m aperture at 850 nm cannot make a beam narrower than 5.65 µrad
+    (1/e^2 full angle)."""
     tx = Transmitter(wavelength_nm=850.0, aperture_m=0.3, divergence_urad=None, m2=1.0)
-    assert tx.half_angle_rad == pytest.approx(850e-9 / (math.pi * 0.15))
-    assert tx.rayleigh_range_m == pytest.approx(math.pi * 0.15**2 / 850e-9)
     assert tx.beam_quality == pytest.approx(1.0)
-    # Micius's ~10 µrad beam is about 2.8x the diffraction limit of 0.3 m at 850 nm.
-    assert Transmitter.micius().beam_quality == pytest.approx(5e-6 * math.pi * 0.15 / 850e-9)
+    assert tx.gain_factor == pytest.approx(0.8145, abs=1e-4)
+    assert tx.full_divergence_urad == pytest.approx(2e6 * 850e-9 / (math.pi * 0.15) * math.sqrt(2 / 0.8145), rel=1e-3)
+    assert tx.full_divergence_urad == pytest.approx(5.65, abs=0.01)
+    L = 2.0e7  # far field
+    a_rx = 0.01  # 1 cm radius: small against the beam
+    eta = float(annular_gaussian_efficiency(tx.beam_radius_m(L / 1e3), a_rx))
+    a_tx = math.pi * 0.15**2
+    assert eta == pytest.approx(tx.gain_factor * a_tx * math.pi * a_rx**2 / (850e-9 * L) ** 2, rel=1e-3)
+    with pytest.raises(SatqkdError):
+        Transmitter(aperture_m=0.3, divergence_urad=5.0)  # fine for an untruncated Gaussian, not for physics
+    # Micius's ~10 µrad beam is 1.77x the truncated diffraction limit.
+    assert Transmitter.micius().beam_quality == pytest.approx(10.0 / 5.653, rel=1e-3)
+    # An obscured aperture has a wider diffraction limit.
+    obsc = Transmitter(aperture_m=0.3, obscuration_m=0.1, divergence_urad=None, m2=1.0)
+    assert obsc.full_divergence_urad > tx.full_divergence_urad
+
+
+def test_divergence_fwhm_or_one_over_e2():
+    """A Gaussian's intensity FWHM full angle is sqrt(ln 2 / 2) = 0.5887 of its
+    1/e^2 full angle: the two ways of giving the same beam agree; giving both
+    is refused in one line."""
+    a = Transmitter(divergence_urad=10.0)
+    b = Transmitter(divergence_urad=None, divergence_fwhm_urad=10.0 * math.sqrt(math.log(2) / 2))
+    assert b.half_angle_rad == pytest.approx(a.half_angle_rad, rel=1e-12)
+    assert a.fwhm_divergence_urad == pytest.approx(5.887, abs=1e-3)
+    with pytest.raises(SatqkdError) as err:
+        Transmitter(divergence_urad=10.0, divergence_fwhm_urad=6.0)
+    assert "\n" not in str(err.value) and "divergence_fwhm_urad" in str(err.value)
 
 
 def test_far_field_range_squared():
@@ -312,13 +372,15 @@ def test_micius_2017_absolute_loss_plausible():
 def test_geo_comparison_comparable():
     """Chen et al. 2021: LEO channel loss "comparable to" GEO-to-ground.
 
-    The GEO row (2 m payload, assumption) lies within 5 dB of the LEO loss at
-    the 10 deg edge of a pass.  The GEO-minus-LEO geometric difference matches
+    The GEO row (2 m payload, assumption) lies within 7 dB of the LEO loss at
+    the 10 deg edge of a pass (6.5 dB: the truncated-Gaussian far field of
+    Klein & Degnan costs the 2 m payload 3.9 dB against an untruncated
+    Gaussian of waist a).  The GEO-minus-LEO geometric difference matches
     the far-field hand estimate 20 log10((theta_G L_G)/(theta_L L_L)) within 0.3 dB.
     """
     df = geo_comparison()
     assert list(df.index) == ["LEO", "LEO_low", "GEO"]
-    assert abs(df.loc["GEO", "loss_db"] - df.loc["LEO_low", "loss_db"]) < 5.0
+    assert abs(df.loc["GEO", "loss_db"] - df.loc["LEO_low", "loss_db"]) < 7.0
     g, l_ = df.loc["GEO"], df.loc["LEO"]
     hand = 20 * math.log10((g.divergence_urad * g.range_km) / (l_.divergence_urad * l_.range_km))
     assert g.geometric_loss_db - l_.geometric_loss_db == pytest.approx(hand, abs=0.3)
