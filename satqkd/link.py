@@ -24,8 +24,9 @@ come from:
   optics efficiency, field of view and spectral filter.
 * :class:`satqkd.detector.Detector` -- the detector's efficiency and dark
   counts (not defined here).
-* :class:`Sky` -- sky background radiance (night, twilight, Moon) turned into
-  noise clicks per pulse.
+* :class:`Sky` -- sky background radiance (night sky per wavelength with OH
+  airglow, twilight, the Moon with the Krisciunas & Schaefer phase law)
+  turned into noise clicks per pulse.
 
 References used throughout:
 Siegman, *Lasers* (1986), ch. 17 (Gaussian beams, M^2);
@@ -68,6 +69,9 @@ __all__ = [
     "slant_range_km",
     "geo_elevation_deg",
     "truncated_gaussian_gain",
+    "night_sky_radiance",
+    "solar_spectrum_ratio",
+    "moon_phase_factor",
     "kasten_young_airmass",
     "gaussian_beam_radius_m",
     "annular_gaussian_efficiency",
@@ -376,25 +380,49 @@ class Transmitter:
 # ---------------------------------------------------------------------------
 
 
+# Sea-level zenith optical depth of molecular absorption (mostly water
+# vapour: the 810-835 nm band and its wings) at the wavelengths of the
+# MODTRAN table shipped with SatQuMA (ground at sea level, satellite at
+# 500 km, 785-850 nm every 5 nm): -ln T_zen(MODTRAN) minus our Rayleigh and
+# default aerosol depths, so that 850 nm carries none (the default aerosol
+# is tuned there).  1550 nm: 0.015 [assumption: the weak H2O/CO2 lines of the
+# 1.55 um window, ~1.5 % at zenith; no table at hand].
+_ABSORPTION_NM = np.array([785.0, 790.0, 795.0, 800.0, 805.0, 810.0, 815.0, 820.0, 825.0, 830.0,
+                           835.0, 840.0, 845.0, 850.0, 1540.0, 1560.0])
+_ABSORPTION_DEPTH = np.array([0.0051, 0.0187, 0.0255, 0.0278, 0.0336, 0.0859, 0.1799, 0.2138, 0.1827,
+                              0.1394, 0.0837, 0.0341, 0.0084, 0.0, 0.015, 0.015])
+
+
 @dataclass(frozen=True)
 class Atmosphere:
-    """Clear-sky extinction: Rayleigh + aerosol optical depth times air mass.
+    """Clear-sky extinction: Rayleigh + aerosol scattering and molecular absorption.
 
     Zenith optical depth at wavelength lambda (µm) for a site at height h:
 
         tau = tau_R(lambda) exp(-h / H_R) + tau_a (lambda / lambda_ref)^-alpha exp(-h / H_a)
+              + s tau_abs(lambda) exp(-h / H_w)
 
     with the sea-level Rayleigh depth tau_R = 0.008569 lambda^-4
     (1 + 0.0113 lambda^-2 + 0.00013 lambda^-4) (Hansen & Travis 1974, Space
     Sci. Rev. 16, 527), the pressure scale height H_R, the Angstrom (1929)
-    aerosol law and an aerosol scale height H_a (aerosol sits in the
-    boundary layer, so a high site loses most of it).  Transmittance
-    T = exp(-tau m(e)) with the Kasten & Young (1989) air mass m(e).
+    aerosol law with an aerosol scale height H_a (aerosol sits in the
+    boundary layer, so a high site loses most of it), and the molecular
+    absorption tau_abs(lambda) kept apart from the aerosol: a table derived
+    from MODTRAN (785-850 nm, where the 810-835 nm water-vapour band takes
+    up to 0.21; 1550 nm an assumption; linear in between, the end values
+    outside), scaled by ``absorption_scale`` s and the water-vapour scale
+    height H_w.  Transmittance
+
+        T = exp(-(tau_R + tau_a) m(e) - tau_abs m(e)^beta)
+
+    with the Kasten & Young (1989) air mass m(e) of the apparent elevation.
+    Band absorption by many saturated lines grows slower than the air mass
+    (the curve of growth): beta = 0.6 reproduces the MODTRAN table's
+    810-835 nm band from 10 to 90 deg.
 
     The default ``aerosol_depth`` is tuned so that 850 nm at sea level gives
     T_zen = 0.8952 (tau = 0.1107), the MODTRAN value shipped with SatQuMA
-    (see ``shared/reference/link-budget.md``); it lumps the aerosol with the
-    weak molecular absorption at 850 nm.
+    (see ``shared/reference/link-budget.md``).
 
     Parameters
     ----------
@@ -410,6 +438,13 @@ class Atmosphere:
     aerosol_scale_height_km
         Aerosol scale height (1.2 km near the ground, Elterman 1968, AFCRL-
         68-0153) [assumption for a specific site].
+    absorption_scale
+        Multiplier of the tabulated molecular absorption (more or less
+        precipitable water than the MODTRAN profile; 0 switches it off).
+    absorption_scale_height_km
+        Water-vapour scale height (~2 km, the standard mid-latitude value).
+    absorption_airmass_exponent
+        beta, the curve-of-growth exponent of the band absorption.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -419,6 +454,9 @@ class Atmosphere:
     angstrom_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 1.3
     rayleigh_scale_height_km: Positive = 8.4345
     aerosol_scale_height_km: Positive = 1.2
+    absorption_scale: NonNegative = 1.0
+    absorption_scale_height_km: Positive = 2.0
+    absorption_airmass_exponent: Annotated[float, Field(gt=0.0, le=1.0)] = 0.6
 
     @staticmethod
     def rayleigh_depth(wavelength_nm) -> np.ndarray:
@@ -426,8 +464,15 @@ class Atmosphere:
         lam = np.asarray(wavelength_nm, dtype=float) * 1e-3
         return 0.008569 * lam**-4 * (1.0 + 0.0113 * lam**-2 + 0.00013 * lam**-4)
 
-    def zenith_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
-        """Zenith optical depth tau at ``wavelength_nm`` above a site at ``site_height_m``."""
+    def absorption_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith molecular-absorption depth at ``wavelength_nm`` above a site."""
+        lam = np.asarray(wavelength_nm, dtype=float)
+        h_km = np.asarray(site_height_m, dtype=float) * 1e-3
+        return (self.absorption_scale * np.interp(lam, _ABSORPTION_NM, _ABSORPTION_DEPTH)
+                * np.exp(-h_km / self.absorption_scale_height_km))
+
+    def scattering_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith Rayleigh + aerosol depth at ``wavelength_nm`` above a site."""
         h_km = np.asarray(site_height_m, dtype=float) * 1e-3
         lam = np.asarray(wavelength_nm, dtype=float)
         tau_r = self.rayleigh_depth(lam) * np.exp(-h_km / self.rayleigh_scale_height_km)
@@ -435,10 +480,15 @@ class Atmosphere:
                  * np.exp(-h_km / self.aerosol_scale_height_km))
         return tau_r + tau_a
 
+    def zenith_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith optical depth tau (scattering + absorption) at ``wavelength_nm`` above a site."""
+        return self.scattering_depth(wavelength_nm, site_height_m) + self.absorption_depth(wavelength_nm, site_height_m)
+
     def transmittance(self, elevation_deg, wavelength_nm=850.0, site_height_m=0.0) -> np.ndarray:
-        """Clear-sky transmittance T = exp(-tau m_KY(e))."""
-        tau = self.zenith_depth(wavelength_nm, site_height_m)
-        return np.exp(-tau * kasten_young_airmass(elevation_deg))
+        """Clear-sky transmittance exp(-tau_s m - tau_abs m^beta), m = m_KY(e) of the apparent elevation."""
+        m = kasten_young_airmass(elevation_deg)
+        return np.exp(-self.scattering_depth(wavelength_nm, site_height_m) * m
+                      - self.absorption_depth(wavelength_nm, site_height_m) * m ** self.absorption_airmass_exponent)
 
     @classmethod
     def modtran_rural(cls) -> "Atmosphere":
@@ -686,69 +736,145 @@ class Telescope:
 # ---------------------------------------------------------------------------
 
 
+# Moonless night-sky surface brightness of a moderately dark site (mag /
+# arcsec^2) in the Johnson-Cousins R, I and the J, H bands at their
+# effective wavelengths, with the Bessell, Castelli & Plez (1998, A&A 333,
+# 231, Table A2) zero points f_lambda (W m^-2 nm^-1).  I = 19.5 is our
+# assumption for such a site (pristine sites ~19.9); R 20.6, J 16.0,
+# H 14.0 are the same site ~0.3-0.5 mag brighter than the darkest
+# observatories (R ~20.9, J ~16.5, H ~14.4).  Beyond ~700 nm the night sky is
+# mostly OH airglow (Meinel bands), which grows steeply into the J and H
+# bands: at 1550 nm it is ~10x brighter per nm than at 850 nm.
+_NIGHT_SKY_NM = np.array([641.0, 798.0, 1220.0, 1630.0])
+_NIGHT_SKY_MAG = np.array([20.6, 19.5, 16.0, 14.0])
+_NIGHT_SKY_F0 = np.array([2.177e-11, 1.126e-11, 3.129e-12, 1.133e-12])
+_ARCSEC2_SR = (np.pi / 180.0 / 3600.0) ** 2
+_SUN_TEMPERATURE_K = 5778.0
+
+
+def night_sky_radiance(wavelength_nm) -> np.ndarray:
+    """Moonless night-sky spectral radiance (W m^-2 sr^-1 nm^-1) at ``wavelength_nm``.
+
+    Log-linear interpolation between the R, I, J and H points of the table
+    above (the end values outside 641-1630 nm): 7.6e-9 in the I band,
+    ~9.7e-9 at 850 nm, ~1.0e-7 at 1550 nm (OH airglow).  A narrow filter
+    between the OH lines sees less; one on a line more.
+    """
+    log_r = np.log10(10.0 ** (-0.4 * _NIGHT_SKY_MAG) * _NIGHT_SKY_F0 / _ARCSEC2_SR)
+    return 10.0 ** np.interp(np.asarray(wavelength_nm, dtype=float), _NIGHT_SKY_NM, log_r)
+
+
+def solar_spectrum_ratio(wavelength_nm, reference_nm=850.0) -> np.ndarray:
+    """Sunlight (a 5,778 K black body) at ``wavelength_nm`` relative to ``reference_nm``.
+
+    Scales twilight, daylight and moonlight, which are scattered or
+    reflected sunlight [assumption: grey scattering and lunar albedo; the
+    Moon is in fact ~1.5x redder between 850 and 1550 nm].
+    """
+    c2 = 1.438777e7  # h c / k in nm K
+    lam = np.asarray(wavelength_nm, dtype=float)
+
+    def planck(x):
+        return x**-5.0 / np.expm1(c2 / (x * _SUN_TEMPERATURE_K))
+
+    return planck(lam) / planck(float(reference_nm))
+
+
+def moon_phase_factor(illumination) -> np.ndarray:
+    """Moonlight relative to the full Moon for an illuminated fraction k.
+
+    Krisciunas & Schaefer (1991, PASP 103, 1033), eq. 20: the Moon's
+    V magnitude at phase angle alpha (deg) is -12.73 + 0.026 |alpha| +
+    4e-9 alpha^4 (the illuminance I* = 10^(-0.4 (3.84 + 0.026|alpha| +
+    4e-9 alpha^4))), with alpha = arccos(2k - 1) from k = (1 + cos alpha)/2.
+    A half Moon (k = 0.5, alpha = 90 deg) gives 0.091 of the full Moon, not
+    0.5: the opposition surge and the rough surface's shadows make
+    moonlight fall much faster than the lit area.
+    """
+    k = np.clip(np.asarray(illumination, dtype=float), 0.0, 1.0)
+    alpha = np.degrees(np.arccos(2.0 * k - 1.0))
+    return np.where(k > 0.0, 10.0 ** (-0.4 * (0.026 * alpha + 4e-9 * alpha**4)), 0.0)
+
+
 @dataclass(frozen=True)
 class Sky:
     """Sky spectral radiance near the signal wavelength (W m^-2 sr^-1 nm^-1).
 
-    * Astronomical night (Sun below -18 deg), no Moon: ``night_radiance``.
-      Default 7.6e-9, i.e. an I-band sky of 19.5 mag/arcsec^2 with the
-      Bessell (1998) I zero point 1.126e-11 W m^-2 nm^-1 [assumption: a
-      moderately dark site; pristine sites reach ~20 mag/arcsec^2].
+    * Astronomical night (Sun below -18 deg), no Moon: ``night_radiance`` if
+      given, else :func:`night_sky_radiance` at the signal wavelength (7.6e-9
+      in the I band, i.e. 19.5 mag/arcsec^2 [assumption: a moderately dark
+      site]; ~1e-7 at 1550 nm, where OH airglow dominates), brightened by
+      ``light_pollution_mag``.
     * Twilight (-18 < Sun < 0 deg): log10 radiance rises linearly from
       night to ``sunset_radiance`` at Sun altitude 0 [assumption: a coarse
       fit to the ~6-7 decades of twilight brightening].
     * Day: log-linear from sunset to ``day_radiance`` at Sun altitude +10
       deg and constant above [assumption: order of magnitude of clear blue
       sky in the near infrared].
-    * Moon: adds ``moon_radiance * illumination * sin(altitude)`` times the
-      Krisciunas & Schaefer (1991, PASP 103, 1033) scattering function
-      normalised to 1 at 90 deg from the Moon (1 if the separation is not
-      given).  ``moon_radiance`` = 5e-8 makes a full Moon at 45 deg roughly
-      2 mag/arcsec^2 brighter than the dark I-band sky [assumption].
+    * Moon: adds ``moon_radiance * moon_phase_factor(illumination) *
+      sin(altitude)`` times the Krisciunas & Schaefer (1991, PASP 103, 1033)
+      scattering function normalised to 1 at 90 deg from the Moon (1 if the
+      separation is not given).  ``moon_radiance`` = 5e-8 makes a full Moon
+      at 45 deg roughly 2 mag/arcsec^2 brighter than the dark I-band sky
+      [assumption].  The phase law is K&S eq. 20
+      (:func:`moon_phase_factor`), not the illuminated fraction.
+
+    ``sunset_radiance``, ``day_radiance`` and ``moon_radiance`` are given at
+    850 nm and scaled to the signal wavelength with the solar spectrum
+    (:func:`solar_spectrum_ratio`).
 
     The 2017 Micius experiment reported a night background of a few hundred
-    counts/s [unverified].  This model gives ~50 counts/s from a moonless
-    sky into the 2021 receivers (100 µrad, 1 nm) and a few hundred with a
-    bright Moon, but only ~2 counts/s into the narrow 9 µrad field assumed
-    for 2017 Xinglong: the reported figure presumably includes detector dark
-    counts and light pollution (neither is in this sky model).
+    counts/s [unverified].  This model gives ~60 counts/s from a moonless
+    sky into the 2021 receivers (100 µrad, 1 nm) and more with a bright
+    Moon, but only ~2 counts/s into the narrow 9 µrad field assumed for
+    2017 Xinglong: the reported figure presumably includes detector dark
+    counts and light pollution.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    night_radiance: Positive = 7.6e-9
+    night_radiance: Optional[Positive] = None
     sunset_radiance: Positive = 1e-3
     day_radiance: Positive = 1e-2
     moon_radiance: NonNegative = 5e-8
+    light_pollution_mag: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+
+    def night(self, wavelength_nm=850.0) -> np.ndarray:
+        """Moonless astronomical-night radiance at ``wavelength_nm``."""
+        base = night_sky_radiance(wavelength_nm) if self.night_radiance is None else self.night_radiance
+        return base * 10.0 ** (0.4 * self.light_pollution_mag)
 
     def radiance(self, sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
-                 moon_separation_deg=None) -> np.ndarray:
+                 moon_separation_deg=None, wavelength_nm=850.0) -> np.ndarray:
         """Sky radiance for the given Sun and Moon geometry (``None``: Sun/Moon down)."""
         sun = np.asarray(-90.0 if sun_altitude_deg is None else sun_altitude_deg, dtype=float)
-        lo, mid, hi = np.log10([self.night_radiance, self.sunset_radiance, self.day_radiance])
+        solar = solar_spectrum_ratio(wavelength_nm)
+        lo = np.log10(self.night(wavelength_nm))
+        mid, hi = np.log10([self.sunset_radiance * solar, self.day_radiance * solar])
         log_r = np.where(sun <= 0.0,
                          lo + (mid - lo) * np.clip((sun + 18.0) / 18.0, 0.0, 1.0),
                          mid + (hi - mid) * np.clip(sun / 10.0, 0.0, 1.0))
         rad = 10.0**log_r
         if moon_altitude_deg is not None:
             alt = np.asarray(moon_altitude_deg, dtype=float)
-            illum = np.asarray(1.0 if moon_illumination is None else moon_illumination, dtype=float)
+            phase = moon_phase_factor(1.0 if moon_illumination is None else moon_illumination)
             if moon_separation_deg is None:
                 scat = 1.0
             else:
                 scat = _ks_scattering(moon_separation_deg) / _ks_scattering(90.0)
-            rad = rad + self.moon_radiance * illum * np.clip(np.sin(np.radians(alt)), 0.0, None) * scat
+            rad = rad + (self.moon_radiance * solar * phase
+                         * np.clip(np.sin(np.radians(alt)), 0.0, None) * scat)
         return rad
 
     @classmethod
     def dark_site(cls) -> "Sky":
-        """Default: I ~ 19.5 mag/arcsec^2 moonless night [assumption]."""
+        """Default: the night-sky table (I ~ 19.5 mag/arcsec^2) [assumption]."""
         return cls()
 
     @classmethod
     def suburban(cls) -> "Sky":
-        """Light-polluted night, 1.5 mag brighter (I ~ 18 mag/arcsec^2) [assumption]."""
-        return cls(night_radiance=7.6e-9 * 10**0.6)
+        """Light-polluted night, 1.5 mag brighter at every wavelength [assumption]."""
+        return cls(light_pollution_mag=1.5)
 
 
 def _ks_scattering(separation_deg) -> np.ndarray:
@@ -905,7 +1031,7 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     loss_db = sum(parts.values())
 
     radiance = np.broadcast_to(
-        sky.radiance(sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg), L.shape)
+        sky.radiance(sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg, lam_nm), L.shape)
     photon_j = _H_PLANCK * _C_LIGHT / (lam_nm * 1e-9)
     background_cps = (radiance * telescope.collecting_area_m2 * telescope.solid_angle_sr
                       * telescope.filter_bandwidth_nm * telescope.optics_efficiency
