@@ -687,11 +687,13 @@ class Telescope:
         """Nanshan 1.2 m (Xinjiang, 2,034 m), as used in 2021.
 
         Aperture 1.2 m [paper]; obscuration 0.3 m [assumption, typical
-        secondary of a 1-m-class Cassegrain]; optics 0.4 [assumption];
-        field of view 100 µrad (the widened 2021 field) [assumption]; 1 nm
-        filter [assumption].
+        secondary of a 1-m-class Cassegrain]; optics 0.35 [assumption, the
+        2021 calibration's one fitted value: re-fitted from 0.40 when the
+        finite key gained the v_Z1 <= m_Z cap, which raised the typical 2021
+        pass from 54.5 to 60.6 kbit/s]; field of view 100 µrad (the widened
+        2021 field) [assumption]; 1 nm filter [assumption].
         """
-        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.35, fov_urad=100.0,
                    filter_bandwidth_nm=1.0)
 
     @classmethod
@@ -724,10 +726,10 @@ class Telescope:
     def delingha(cls) -> "Telescope":
         """Delingha 1.2 m (Qinghai, ~3,200 m; 2020).
 
-        Aperture 1.2 m [secondary]; obscuration 0.3 m, optics 0.4, 100 µrad,
+        Aperture 1.2 m [secondary]; obscuration 0.3 m, optics 0.35, 100 µrad,
         1 nm [assumptions, as Nanshan].
         """
-        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.35, fov_urad=100.0,
                    filter_bandwidth_nm=1.0)
 
 
