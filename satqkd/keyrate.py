@@ -20,6 +20,9 @@ per-slot noise click probability ``y0`` into secret key:
   the intensities, their probabilities, the basis bias and the key window.
 * :func:`keyrate_table` -- key rate against loss or fibre length, for the
   ``satqkd keyrate`` command.
+* :func:`read_profile` / :func:`profile_keys` -- the finite key of a measured
+  pass: a per-second profile of loss (or efficiency) and noise, for
+  ``satqkd keyrate --profile``.
 * :func:`satqkd.config.load_system` reads a YAML equipment file (source, detector, protocol,
   channel) validated into the dataclasses.
 
@@ -82,6 +85,8 @@ __all__ = [
     "finite_key",
     "optimise_pass",
     "keyrate_table",
+    "read_profile",
+    "profile_keys",
 ]
 
 DECOY_METHODS = ("vacuum+weak", "two-weak", "perfect", "none")
@@ -1123,6 +1128,134 @@ def keyrate_table(
             row.update(n_x=pk.n_x, n_pulses=pk.n_pulses, phase_error=pk.phase_error_bound)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# The key of a measured pass (a per-second profile)
+# --------------------------------------------------------------------------
+
+_PROFILE_LOSS = ("loss_db", "channel_loss_db", "efficiency")
+
+
+def read_profile(path) -> pd.DataFrame:
+    """Read and check a per-slot pass profile (CSV) for :func:`profile_keys`.
+
+    Columns: ``time_s`` (or ``time_utc``, ISO times as in ``seconds.csv``),
+    exactly one of ``loss_db`` (total loss, detection included, as in
+    ``seconds.csv``), ``channel_loss_db`` (before the detector: the
+    detector's efficiency is applied on top) or ``efficiency`` (total, in
+    (0, 1]); optional ``noise_prob`` (noise clicks per pulse, dark counts
+    included), ``elevation_deg`` (lets the optimiser choose the key window
+    by elevation) and ``pass_id`` (several passes in one file, one key
+    each).  Slots must be evenly spaced within a pass.  Bad input raises a
+    one-line :class:`SatqkdError` naming the file and the column.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise SatqkdError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise SatqkdError(f"{path}: not a readable CSV profile ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    cols = set(df.columns)
+    if "time_s" not in cols and "time_utc" not in cols:
+        raise SatqkdError(f"{path}: time_s: missing column (seconds, or time_utc as ISO times)")
+    given = [c for c in _PROFILE_LOSS if c in cols]
+    if len(given) != 1:
+        raise SatqkdError(f"{path}: {'/'.join(_PROFILE_LOSS)}: expected exactly one of these columns, got "
+                          f"{', '.join(given) or 'none'}")
+    out = pd.DataFrame(index=df.index)
+    if "time_s" in cols:
+        out["time_s"] = _numeric_column(df, "time_s", path)
+    else:
+        t = pd.to_datetime(df["time_utc"], utc=True, errors="coerce")
+        if t.isna().any():
+            raise SatqkdError(f"{path}: time_utc: expected ISO times in every row (row {int(t.isna().values.argmax()) + 2})")
+        out["time_s"] = (t - t.iloc[0]).dt.total_seconds()
+    for c in (given[0], "noise_prob", "elevation_deg"):
+        if c in cols:
+            out[c] = _numeric_column(df, c, path)
+    out["pass_id"] = df["pass_id"].astype(str) if "pass_id" in cols else ""
+    checks = {
+        "loss_db": (lambda v: v >= 0, "losses >= 0 dB"),
+        "channel_loss_db": (lambda v: v >= 0, "losses >= 0 dB"),
+        "efficiency": (lambda v: (v > 0) & (v <= 1), "efficiencies in (0, 1]"),
+        "noise_prob": (lambda v: (v >= 0) & (v < 1), "probabilities in [0, 1)"),
+        "elevation_deg": (lambda v: (v >= -90) & (v <= 90), "elevations in [-90, 90]"),
+    }
+    for c, (ok, what) in checks.items():
+        if c in out and not ok(out[c]).all():
+            row = int((~ok(out[c])).values.argmax()) + 2
+            raise SatqkdError(f"{path}: {c}: expected {what} (row {row})")
+    if len(out) == 0:
+        raise SatqkdError(f"{path}: no rows")
+    return out
+
+
+def _numeric_column(df, name, path):
+    v = pd.to_numeric(df[name], errors="coerce")
+    bad = v.isna() | ~np.isfinite(v.astype(float))
+    if bad.any():
+        raise SatqkdError(f"{path}: {name}: expected a finite number in every row (row {int(bad.values.argmax()) + 2})")
+    return v.astype(float)
+
+
+def profile_keys(profile: pd.DataFrame, source: Source, detector: Detector, protocol: Protocol,
+                 optimise: bool = False, where: str = "profile") -> pd.DataFrame:
+    """Finite key of each pass of a per-slot profile (see :func:`read_profile`).
+
+    One block per ``pass_id``.  With ``optimise`` the intensities,
+    probabilities, basis bias and key window are optimised
+    (:func:`optimise_pass`, the window by elevation when the profile has
+    it); otherwise the source's settings over every slot
+    (:func:`finite_key`).  Columns: ``pass_id, n_slots, slot_s,
+    key_window_s, sifted_bits, n_x, key_bits, key_rate_bps, qber,
+    phase_error, large_block_bits, key_basis, mu1, mu2, mu3, p1, p2, p3,
+    q_x``; ``large_block_bits`` is the sum of the per-slot large-block rate
+    (:func:`large_block_key_per_pulse`), an upper reference for
+    ``key_bits``.
+    """
+    rows = []
+    ids = profile["pass_id"].astype(str) if "pass_id" in profile else pd.Series("", index=profile.index)
+    for pid, g in profile.groupby(ids, sort=False):
+        label = f"{where}: pass_id {pid}: " if pid != "" else f"{where}: "
+        t = g["time_s"].to_numpy(float)
+        if t.size > 1:
+            dt = np.diff(t)
+            slot_s = float(np.median(dt))
+            if not slot_s > 0 or np.any(np.abs(dt - slot_s) > 1e-6 * max(slot_s, 1.0)):
+                raise SatqkdError(f"{label}time_s: expected evenly spaced, increasing times")
+        else:
+            slot_s = 1.0
+        if "efficiency" in g:
+            eta = g["efficiency"].to_numpy(float)
+        elif "loss_db" in g:
+            eta = 10.0 ** (-g["loss_db"].to_numpy(float) / 10.0)
+        else:
+            eta = 10.0 ** (-g["channel_loss_db"].to_numpy(float) / 10.0) * detector.efficiency
+        y0 = g["noise_prob"].to_numpy(float) if "noise_prob" in g else None
+        elev = g["elevation_deg"].to_numpy(float) if "elevation_deg" in g else None
+        if optimise:
+            pk = optimise_pass(eta, y0, source, detector, protocol, slot_s=slot_s, elevation_deg=elev)
+        else:
+            pk = finite_key(eta, y0, source, detector, protocol, slot_s=slot_s)
+        src = pk.source
+        lb = large_block_key_per_pulse(eta, y0, src, detector, protocol, key_basis=pk.key_basis)
+        rows.append({
+            "pass_id": pid, "n_slots": int(t.size), "slot_s": slot_s, "key_window_s": pk.window_s,
+            "sifted_bits": pk.sifted_bits, "n_x": pk.n_x, "key_bits": pk.key_bits,
+            "key_rate_bps": pk.key_rate_bps, "qber": pk.qber_x, "phase_error": pk.phase_error_bound,
+            "large_block_bits": float(lb.sum() * src.rep_rate_hz * slot_s), "key_basis": pk.key_basis,
+            "mu1": src.intensities[0], "mu2": src.intensities[1], "mu3": src.intensities[2],
+            "p1": src.probabilities[0], "p2": src.probabilities[1], "p3": src.probabilities[2],
+            "q_x": src.basis_prob_x,
+        })
+    out = pd.DataFrame(rows)
+    if (out["pass_id"] == "").all():
+        out = out.drop(columns="pass_id")
+    return out
 
 
 # --------------------------------------------------------------------------
