@@ -360,6 +360,31 @@ class Transmitter:
                    pointing_jitter_urad=1.0, optics_efficiency=0.8)
 
     @classmethod
+    def micius_entanglement(cls) -> "Transmitter":
+        """One of Micius's two entangled-photon downlinks (Yin et al., Science 356, 1140 (2017)).
+
+        810 nm (the SPDC source) [secondary]; the same transmitter class as
+        the decoy downlink -- 0.3 m aperture, ~10 µrad 1/e^2 full angle,
+        1.0 µrad jitter, optics 0.8 [unverified / assumption, as
+        :meth:`micius`; the second entanglement transmitter is said to be
+        smaller].  A photon of a pair is emitted into the telescope with
+        certainty, so the loss is the same kind of number as the decoy
+        link's.
+        """
+        return cls(wavelength_nm=810.0, aperture_m=0.3, divergence_urad=10.0,
+                   pointing_jitter_urad=1.0, optics_efficiency=0.8)
+
+    @classmethod
+    def leo_1550(cls) -> "Transmitter":
+        """A 1550 nm LEO downlink [assumption throughout]: a Micius-class 0.3 m
+        telescope with the same beam quality as Micius's 850 nm beam
+        (M^2 ~ 1.8 over the truncated-Gaussian limit), so ~18 µrad 1/e^2 full
+        angle at 1550 nm (diffraction grows with the wavelength), 1.0 µrad
+        jitter, optics 0.8."""
+        return cls(wavelength_nm=1550.0, aperture_m=0.3, divergence_urad=None, m2=1.77,
+                   pointing_jitter_urad=1.0, optics_efficiency=0.8)
+
+    @classmethod
     def geo(cls) -> "Transmitter":
         """A plausible geostationary QKD payload [assumption throughout].
 
@@ -733,6 +758,18 @@ class Telescope:
                    filter_bandwidth_nm=1.0)
 
 
+    @classmethod
+    def lijiang(cls) -> "Telescope":
+        """Lijiang (Gaomeigu) 1.8 m (Yunnan, ~3,200 m), the second station of the 2017 entanglement link.
+
+        Aperture 1.8 m [secondary]; obscuration 0.45 m (a quarter of the
+        aperture, as the others) [assumption]; optics 0.35, 100 µrad, 1 nm
+        [assumptions, as Nanshan].
+        """
+        return cls(aperture_m=1.8, obscuration_m=0.45, optics_efficiency=0.35, fov_urad=100.0,
+                   filter_bandwidth_nm=1.0)
+
+
 # ---------------------------------------------------------------------------
 # Sky background
 # ---------------------------------------------------------------------------
@@ -891,6 +928,8 @@ def _ks_scattering(separation_deg) -> np.ndarray:
 
 TRANSMITTER_PRESETS: dict[str, Callable[[], Transmitter]] = {
     "micius": Transmitter.micius,
+    "micius_entanglement": Transmitter.micius_entanglement,
+    "leo_1550": Transmitter.leo_1550,
     "geo": Transmitter.geo,
 }
 ATMOSPHERE_PRESETS: dict[str, Callable[[], Atmosphere]] = {
@@ -907,6 +946,7 @@ TELESCOPE_PRESETS: dict[str, Callable[[], Telescope]] = {
     "xinglong": Telescope.xinglong,
     "xinglong_2017": Telescope.xinglong_2017,
     "delingha": Telescope.delingha,
+    "lijiang": Telescope.lijiang,
 }
 SKY_PRESETS: dict[str, Callable[[], Sky]] = {
     "dark_site": Sky.dark_site,
