@@ -604,15 +604,29 @@ def keyrate(
     system: str = typer.Option(..., "--system", metavar="FILE|NAME", help="Equipment YAML, or a shipped name: gys-2004, lim-2014 (satqkd scenarios)."),
     loss_db: Optional[str] = typer.Option(None, "--loss-db", help="Channel loss START:STOP:STEP (dB)."),
     fibre_km: Optional[str] = typer.Option(None, "--fibre-km", help="Fibre length START:STOP:STEP (km)."),
-    asymptotic: bool = typer.Option(False, "--asymptotic", help="Infinite-key (GLLP decoy) rate."),
+    asymptotic: bool = typer.Option(False, "--asymptotic", help="Textbook infinite-key GLLP decoy rate (both bases sifted; not the per-second large-block rate of satqkd run)."),
     block_pulses: Optional[float] = typer.Option(None, "--block-pulses", help="Finite block: pulses sent."),
     block_detections: Optional[float] = typer.Option(None, "--block-detections", help="Finite block: n_X detections (Lim 2014)."),
     optimise: bool = typer.Option(False, "--optimise", help="Optimise intensities, probabilities and q_x."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Per-second pass profile CSV (time_s; loss_db, channel_loss_db or efficiency; optional noise_prob, elevation_deg, pass_id): the finite key of that pass."),
 ):
-    """Key rate against loss, without any orbit."""
+    """Key rate against loss (GLLP with --asymptotic; Lim 2014 finite key otherwise), or the key of a measured pass (--profile)."""
     from . import keyrate as kr
 
+    if profile is not None:
+        # The key of a measured pass: one block per pass, no table options.
+        extra = [o for o, v in (("--loss-db", loss_db), ("--fibre-km", fibre_km), ("--asymptotic", asymptotic or None),
+                                ("--block-pulses", block_pulses), ("--block-detections", block_detections)) if v is not None]
+        if extra:
+            raise SatqkdError(f"keyrate --profile: {extra[0]} does not apply (the profile sets the block)")
+        from .config import load_system
+
+        sys_ = load_system(system)
+        table = kr.profile_keys(kr.read_profile(profile), sys_.source, sys_.detector, sys_.protocol,
+                                optimise=optimise, where=str(profile))
+        _emit(table, fmt, title=f"Finite key of {profile.name} ({system.name})", float_format="{:.4g}")
+        return
     if (loss_db is None) == (fibre_km is None):
         raise SatqkdError("keyrate: give exactly one of --loss-db START:STOP:STEP or --fibre-km START:STOP:STEP")
     given = [asymptotic, block_pulses is not None, block_detections is not None]

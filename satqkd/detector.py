@@ -40,9 +40,11 @@ class Detector:
         efficiency (``eta_Bob`` in Ma et al. 2005).
     dark_count_prob
         Probability of a noise click per pulse from the detectors
-        themselves, summed over all detectors inside the coincidence window
-        (``Y_0`` of a fibre system).  Sky background is added by the link
-        model.
+        themselves, **summed over all detectors** inside the coincidence
+        window (``Y_0`` of a fibre system).  A paper quoting ``p_dc`` per
+        detector (Lim et al. 2014) means ``n_detectors x p_dc`` here (two
+        detectors per basis measurement: ``2 p_dc``).  Sky background is
+        added by the link model.
     window_s
         Coincidence (time-gate) window; turns a count *rate* (background
         photons, dark counts per second) into a probability per pulse.
@@ -56,7 +58,10 @@ class Detector:
         Detector dead time (non-paralysable); saturates the count rate at
         short range and high repetition rate.  Zero to ignore.
     n_detectors
-        Number of detectors sharing the clicks (dead time is per detector).
+        Number of detectors, half of them in each basis (dead time is per
+        detector: each basis's detectors share that basis's clicks, so with
+        a 10:90 X:Z splitter and four detectors each Z detector sees 45 % of
+        all clicks).
     basis_prob_x
         Probability that the receiver measures in the X basis: 0.5 for a
         50:50 passive basis beam splitter, 0.1 for the 10:90 splitter of the
@@ -132,18 +137,63 @@ def _micius_2021_xinglong() -> Detector:
 def _gys_2004() -> Detector:
     """GYS 2004 fibre system as tabulated by Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005).
 
-    eta_Bob = 4.5 %, Y_0 = 1.7e-6, e_det = 3.3 %.
+    eta_Bob = 4.5 %, Y_0 = 1.7e-6, e_det = 3.3 %.  ``Y_0`` is already the
+    noise click probability of the whole receiver (two detectors), which is
+    what ``dark_count_prob`` means.  Same values as configs/systems/gys-2004.yaml.
     """
-    return Detector(efficiency=0.045, dark_count_prob=1.7e-6, misalignment=0.033, basis_prob_x=0.5)
+    return Detector(efficiency=0.045, dark_count_prob=1.7e-6, misalignment=0.033, afterpulse_prob=0.0,
+                    dead_time_s=0.0, n_detectors=2, basis_prob_x=0.5)
 
 
 def _lim_2014() -> Detector:
     """Simulation model of Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014).
 
-    eta_Bob = 10 %, p_dc = 6e-7, afterpulse 4 %, e_mis = 0.5 %.  The basis
-    probability is optimised by the key-rate engine.
+    eta_Bob = 10 %, p_dc = 6e-7 *per detector*, afterpulse 4 %, e_mis =
+    0.5 %.  The paper's click model is ``1 - (1 - 2 p_dc) e^(-eta k)`` (two
+    detectors), so ``dark_count_prob`` -- the noise click probability summed
+    over the detectors -- is 2 x 6e-7 = 1.2e-6.  The basis probability is
+    optimised by the key-rate engine.  Same values as
+    configs/systems/lim-2014.yaml.
     """
-    return Detector(efficiency=0.10, dark_count_prob=6e-7, misalignment=0.005, afterpulse_prob=0.04, basis_prob_x=0.5)
+    return Detector(efficiency=0.10, dark_count_prob=2 * 6e-7, misalignment=0.005, afterpulse_prob=0.04,
+                    dead_time_s=0.0, n_detectors=2, basis_prob_x=0.5)
+
+
+def _si_apd_810() -> Detector:
+    """Silicon APDs at 810 nm for an entanglement-type downlink (Yin et al. 2017).
+
+    Si APDs reach ~0.5-0.6 quantum efficiency at 810 nm; with coupling we
+    keep the 0.33 of the 2017 Xinglong receiver [assumption]; dark counts,
+    window, misalignment and dead time as :func:`_micius_2017_xinglong`.
+    """
+    return _micius_2017_xinglong()
+
+
+def _ingaas_1550() -> Detector:
+    """Gated InGaAs/InP avalanche diodes at 1550 nm.
+
+    Chen et al. 2021 (Ext. Data Fig. 5) [paper] for the 40 MHz fibre
+    systems: ~15 % efficiency at a 1.6 ns gate, dark count < 250 /s,
+    afterpulse < 1 % at 5 µs dead time.  Four detectors, so 4 x 250 /s x
+    1.6 ns of dark clicks per pulse; misalignment 1 % [assumption].  The
+    5 µs dead time saturates a bright downlink: use a slow clock or many
+    detectors.
+    """
+    return Detector(efficiency=0.15, dark_count_prob=4 * 250.0 * 1.6e-9, window_s=1.6e-9,
+                    misalignment=0.01, afterpulse_prob=0.01, dead_time_s=5e-6, n_detectors=4,
+                    basis_prob_x=0.5)
+
+
+def _snspd_1550() -> Detector:
+    """Superconducting nanowire detectors at 1550 nm [assumption: a typical
+    commercial fibre-coupled SNSPD system]: 80 % efficiency including the
+    coupling of a free-space beam into few-mode fibre, 100 dark counts/s per
+    detector in a 0.5 ns window, 50 ns recovery, no afterpulsing,
+    misalignment 1 %.  (Coupling a turbulent downlink into fibre is the
+    hard part; lower ``efficiency`` for a real receiver.)"""
+    return Detector(efficiency=0.8, dark_count_prob=4 * 100.0 * 0.5e-9, window_s=0.5e-9,
+                    misalignment=0.01, afterpulse_prob=0.0, dead_time_s=50e-9, n_detectors=4,
+                    basis_prob_x=0.5)
 
 
 DETECTOR_PRESETS = {
@@ -152,4 +202,7 @@ DETECTOR_PRESETS = {
     "micius_2021_xinglong": _micius_2021_xinglong,
     "gys_2004": _gys_2004,
     "lim_2014": _lim_2014,
+    "si_apd_810": _si_apd_810,
+    "ingaas_1550": _ingaas_1550,
+    "snspd_1550": _snspd_1550,
 }

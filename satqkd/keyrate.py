@@ -4,11 +4,15 @@ This is the key-rate stage of the pipeline (orbits -> passes -> link ->
 **keyrate** -> network).  It turns a per-slot total efficiency ``eta`` and a
 per-slot noise click probability ``y0`` into secret key:
 
-* :func:`asymptotic_key_per_pulse` -- the GLLP rate with decoy states (Lo, Ma,
-  Chen, PRL 94, 230504 (2005); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005)):
-  vacuum + weak decoy, two weak decoys, the perfect-decoy limit and GLLP
-  without decoys.  Vectorised over slots; meant for years of per-second
-  losses.
+* :func:`asymptotic_key_per_pulse` -- the textbook GLLP rate with decoy
+  states (Lo, Ma, Chen, PRL 94, 230504 (2005); Ma, Qi, Zhao, Lo, PRA 72,
+  012326 (2005)): vacuum + weak decoy, two weak decoys, the perfect-decoy
+  limit and GLLP without decoys; what ``satqkd keyrate --asymptotic``
+  prints, to compare with published curves.
+* :func:`large_block_key_per_pulse` -- the large-block limit of the finite
+  key below, per slot: the per-second ``key_rate_bps`` of ``satqkd run``.
+  Summed over a pass it is never below the pass's finite key.  Vectorised
+  over slots; meant for years of per-second losses.
 * :func:`finite_key` / :func:`optimise_pass` -- the finite key of one block
   (one satellite pass) with three intensities, after Lim, Curty, Walenta, Xu,
   Zbinden, PRA 89, 022307 (2014).  Expected counts per slot are summed over
@@ -16,6 +20,9 @@ per-slot noise click probability ``y0`` into secret key:
   the intensities, their probabilities, the basis bias and the key window.
 * :func:`keyrate_table` -- key rate against loss or fibre length, for the
   ``satqkd keyrate`` command.
+* :func:`read_profile` / :func:`profile_keys` -- the finite key of a measured
+  pass: a per-second profile of loss (or efficiency) and noise, for
+  ``satqkd keyrate --profile``.
 * :func:`satqkd.config.load_system` reads a YAML equipment file (source, detector, protocol,
   channel) validated into the dataclasses.
 
@@ -38,8 +45,10 @@ Detector model (per pulse of intensity mu; Lim et al. 2014, appendix)
     ``p_sig = 1 - exp(-eta mu)``; clicks ``D = 1 - (1 - y0) exp(-eta mu)``;
     errors ``e_mis p_sig + y0 (1 - p_sig) / 2``; afterpulsing multiplies the
     clicks by ``1 + p_ap`` and adds ``p_ap D / 2`` errors; dead time scales
-    every click of a slot by ``1 / (1 + r tau)`` with ``r`` the click rate
-    per detector (non-paralysable saturation).
+    every click of one basis in a slot by ``1 / (1 + r tau)`` with ``r`` the
+    click rate of each of that basis's ``n_detectors / 2`` detectors, from
+    the receiver's real split of the clicks (non-paralysable saturation; a
+    10:90 X:Z splitter sends 45 % of all clicks to each Z detector).
 """
 
 from __future__ import annotations
@@ -71,9 +80,13 @@ __all__ = [
     "expected_counts",
     "asymptotic_key_per_pulse",
     "asymptotic_rate_bps",
+    "large_block_key_per_pulse",
+    "large_block_rate_bps",
     "finite_key",
     "optimise_pass",
     "keyrate_table",
+    "read_profile",
+    "profile_keys",
 ]
 
 DECOY_METHODS = ("vacuum+weak", "two-weak", "perfect", "none")
@@ -302,11 +315,22 @@ def _clicks(eta, y0, mu, detector: Detector):
     return click, err
 
 
-def _saturation(total_click_per_pulse, rep_rate_hz, detector: Detector):
-    """Non-paralysable dead-time factor 1/(1 + r tau), r clicks/s per detector."""
+def _saturation(total_click_per_pulse, rep_rate_hz, detector: Detector, basis_share=0.5):
+    """Non-paralysable dead-time factor 1/(1 + r tau) of one basis's detectors.
+
+    ``basis_share`` is the fraction of all clicks that land in that basis
+    (the receiver's probability of measuring it: a passive splitter sends
+    each photon one way whatever the transmitter chose).  The basis's clicks
+    are shared by its ``n_detectors / 2`` detectors, so with a 10:90 X:Z
+    splitter each Z detector sees 45 % of the clicks and each X detector 5 %
+    (a single detector sees them all).
+    """
     if not detector.dead_time_s:
         return 1.0
-    r = total_click_per_pulse * rep_rate_hz / detector.n_detectors
+    if detector.n_detectors >= 2:
+        r = total_click_per_pulse * rep_rate_hz * basis_share / (detector.n_detectors / 2.0)
+    else:
+        r = total_click_per_pulse * rep_rate_hz
     return 1.0 / (1.0 + r * detector.dead_time_s)
 
 
@@ -331,15 +355,17 @@ def expected_counts(eta, y0, source: Source, detector: Detector, slot_s: float =
     mu = np.asarray(source.intensities)[:, None]
     p = np.asarray(source.probabilities)[:, None]
     click, err = _clicks(eta[None, :], y0[None, :], mu, detector)
-    sat = _saturation((p * click).sum(axis=0), source.rep_rate_hz, detector)
     pulses = source.rep_rate_hz * slot_s
     qa, qb = source.basis_prob_x, detector.basis_prob_x
-    base = pulses * p * sat
+    total = (p * click).sum(axis=0)
+    sat_x = _saturation(total, source.rep_rate_hz, detector, qb)
+    sat_z = _saturation(total, source.rep_rate_hz, detector, 1 - qb)
+    base = pulses * p
     return {
-        "n_x": base * qa * qb * click,
-        "m_x": base * qa * qb * err,
-        "n_z": base * (1 - qa) * (1 - qb) * click,
-        "m_z": base * (1 - qa) * (1 - qb) * err,
+        "n_x": base * qa * qb * sat_x * click,
+        "m_x": base * qa * qb * sat_x * err,
+        "n_z": base * (1 - qa) * (1 - qb) * sat_z * click,
+        "m_z": base * (1 - qa) * (1 - qb) * sat_z * err,
         "pulses": np.full(eta.shape, pulses),
     }
 
@@ -386,8 +412,14 @@ def asymptotic_key_per_pulse(
     click1, err1 = _clicks(eta, y0, mu1, detector)
     click2, err2 = _clicks(eta, y0, mu2, detector)
     click3, err3 = _clicks(eta, y0, mu3, detector)
-    # Dead time acts on all clicks of a slot alike, whatever their intensity.
-    sat = _saturation(p[0] * click1 + p[1] * click2 + p[2] * click3, source.rep_rate_hz, detector)
+    # Dead time scales every count of one basis alike, whatever its
+    # intensity, and the rate below is linear in the counts: evaluate it
+    # unsaturated and weight each basis's sifted share by its own factor.
+    qa, qb = _basis_probs(source.basis_prob_x, detector, protocol)
+    total = p[0] * click1 + p[1] * click2 + p[2] * click3
+    sat_x = _saturation(total, source.rep_rate_hz, detector, qb)
+    sat_z = _saturation(total, source.rep_rate_hz, detector, 1 - qb)
+    sat = 1.0
     q_mu, eq_mu = sat * click1, sat * err1
     f = protocol.f_ec
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -432,8 +464,7 @@ def asymptotic_key_per_pulse(
             q1 = q_mu - p_multi
             e1 = eq_mu / q1
         e_mu = eq_mu / q_mu
-        qa, qb = _basis_probs(source.basis_prob_x, detector, protocol)
-        q_sift = qa * qb + (1 - qa) * (1 - qb)
+        q_sift = qa * qb * sat_x + (1 - qa) * (1 - qb) * sat_z
         rate = p[0] * q_sift * (
             -q_mu * f * binary_entropy(e_mu) + q1 * (1.0 - binary_entropy(e1))
         )
@@ -446,6 +477,55 @@ def asymptotic_rate_bps(eta, y0, source, detector, protocol, decoy="vacuum+weak"
     return source.rep_rate_hz * asymptotic_key_per_pulse(
         eta, y0, source, detector, protocol, decoy
     )
+
+
+def large_block_key_per_pulse(eta, y0, source: Source, detector: Detector, protocol: Protocol,
+                              key_basis: str | None = None) -> np.ndarray:
+    """Per-slot key per pulse: the large-block limit of the pass's finite key.
+
+    The Lim et al. 2014 bound of :func:`finite_key` applied to the expected
+    counts of each slot on its own with every finite-size term removed (no
+    tails, no gamma, no epsilon costs): the same sifting, the same key and
+    test bases and intensities, the same dead time and the same cap on
+    ``v_Z1``.  This is the per-second ``key_rate_bps`` of ``satqkd run``.
+    Summed over the slots of a pass it is never below the pass's finite key:
+    every finite-size term only lowers the bound, the decoy estimates are
+    linear in the counts, and pooling slots can only raise the entropies
+    ``H2(E)`` and ``H2(phi)`` (both concave).
+
+    Not the textbook GLLP rate of :func:`asymptotic_key_per_pulse`, which
+    counts the sifted bits of *both* bases as key and is the rate published
+    curves (Ma et al. 2005) show.  ``key_basis`` ("X" or "Z") defaults to
+    the basis :func:`finite_key` would use.  Negative rates are returned as
+    0.
+    """
+    eta, y0 = _check_inputs(eta, y0, detector)
+    if key_basis is None:
+        key_is_x = _key_basis_is_x(source, detector, protocol)
+    elif key_basis in ("X", "Z"):
+        key_is_x = key_basis == "X"
+    else:
+        raise SatqkdError(f"key_basis: expected 'X' or 'Z', got {key_basis!r}")
+    qa, qb = _basis_probs(source.basis_prob_x, detector, protocol)
+    a = qa if key_is_x else 1.0 - qa
+    b = qb if key_is_x else 1.0 - qb
+    mu = np.asarray(source.intensities, dtype=float)[:, None]
+    p = np.asarray(source.probabilities, dtype=float)[:, None]
+    click, err = _clicks(eta[None, :], y0[None, :], mu, detector)
+    total = (p * click).sum(axis=0)
+    sat_k = _saturation(total, source.rep_rate_hz, detector, b)
+    sat_t = _saturation(total, source.rep_rate_hz, detector, 1.0 - b)
+    wk, wt = a * b * p * sat_k, (1 - a) * (1 - b) * p * sat_t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _lim_bound((wk * click)[None], (wk * err)[None], (wt * click)[None], (wt * err)[None],
+                         mu.T, p.T, protocol, np.full((1, eta.size), protocol.eps_sec), large_block=True)
+    ell = out["ell"][0]
+    return np.where(np.isfinite(ell), np.maximum(ell, 0.0), 0.0)
+
+
+def large_block_rate_bps(eta, y0, source, detector, protocol, key_basis=None) -> np.ndarray:
+    """:func:`large_block_key_per_pulse` times the repetition rate (bit/s)."""
+    return source.rep_rate_hz * large_block_key_per_pulse(eta, y0, source, detector, protocol, key_basis)
 
 
 def _basis_probs(qa_x: float, detector: Detector, protocol: Protocol):
@@ -467,6 +547,9 @@ def _tails(x, total, ln_term, tail):
     # Multiplicative Chernoff, inverted in closed form.  Upper bound from
     # P(X <= (1-d) m) <= exp(-d^2 m / 2); lower from
     # P(X >= (1+d) m) <= exp(-d^2 m / (2 + d)).
+    # The lower bound is the m with m + delta(m) = x exactly, where
+    # delta(m) = (L + sqrt(L^2 + 8 L m)) / 2 solves d^2 m / (2 + d) = L.
+    # (SatQuMA's nXZpm puts x for m inside the root, which is looser by L.)
     L = ln_term
     xp = np.maximum(x, 0.0)
     upper = xp + L + np.sqrt(L * L + 2.0 * L * xp)
@@ -474,9 +557,15 @@ def _tails(x, total, ln_term, tail):
     return lower, upper
 
 
-def _lim_bound(nx, mx, nz, mz, mu, p, protocol: Protocol, eps_sec):
+def _lim_bound(nx, mx, nz, mz, mu, p, protocol: Protocol, eps_sec, large_block: bool = False):
     """Lim et al. 2014 key length.  Counts ``[B, 3, W]``; mu, p ``[B, 3]``;
-    eps_sec broadcastable to ``[B, W]``.  Returns a dict of ``[B, W]``."""
+    eps_sec broadcastable to ``[B, W]``.  Returns a dict of ``[B, W]``.
+
+    The upper bound on single-photon errors in the test basis ``v_Z1`` is
+    capped at the errors observed there, ``m_Z``: single-photon errors are
+    a subset of all errors (SatQuMA applies the same cap).  With
+    ``large_block`` every finite-size term vanishes (no tails, no gamma, no
+    epsilon costs): the large-block limit of the same bound."""
     mu = mu[:, :, None]
     p = p[:, :, None]
     mu1, mu2, mu3 = mu[:, 0], mu[:, 1], mu[:, 2]
@@ -488,6 +577,8 @@ def _lim_bound(nx, mx, nz, mz, mu, p, protocol: Protocol, eps_sec):
     fac = 1.0 / (emu * p)  # e^k / p_k
 
     def decoy_bounds(n):
+        if large_block:
+            return fac * n, fac * n
         lo, hi = _tails(n, n.sum(axis=1, keepdims=True), ln_term[:, None], tail)
         return fac * lo, fac * hi
 
@@ -506,7 +597,7 @@ def _lim_bound(nx, mx, nz, mz, mu, p, protocol: Protocol, eps_sec):
     sx0, sx1 = s01(nx)
     _, sz1 = s01(nz)
     lo, hi = decoy_bounds(mz)
-    vz1 = tau1 * (hi[:, 1] - lo[:, 2]) / (mu2 - mu3)
+    vz1 = np.minimum(tau1 * (hi[:, 1] - lo[:, 2]) / (mu2 - mu3), mz.sum(axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
         good = (sz1 > 0) & (sx1 > 0)
         b = np.where(good, np.clip(vz1 / np.where(good, sz1, 1.0), 1e-12, 0.5), 0.5)
@@ -516,18 +607,16 @@ def _lim_bound(nx, mx, nz, mz, mu, p, protocol: Protocol, eps_sec):
         gamma = np.sqrt(
             np.maximum((c + d) * (1 - b) * b / (c * d * math.log(2)) * np.log2(arg), 0.0)
         )
+        if large_block:
+            gamma = 0.0
     phi = np.where(good, np.minimum(b + gamma, 0.5), 0.5)
     n_x = nx.sum(axis=1)
     m_x = mx.sum(axis=1)
     qber = m_x / np.maximum(n_x, 1e-300)
     leak = protocol.f_ec * n_x * binary_entropy(qber)
-    ell = (
-        sx0
-        + np.maximum(sx1, 0.0) * (1.0 - binary_entropy(phi))
-        - leak
-        - 6.0 * np.log2(21.0 / eps_sec)
-        - math.log2(2.0 / protocol.eps_cor)
-    )
+    ell = sx0 + np.maximum(sx1, 0.0) * (1.0 - binary_entropy(phi)) - leak
+    if not large_block:
+        ell = ell - 6.0 * np.log2(21.0 / eps_sec) - math.log2(2.0 / protocol.eps_cor)
     return {"ell": ell, "s_x0": sx0, "s_x1": sx1, "phi": phi, "n_x": n_x, "qber": qber,
             "s_z1": sz1, "v_z1": vz1}
 
@@ -554,19 +643,26 @@ def _evaluate(block: _Block, mu, p, qa_x, qb_x):
     p = np.atleast_2d(p)
     qa_x = np.atleast_1d(qa_x)
     qb_x = np.atleast_1d(qb_x)
-    click, err = _clicks(block.eta[None, None, :], block.y0[None, None, :], mu[:, :, None], block.detector)
-    if block.detector.dead_time_s:
-        sat = _saturation((p[:, :, None] * click).sum(axis=1), block.rep_rate_hz, block.detector)
-        click = click * sat[:, None, :]
-        err = err * sat[:, None, :]
-    cum_c = np.cumsum(click, axis=-1)[:, :, block.ends] * block.pulses_per_slot
-    cum_e = np.cumsum(err, axis=-1)[:, :, block.ends] * block.pulses_per_slot
     a = qa_x if block.key_is_x else 1.0 - qa_x  # key-basis probabilities
     b = qb_x if block.key_is_x else 1.0 - qb_x
+    click, err = _clicks(block.eta[None, None, :], block.y0[None, None, :], mu[:, :, None], block.detector)
+
+    def cum(v):
+        return np.cumsum(v, axis=-1)[:, :, block.ends] * block.pulses_per_slot
+
+    if block.detector.dead_time_s:
+        # Each basis's detectors saturate on their own share of the clicks.
+        total = (p[:, :, None] * click).sum(axis=1)
+        sat_k = _saturation(total, block.rep_rate_hz, block.detector, b[:, None])[:, None, :]
+        sat_t = _saturation(total, block.rep_rate_hz, block.detector, 1.0 - b[:, None])[:, None, :]
+        ck, ek, ct, et = cum(click * sat_k), cum(err * sat_k), cum(click * sat_t), cum(err * sat_t)
+    else:
+        ck, ek = cum(click), cum(err)
+        ct, et = ck, ek
     w_key = (a * b)[:, None, None] * p[:, :, None]
     w_test = ((1 - a) * (1 - b))[:, None, None] * p[:, :, None]
-    nx, mx = w_key * cum_c, w_key * cum_e
-    nz, mz = w_test * cum_c, w_test * cum_e
+    nx, mx = w_key * ck, w_key * ek
+    nz, mz = w_test * ct, w_test * et
     n_slots = (block.ends + 1).astype(float)[None, :]
     pulses = np.broadcast_to(n_slots * block.pulses_per_slot, (mu.shape[0], block.ends.size)).copy()
     if block.n_x_target is not None:
@@ -1032,6 +1128,134 @@ def keyrate_table(
             row.update(n_x=pk.n_x, n_pulses=pk.n_pulses, phase_error=pk.phase_error_bound)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# The key of a measured pass (a per-second profile)
+# --------------------------------------------------------------------------
+
+_PROFILE_LOSS = ("loss_db", "channel_loss_db", "efficiency")
+
+
+def read_profile(path) -> pd.DataFrame:
+    """Read and check a per-slot pass profile (CSV) for :func:`profile_keys`.
+
+    Columns: ``time_s`` (or ``time_utc``, ISO times as in ``seconds.csv``),
+    exactly one of ``loss_db`` (total loss, detection included, as in
+    ``seconds.csv``), ``channel_loss_db`` (before the detector: the
+    detector's efficiency is applied on top) or ``efficiency`` (total, in
+    (0, 1]); optional ``noise_prob`` (noise clicks per pulse, dark counts
+    included), ``elevation_deg`` (lets the optimiser choose the key window
+    by elevation) and ``pass_id`` (several passes in one file, one key
+    each).  Slots must be evenly spaced within a pass.  Bad input raises a
+    one-line :class:`SatqkdError` naming the file and the column.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise SatqkdError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise SatqkdError(f"{path}: not a readable CSV profile ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    cols = set(df.columns)
+    if "time_s" not in cols and "time_utc" not in cols:
+        raise SatqkdError(f"{path}: time_s: missing column (seconds, or time_utc as ISO times)")
+    given = [c for c in _PROFILE_LOSS if c in cols]
+    if len(given) != 1:
+        raise SatqkdError(f"{path}: {'/'.join(_PROFILE_LOSS)}: expected exactly one of these columns, got "
+                          f"{', '.join(given) or 'none'}")
+    out = pd.DataFrame(index=df.index)
+    if "time_s" in cols:
+        out["time_s"] = _numeric_column(df, "time_s", path)
+    else:
+        t = pd.to_datetime(df["time_utc"], utc=True, errors="coerce")
+        if t.isna().any():
+            raise SatqkdError(f"{path}: time_utc: expected ISO times in every row (row {int(t.isna().values.argmax()) + 2})")
+        out["time_s"] = (t - t.iloc[0]).dt.total_seconds()
+    for c in (given[0], "noise_prob", "elevation_deg"):
+        if c in cols:
+            out[c] = _numeric_column(df, c, path)
+    out["pass_id"] = df["pass_id"].astype(str) if "pass_id" in cols else ""
+    checks = {
+        "loss_db": (lambda v: v >= 0, "losses >= 0 dB"),
+        "channel_loss_db": (lambda v: v >= 0, "losses >= 0 dB"),
+        "efficiency": (lambda v: (v > 0) & (v <= 1), "efficiencies in (0, 1]"),
+        "noise_prob": (lambda v: (v >= 0) & (v < 1), "probabilities in [0, 1)"),
+        "elevation_deg": (lambda v: (v >= -90) & (v <= 90), "elevations in [-90, 90]"),
+    }
+    for c, (ok, what) in checks.items():
+        if c in out and not ok(out[c]).all():
+            row = int((~ok(out[c])).values.argmax()) + 2
+            raise SatqkdError(f"{path}: {c}: expected {what} (row {row})")
+    if len(out) == 0:
+        raise SatqkdError(f"{path}: no rows")
+    return out
+
+
+def _numeric_column(df, name, path):
+    v = pd.to_numeric(df[name], errors="coerce")
+    bad = v.isna() | ~np.isfinite(v.astype(float))
+    if bad.any():
+        raise SatqkdError(f"{path}: {name}: expected a finite number in every row (row {int(bad.values.argmax()) + 2})")
+    return v.astype(float)
+
+
+def profile_keys(profile: pd.DataFrame, source: Source, detector: Detector, protocol: Protocol,
+                 optimise: bool = False, where: str = "profile") -> pd.DataFrame:
+    """Finite key of each pass of a per-slot profile (see :func:`read_profile`).
+
+    One block per ``pass_id``.  With ``optimise`` the intensities,
+    probabilities, basis bias and key window are optimised
+    (:func:`optimise_pass`, the window by elevation when the profile has
+    it); otherwise the source's settings over every slot
+    (:func:`finite_key`).  Columns: ``pass_id, n_slots, slot_s,
+    key_window_s, sifted_bits, n_x, key_bits, key_rate_bps, qber,
+    phase_error, large_block_bits, key_basis, mu1, mu2, mu3, p1, p2, p3,
+    q_x``; ``large_block_bits`` is the sum of the per-slot large-block rate
+    (:func:`large_block_key_per_pulse`), an upper reference for
+    ``key_bits``.
+    """
+    rows = []
+    ids = profile["pass_id"].astype(str) if "pass_id" in profile else pd.Series("", index=profile.index)
+    for pid, g in profile.groupby(ids, sort=False):
+        label = f"{where}: pass_id {pid}: " if pid != "" else f"{where}: "
+        t = g["time_s"].to_numpy(float)
+        if t.size > 1:
+            dt = np.diff(t)
+            slot_s = float(np.median(dt))
+            if not slot_s > 0 or np.any(np.abs(dt - slot_s) > 1e-6 * max(slot_s, 1.0)):
+                raise SatqkdError(f"{label}time_s: expected evenly spaced, increasing times")
+        else:
+            slot_s = 1.0
+        if "efficiency" in g:
+            eta = g["efficiency"].to_numpy(float)
+        elif "loss_db" in g:
+            eta = 10.0 ** (-g["loss_db"].to_numpy(float) / 10.0)
+        else:
+            eta = 10.0 ** (-g["channel_loss_db"].to_numpy(float) / 10.0) * detector.efficiency
+        y0 = g["noise_prob"].to_numpy(float) if "noise_prob" in g else None
+        elev = g["elevation_deg"].to_numpy(float) if "elevation_deg" in g else None
+        if optimise:
+            pk = optimise_pass(eta, y0, source, detector, protocol, slot_s=slot_s, elevation_deg=elev)
+        else:
+            pk = finite_key(eta, y0, source, detector, protocol, slot_s=slot_s)
+        src = pk.source
+        lb = large_block_key_per_pulse(eta, y0, src, detector, protocol, key_basis=pk.key_basis)
+        rows.append({
+            "pass_id": pid, "n_slots": int(t.size), "slot_s": slot_s, "key_window_s": pk.window_s,
+            "sifted_bits": pk.sifted_bits, "n_x": pk.n_x, "key_bits": pk.key_bits,
+            "key_rate_bps": pk.key_rate_bps, "qber": pk.qber_x, "phase_error": pk.phase_error_bound,
+            "large_block_bits": float(lb.sum() * src.rep_rate_hz * slot_s), "key_basis": pk.key_basis,
+            "mu1": src.intensities[0], "mu2": src.intensities[1], "mu3": src.intensities[2],
+            "p1": src.probabilities[0], "p2": src.probabilities[1], "p3": src.probabilities[2],
+            "q_x": src.basis_prob_x,
+        })
+    out = pd.DataFrame(rows)
+    if (out["pass_id"] == "").all():
+        out = out.drop(columns="pass_id")
+    return out
 
 
 # --------------------------------------------------------------------------

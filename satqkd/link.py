@@ -9,9 +9,10 @@ and ``loss_db = -10 log10(eta)`` is the sum of the per-factor losses.  Each
 factor is a small model with presets whose docstring says where its numbers
 come from:
 
-* :class:`Transmitter` -- the satellite's beam: a Gaussian beam leaving the
-  transmit aperture with a real (worse than diffraction-limited) divergence,
-  pointing jitter and transmit-optics efficiency.
+* :class:`Transmitter` -- the satellite's beam: a Gaussian truncated by the
+  transmit aperture and its obscuration (Klein & Degnan 1974), with a real
+  (worse than diffraction-limited) divergence, pointing jitter and
+  transmit-optics efficiency.
 * :class:`Atmosphere` -- extinction: Rayleigh + Angstrom aerosol optical
   depth, scaled to the site's height, times the Kasten & Young (1989) air
   mass.
@@ -23,8 +24,9 @@ come from:
   optics efficiency, field of view and spectral filter.
 * :class:`satqkd.detector.Detector` -- the detector's efficiency and dark
   counts (not defined here).
-* :class:`Sky` -- sky background radiance (night, twilight, Moon) turned into
-  noise clicks per pulse.
+* :class:`Sky` -- sky background radiance (night sky per wavelength with OH
+  airglow, twilight, the Moon with the Krisciunas & Schaefer phase law)
+  turned into noise clicks per pulse.
 
 References used throughout:
 Siegman, *Lasers* (1986), ch. 17 (Gaussian beams, M^2);
@@ -49,6 +51,7 @@ from pydantic import ConfigDict, Field
 
 from satqkd.detector import Detector
 from satqkd.errors import SatqkdError
+from satqkd.refraction import apparent_elevation_deg, standard_pressure_hpa
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -65,6 +68,10 @@ __all__ = [
     "SKY_PRESETS",
     "slant_range_km",
     "geo_elevation_deg",
+    "truncated_gaussian_gain",
+    "night_sky_radiance",
+    "solar_spectrum_ratio",
+    "moon_phase_factor",
     "kasten_young_airmass",
     "gaussian_beam_radius_m",
     "annular_gaussian_efficiency",
@@ -125,9 +132,9 @@ def kasten_young_airmass(elevation_deg) -> np.ndarray:
     """Relative optical air mass of Kasten & Young, Appl. Opt. 28, 4735 (1989), eq. (3).
 
     m = 1 / (sin e + 0.50572 (e + 6.07995 deg)^-1.6364), e in degrees.  The
-    formula is for the apparent elevation; we pass the geometric one
-    (refraction is < 0.1 deg above 10 deg elevation).  Finite at the horizon
-    (38.09), unlike the plane-parallel 1 / sin e.
+    formula is for the *apparent* elevation (:mod:`satqkd.refraction`;
+    :func:`link_budget` passes it).  Finite at the horizon (38.09), unlike
+    the plane-parallel 1 / sin e.
     """
     e = np.asarray(elevation_deg, dtype=float)
     return 1.0 / (np.sin(np.radians(e)) + 0.50572 * (e + 6.07995) ** -1.6364)
@@ -172,18 +179,54 @@ def _db(eta) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+def truncated_gaussian_gain(truncation_ratio, obscuration_ratio=0.0) -> np.ndarray:
+    """On-axis far-field gain factor g of a truncated, obscured Gaussian beam.
+
+    Klein & Degnan, Appl. Opt. 13, 2134 (1974): a Gaussian of 1/e^2
+    intensity radius w leaving a circular aperture of radius a with a
+    central obscuration of radius b = gamma a has the on-axis far-field gain
+    G = (4 pi A / lambda^2) g with A = pi a^2 and
+
+        g(alpha, gamma) = (2 / alpha^2) [exp(-gamma^2 alpha^2) - exp(-alpha^2)]^2,
+        alpha = a / w.
+
+    ``truncation_ratio`` is w / a = 1 / alpha.  Unobscured, g peaks at 0.8145
+    for w / a = 0.8920 (alpha = 1.121): no Gaussian beam from an aperture
+    puts more than 81 % of a uniformly lit aperture's gain on axis.
+    """
+    alpha = 1.0 / np.asarray(truncation_ratio, dtype=float)
+    gam = np.asarray(obscuration_ratio, dtype=float)
+    return 2.0 / alpha**2 * (np.exp(-(gam * alpha) ** 2) - np.exp(-alpha**2)) ** 2
+
+
+_FWHM_PER_E2 = float(np.sqrt(np.log(2.0) / 2.0))  # Gaussian: FWHM full angle / 1/e^2 full angle
+
+
 @dataclass(frozen=True)
 class Transmitter:
-    """The satellite's downlink beam.
+    """The satellite's downlink beam: a Gaussian truncated by the transmit aperture.
 
-    The beam is a Gaussian of waist ``w0 = aperture_m / 2`` (1/e^2 radius
-    filling the transmit aperture) whose far-field 1/e^2 *full* divergence is
-    ``divergence_urad``.  A real beam is worse than diffraction-limited; we
-    treat it as an embedded Gaussian with beam quality
-    M^2 = theta pi w0 / lambda (theta the half-angle), so
-    w(L) = w0 sqrt(1 + (L / z_R)^2) with z_R = w0 / theta
-    (Siegman, *Lasers*, ch. 17).  If ``divergence_urad`` is ``None`` the
-    divergence follows from ``m2`` instead: theta = M^2 lambda / (pi w0).
+    The laser fills the transmit telescope with a Gaussian of 1/e^2 radius
+    ``w = truncation_ratio * a`` (a = aperture radius), cut by the aperture
+    edge and by the central obscuration.  Its far field is not Gaussian,
+    but the link budget only needs the beam where the receiver is, which is
+    close to the axis: we use the Gaussian with the same on-axis intensity.
+    With Klein & Degnan's gain factor g (:func:`truncated_gaussian_gain`)
+    its 1/e^2 half-angle is
+
+        theta_dl = (lambda / (pi a)) sqrt(2 / g),
+
+    i.e. 1.57 lambda / (pi a) at the best truncation (g = 0.81): a
+    diffraction-limited 0.3 m beam at 850 nm cannot be narrower than
+    5.7 µrad full angle (an untruncated Gaussian of waist a would claim
+    3.6 µrad).  A real beam is worse by its beam quality M^2 >= 1:
+    theta = M^2 theta_dl.
+
+    The divergence of a preset is the **1/e^2 full angle** of the far-field
+    intensity (``divergence_urad``); a FWHM full angle can be given instead
+    (``divergence_fwhm_urad``; FWHM = 0.589 x the 1/e^2 full angle for a
+    Gaussian).  With neither, ``m2`` sets it.  Either must not beat
+    ``2 theta_dl``.
 
     Parameters
     ----------
@@ -191,11 +234,20 @@ class Transmitter:
         Signal wavelength.
     aperture_m
         Transmit telescope diameter.
+    obscuration_m
+        Diameter of the transmit telescope's central obscuration (0 for an
+        off-axis or refractive telescope).
+    truncation_ratio
+        1/e^2 radius of the beam at the aperture over the aperture radius;
+        0.89 is Klein & Degnan's optimum for an unobscured aperture.
     divergence_urad
-        Far-field 1/e^2 full-angle divergence (µrad); ``None`` to use ``m2``.
-        Must not beat the diffraction limit 2 lambda / (pi w0).
+        Far-field 1/e^2 **full-angle** divergence (µrad).
+    divergence_fwhm_urad
+        Far-field **FWHM full-angle** divergence (µrad), instead of
+        ``divergence_urad`` (give at most one; ``null`` the other when
+        overriding a preset).
     m2
-        Beam quality factor, used only when ``divergence_urad`` is ``None``.
+        Beam quality factor, used only when no divergence is given.
     pointing_jitter_urad
         RMS pointing error per axis (µrad) of the beam centre.
     optics_efficiency
@@ -212,16 +264,31 @@ class Transmitter:
     m2: Annotated[float, Field(ge=1.0)] = 1.0
     pointing_jitter_urad: NonNegative = 0.5
     optics_efficiency: Fraction = 1.0
+    obscuration_m: NonNegative = 0.0
+    truncation_ratio: Annotated[float, Field(ge=0.2, le=5.0)] = 0.89
+    divergence_fwhm_urad: Optional[Positive] = None
 
     def __post_init__(self) -> None:
-        if self.divergence_urad is not None:
-            limit = 2e6 * self.wavelength_m / (np.pi * self.waist_m)
-            if self.divergence_urad < limit * (1 - 1e-9):
-                raise SatqkdError(
-                    f"transmitter.divergence_urad: {self.divergence_urad:g} µrad is below the "
-                    f"diffraction limit {limit:.3g} µrad of a {self.aperture_m:g} m aperture at "
-                    f"{self.wavelength_nm:g} nm; expected a larger divergence or aperture"
-                )
+        if self.obscuration_m >= self.aperture_m:
+            raise SatqkdError(
+                f"transmitter.obscuration_m: {self.obscuration_m:g} m must be smaller than "
+                f"aperture_m {self.aperture_m:g} m"
+            )
+        if self.divergence_urad is not None and self.divergence_fwhm_urad is not None:
+            raise SatqkdError(
+                "transmitter.divergence_fwhm_urad: give either divergence_urad (1/e^2 full angle) or "
+                "divergence_fwhm_urad (FWHM), not both; set divergence_urad: null to override a preset"
+            )
+        limit = 2e6 * self.diffraction_half_angle_rad
+        given = self.full_divergence_urad
+        if given < limit * (1 - 1e-9):
+            field, value = (("divergence_urad", self.divergence_urad) if self.divergence_urad is not None
+                            else ("divergence_fwhm_urad", self.divergence_fwhm_urad))
+            raise SatqkdError(
+                f"transmitter.{field}: {value:g} µrad ({given:.3g} µrad 1/e^2 full angle) is below the "
+                f"diffraction limit {limit:.3g} µrad of a truncated Gaussian from a {self.aperture_m:g} m "
+                f"aperture at {self.wavelength_nm:g} nm; expected a larger divergence or aperture"
+            )
 
     @property
     def wavelength_m(self) -> float:
@@ -229,32 +296,51 @@ class Transmitter:
 
     @property
     def waist_m(self) -> float:
-        """Beam waist (1/e^2 radius) at the transmit aperture."""
-        return self.aperture_m / 2.0
+        """1/e^2 radius of the beam at the transmit aperture (before truncation)."""
+        return self.truncation_ratio * self.aperture_m / 2.0
+
+    @property
+    def gain_factor(self) -> float:
+        """Klein & Degnan's on-axis gain factor g of this aperture's truncated Gaussian."""
+        return float(truncated_gaussian_gain(self.truncation_ratio, self.obscuration_m / self.aperture_m))
+
+    @property
+    def diffraction_half_angle_rad(self) -> float:
+        """1/e^2 half-angle of the diffraction-limited truncated beam: (lambda / (pi a)) sqrt(2 / g)."""
+        a = self.aperture_m / 2.0
+        return self.wavelength_m / (np.pi * a) * float(np.sqrt(2.0 / self.gain_factor))
 
     @property
     def half_angle_rad(self) -> float:
         """Far-field 1/e^2 half-angle divergence theta."""
         if self.divergence_urad is not None:
             return self.divergence_urad * 0.5e-6
-        return self.m2 * self.wavelength_m / (np.pi * self.waist_m)
+        if self.divergence_fwhm_urad is not None:
+            return self.divergence_fwhm_urad / _FWHM_PER_E2 * 0.5e-6
+        return self.m2 * self.diffraction_half_angle_rad
 
     @property
     def full_divergence_urad(self) -> float:
+        """Far-field 1/e^2 full-angle divergence (µrad)."""
         return 2e6 * self.half_angle_rad
 
     @property
+    def fwhm_divergence_urad(self) -> float:
+        """Far-field FWHM full-angle divergence (µrad)."""
+        return self.full_divergence_urad * _FWHM_PER_E2
+
+    @property
     def beam_quality(self) -> float:
-        """Effective M^2 = theta pi w0 / lambda (1 for a diffraction-limited beam)."""
-        return self.half_angle_rad * np.pi * self.waist_m / self.wavelength_m
+        """Effective M^2 = theta / theta_dl (1 for a diffraction-limited truncated beam)."""
+        return self.half_angle_rad / self.diffraction_half_angle_rad
 
     @property
     def rayleigh_range_m(self) -> float:
-        """Embedded-Gaussian Rayleigh range z_R = pi w0^2 / (M^2 lambda) = w0 / theta."""
+        """Rayleigh range of the equivalent Gaussian, z_R = w0 / theta."""
         return self.waist_m / self.half_angle_rad
 
     def beam_radius_m(self, range_km) -> np.ndarray:
-        """1/e^2 beam radius at ``range_km`` (vacuum diffraction only)."""
+        """1/e^2 radius of the equivalent Gaussian at ``range_km`` (vacuum diffraction only)."""
         return gaussian_beam_radius_m(np.asarray(range_km, dtype=float) * 1e3, self.waist_m, self.rayleigh_range_m)
 
     @classmethod
@@ -262,12 +348,40 @@ class Transmitter:
         """Micius's decoy-BB84 downlink as flown in 2016-2017 (Liao et al. 2017).
 
         850 nm [secondary]; ~0.3 m transmit telescope [unverified]; ~10 µrad
-        full-angle downlink divergence [unverified] (about 3x the diffraction
-        limit of 0.3 m at 850 nm, M^2 ~ 2.8); pointing jitter 1.0 µrad per
+        full-angle downlink divergence [unverified], read here as the 1/e^2
+        full angle (the sources do not say which; read as a FWHM it would
+        be 17 µrad 1/e^2 and cost 4.6 dB more) -- 1.8x the 5.7 µrad limit
+        of a truncated Gaussian from an unobscured 0.3 m aperture at 850 nm
+        (the obscuration is not published; 0 assumed); pointing jitter 1.0 µrad per
         axis [assumption: the order of the quoted sub-µrad-to-µrad Micius
         fine-tracking accuracy]; transmit optics 0.8 [assumption].
         """
         return cls(wavelength_nm=850.0, aperture_m=0.3, divergence_urad=10.0,
+                   pointing_jitter_urad=1.0, optics_efficiency=0.8)
+
+    @classmethod
+    def micius_entanglement(cls) -> "Transmitter":
+        """One of Micius's two entangled-photon downlinks (Yin et al., Science 356, 1140 (2017)).
+
+        810 nm (the SPDC source) [secondary]; the same transmitter class as
+        the decoy downlink -- 0.3 m aperture, ~10 µrad 1/e^2 full angle,
+        1.0 µrad jitter, optics 0.8 [unverified / assumption, as
+        :meth:`micius`; the second entanglement transmitter is said to be
+        smaller].  A photon of a pair is emitted into the telescope with
+        certainty, so the loss is the same kind of number as the decoy
+        link's.
+        """
+        return cls(wavelength_nm=810.0, aperture_m=0.3, divergence_urad=10.0,
+                   pointing_jitter_urad=1.0, optics_efficiency=0.8)
+
+    @classmethod
+    def leo_1550(cls) -> "Transmitter":
+        """A 1550 nm LEO downlink [assumption throughout]: a Micius-class 0.3 m
+        telescope with the same beam quality as Micius's 850 nm beam
+        (M^2 ~ 1.8 over the truncated-Gaussian limit), so ~18 µrad 1/e^2 full
+        angle at 1550 nm (diffraction grows with the wavelength), 1.0 µrad
+        jitter, optics 0.8."""
+        return cls(wavelength_nm=1550.0, aperture_m=0.3, divergence_urad=None, m2=1.77,
                    pointing_jitter_urad=1.0, optics_efficiency=0.8)
 
     @classmethod
@@ -276,10 +390,11 @@ class Transmitter:
 
         850 nm; a 2.0 m transmit telescope (a flagship-size space optic, the
         class of China's 2 m CSST survey telescope -- ambitious, but a GEO
-        downlink needs it: range^2 costs ~35 dB against LEO); near-
-        diffraction-limited beam, M^2 = 1.2, i.e. ~0.65 µrad full-angle
-        divergence; 0.1 µrad per-axis pointing jitter (a GEO platform is slow
-        and quiet); transmit optics 0.8.
+        downlink needs it: range^2 costs ~35 dB against LEO), unobscured,
+        filled at Klein & Degnan's optimum truncation; near-diffraction-
+        limited, M^2 = 1.2, i.e. ~1.0 µrad 1/e^2 full-angle divergence; 0.1
+        µrad per-axis pointing jitter (a GEO platform is slow and quiet);
+        transmit optics 0.8.
         """
         return cls(wavelength_nm=850.0, aperture_m=2.0, divergence_urad=None, m2=1.2,
                    pointing_jitter_urad=0.1, optics_efficiency=0.8)
@@ -290,25 +405,49 @@ class Transmitter:
 # ---------------------------------------------------------------------------
 
 
+# Sea-level zenith optical depth of molecular absorption (mostly water
+# vapour: the 810-835 nm band and its wings) at the wavelengths of the
+# MODTRAN table shipped with SatQuMA (ground at sea level, satellite at
+# 500 km, 785-850 nm every 5 nm): -ln T_zen(MODTRAN) minus our Rayleigh and
+# default aerosol depths, so that 850 nm carries none (the default aerosol
+# is tuned there).  1550 nm: 0.015 [assumption: the weak H2O/CO2 lines of the
+# 1.55 um window, ~1.5 % at zenith; no table at hand].
+_ABSORPTION_NM = np.array([785.0, 790.0, 795.0, 800.0, 805.0, 810.0, 815.0, 820.0, 825.0, 830.0,
+                           835.0, 840.0, 845.0, 850.0, 1540.0, 1560.0])
+_ABSORPTION_DEPTH = np.array([0.0051, 0.0187, 0.0255, 0.0278, 0.0336, 0.0859, 0.1799, 0.2138, 0.1827,
+                              0.1394, 0.0837, 0.0341, 0.0084, 0.0, 0.015, 0.015])
+
+
 @dataclass(frozen=True)
 class Atmosphere:
-    """Clear-sky extinction: Rayleigh + aerosol optical depth times air mass.
+    """Clear-sky extinction: Rayleigh + aerosol scattering and molecular absorption.
 
     Zenith optical depth at wavelength lambda (µm) for a site at height h:
 
         tau = tau_R(lambda) exp(-h / H_R) + tau_a (lambda / lambda_ref)^-alpha exp(-h / H_a)
+              + s tau_abs(lambda) exp(-h / H_w)
 
     with the sea-level Rayleigh depth tau_R = 0.008569 lambda^-4
     (1 + 0.0113 lambda^-2 + 0.00013 lambda^-4) (Hansen & Travis 1974, Space
     Sci. Rev. 16, 527), the pressure scale height H_R, the Angstrom (1929)
-    aerosol law and an aerosol scale height H_a (aerosol sits in the
-    boundary layer, so a high site loses most of it).  Transmittance
-    T = exp(-tau m(e)) with the Kasten & Young (1989) air mass m(e).
+    aerosol law with an aerosol scale height H_a (aerosol sits in the
+    boundary layer, so a high site loses most of it), and the molecular
+    absorption tau_abs(lambda) kept apart from the aerosol: a table derived
+    from MODTRAN (785-850 nm, where the 810-835 nm water-vapour band takes
+    up to 0.21; 1550 nm an assumption; linear in between, the end values
+    outside), scaled by ``absorption_scale`` s and the water-vapour scale
+    height H_w.  Transmittance
+
+        T = exp(-(tau_R + tau_a) m(e) - tau_abs m(e)^beta)
+
+    with the Kasten & Young (1989) air mass m(e) of the apparent elevation.
+    Band absorption by many saturated lines grows slower than the air mass
+    (the curve of growth): beta = 0.6 reproduces the MODTRAN table's
+    810-835 nm band from 10 to 90 deg.
 
     The default ``aerosol_depth`` is tuned so that 850 nm at sea level gives
     T_zen = 0.8952 (tau = 0.1107), the MODTRAN value shipped with SatQuMA
-    (see ``shared/reference/link-budget.md``); it lumps the aerosol with the
-    weak molecular absorption at 850 nm.
+    (see ``shared/reference/link-budget.md``).
 
     Parameters
     ----------
@@ -324,6 +463,13 @@ class Atmosphere:
     aerosol_scale_height_km
         Aerosol scale height (1.2 km near the ground, Elterman 1968, AFCRL-
         68-0153) [assumption for a specific site].
+    absorption_scale
+        Multiplier of the tabulated molecular absorption (more or less
+        precipitable water than the MODTRAN profile; 0 switches it off).
+    absorption_scale_height_km
+        Water-vapour scale height (~2 km, the standard mid-latitude value).
+    absorption_airmass_exponent
+        beta, the curve-of-growth exponent of the band absorption.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -333,6 +479,9 @@ class Atmosphere:
     angstrom_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 1.3
     rayleigh_scale_height_km: Positive = 8.4345
     aerosol_scale_height_km: Positive = 1.2
+    absorption_scale: NonNegative = 1.0
+    absorption_scale_height_km: Positive = 2.0
+    absorption_airmass_exponent: Annotated[float, Field(gt=0.0, le=1.0)] = 0.6
 
     @staticmethod
     def rayleigh_depth(wavelength_nm) -> np.ndarray:
@@ -340,8 +489,15 @@ class Atmosphere:
         lam = np.asarray(wavelength_nm, dtype=float) * 1e-3
         return 0.008569 * lam**-4 * (1.0 + 0.0113 * lam**-2 + 0.00013 * lam**-4)
 
-    def zenith_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
-        """Zenith optical depth tau at ``wavelength_nm`` above a site at ``site_height_m``."""
+    def absorption_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith molecular-absorption depth at ``wavelength_nm`` above a site."""
+        lam = np.asarray(wavelength_nm, dtype=float)
+        h_km = np.asarray(site_height_m, dtype=float) * 1e-3
+        return (self.absorption_scale * np.interp(lam, _ABSORPTION_NM, _ABSORPTION_DEPTH)
+                * np.exp(-h_km / self.absorption_scale_height_km))
+
+    def scattering_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith Rayleigh + aerosol depth at ``wavelength_nm`` above a site."""
         h_km = np.asarray(site_height_m, dtype=float) * 1e-3
         lam = np.asarray(wavelength_nm, dtype=float)
         tau_r = self.rayleigh_depth(lam) * np.exp(-h_km / self.rayleigh_scale_height_km)
@@ -349,10 +505,15 @@ class Atmosphere:
                  * np.exp(-h_km / self.aerosol_scale_height_km))
         return tau_r + tau_a
 
+    def zenith_depth(self, wavelength_nm, site_height_m=0.0) -> np.ndarray:
+        """Zenith optical depth tau (scattering + absorption) at ``wavelength_nm`` above a site."""
+        return self.scattering_depth(wavelength_nm, site_height_m) + self.absorption_depth(wavelength_nm, site_height_m)
+
     def transmittance(self, elevation_deg, wavelength_nm=850.0, site_height_m=0.0) -> np.ndarray:
-        """Clear-sky transmittance T = exp(-tau m_KY(e))."""
-        tau = self.zenith_depth(wavelength_nm, site_height_m)
-        return np.exp(-tau * kasten_young_airmass(elevation_deg))
+        """Clear-sky transmittance exp(-tau_s m - tau_abs m^beta), m = m_KY(e) of the apparent elevation."""
+        m = kasten_young_airmass(elevation_deg)
+        return np.exp(-self.scattering_depth(wavelength_nm, site_height_m) * m
+                      - self.absorption_depth(wavelength_nm, site_height_m) * m ** self.absorption_airmass_exponent)
 
     @classmethod
     def modtran_rural(cls) -> "Atmosphere":
@@ -551,11 +712,13 @@ class Telescope:
         """Nanshan 1.2 m (Xinjiang, 2,034 m), as used in 2021.
 
         Aperture 1.2 m [paper]; obscuration 0.3 m [assumption, typical
-        secondary of a 1-m-class Cassegrain]; optics 0.4 [assumption];
-        field of view 100 µrad (the widened 2021 field) [assumption]; 1 nm
-        filter [assumption].
+        secondary of a 1-m-class Cassegrain]; optics 0.35 [assumption, the
+        2021 calibration's one fitted value: re-fitted from 0.40 when the
+        finite key gained the v_Z1 <= m_Z cap, which raised the typical 2021
+        pass from 54.5 to 60.6 kbit/s]; field of view 100 µrad (the widened
+        2021 field) [assumption]; 1 nm filter [assumption].
         """
-        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.35, fov_urad=100.0,
                    filter_bandwidth_nm=1.0)
 
     @classmethod
@@ -588,10 +751,22 @@ class Telescope:
     def delingha(cls) -> "Telescope":
         """Delingha 1.2 m (Qinghai, ~3,200 m; 2020).
 
-        Aperture 1.2 m [secondary]; obscuration 0.3 m, optics 0.4, 100 µrad,
+        Aperture 1.2 m [secondary]; obscuration 0.3 m, optics 0.35, 100 µrad,
         1 nm [assumptions, as Nanshan].
         """
-        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.4, fov_urad=100.0,
+        return cls(aperture_m=1.2, obscuration_m=0.3, optics_efficiency=0.35, fov_urad=100.0,
+                   filter_bandwidth_nm=1.0)
+
+
+    @classmethod
+    def lijiang(cls) -> "Telescope":
+        """Lijiang (Gaomeigu) 1.8 m (Yunnan, ~3,200 m), the second station of the 2017 entanglement link.
+
+        Aperture 1.8 m [secondary]; obscuration 0.45 m (a quarter of the
+        aperture, as the others) [assumption]; optics 0.35, 100 µrad, 1 nm
+        [assumptions, as Nanshan].
+        """
+        return cls(aperture_m=1.8, obscuration_m=0.45, optics_efficiency=0.35, fov_urad=100.0,
                    filter_bandwidth_nm=1.0)
 
 
@@ -600,69 +775,145 @@ class Telescope:
 # ---------------------------------------------------------------------------
 
 
+# Moonless night-sky surface brightness of a moderately dark site (mag /
+# arcsec^2) in the Johnson-Cousins R, I and the J, H bands at their
+# effective wavelengths, with the Bessell, Castelli & Plez (1998, A&A 333,
+# 231, Table A2) zero points f_lambda (W m^-2 nm^-1).  I = 19.5 is our
+# assumption for such a site (pristine sites ~19.9); R 20.6, J 16.0,
+# H 14.0 are the same site ~0.3-0.5 mag brighter than the darkest
+# observatories (R ~20.9, J ~16.5, H ~14.4).  Beyond ~700 nm the night sky is
+# mostly OH airglow (Meinel bands), which grows steeply into the J and H
+# bands: at 1550 nm it is ~10x brighter per nm than at 850 nm.
+_NIGHT_SKY_NM = np.array([641.0, 798.0, 1220.0, 1630.0])
+_NIGHT_SKY_MAG = np.array([20.6, 19.5, 16.0, 14.0])
+_NIGHT_SKY_F0 = np.array([2.177e-11, 1.126e-11, 3.129e-12, 1.133e-12])
+_ARCSEC2_SR = (np.pi / 180.0 / 3600.0) ** 2
+_SUN_TEMPERATURE_K = 5778.0
+
+
+def night_sky_radiance(wavelength_nm) -> np.ndarray:
+    """Moonless night-sky spectral radiance (W m^-2 sr^-1 nm^-1) at ``wavelength_nm``.
+
+    Log-linear interpolation between the R, I, J and H points of the table
+    above (the end values outside 641-1630 nm): 7.6e-9 in the I band,
+    ~9.7e-9 at 850 nm, ~1.0e-7 at 1550 nm (OH airglow).  A narrow filter
+    between the OH lines sees less; one on a line more.
+    """
+    log_r = np.log10(10.0 ** (-0.4 * _NIGHT_SKY_MAG) * _NIGHT_SKY_F0 / _ARCSEC2_SR)
+    return 10.0 ** np.interp(np.asarray(wavelength_nm, dtype=float), _NIGHT_SKY_NM, log_r)
+
+
+def solar_spectrum_ratio(wavelength_nm, reference_nm=850.0) -> np.ndarray:
+    """Sunlight (a 5,778 K black body) at ``wavelength_nm`` relative to ``reference_nm``.
+
+    Scales twilight, daylight and moonlight, which are scattered or
+    reflected sunlight [assumption: grey scattering and lunar albedo; the
+    Moon is in fact ~1.5x redder between 850 and 1550 nm].
+    """
+    c2 = 1.438777e7  # h c / k in nm K
+    lam = np.asarray(wavelength_nm, dtype=float)
+
+    def planck(x):
+        return x**-5.0 / np.expm1(c2 / (x * _SUN_TEMPERATURE_K))
+
+    return planck(lam) / planck(float(reference_nm))
+
+
+def moon_phase_factor(illumination) -> np.ndarray:
+    """Moonlight relative to the full Moon for an illuminated fraction k.
+
+    Krisciunas & Schaefer (1991, PASP 103, 1033), eq. 20: the Moon's
+    V magnitude at phase angle alpha (deg) is -12.73 + 0.026 |alpha| +
+    4e-9 alpha^4 (the illuminance I* = 10^(-0.4 (3.84 + 0.026|alpha| +
+    4e-9 alpha^4))), with alpha = arccos(2k - 1) from k = (1 + cos alpha)/2.
+    A half Moon (k = 0.5, alpha = 90 deg) gives 0.091 of the full Moon, not
+    0.5: the opposition surge and the rough surface's shadows make
+    moonlight fall much faster than the lit area.
+    """
+    k = np.clip(np.asarray(illumination, dtype=float), 0.0, 1.0)
+    alpha = np.degrees(np.arccos(2.0 * k - 1.0))
+    return np.where(k > 0.0, 10.0 ** (-0.4 * (0.026 * alpha + 4e-9 * alpha**4)), 0.0)
+
+
 @dataclass(frozen=True)
 class Sky:
     """Sky spectral radiance near the signal wavelength (W m^-2 sr^-1 nm^-1).
 
-    * Astronomical night (Sun below -18 deg), no Moon: ``night_radiance``.
-      Default 7.6e-9, i.e. an I-band sky of 19.5 mag/arcsec^2 with the
-      Bessell (1998) I zero point 1.126e-11 W m^-2 nm^-1 [assumption: a
-      moderately dark site; pristine sites reach ~20 mag/arcsec^2].
+    * Astronomical night (Sun below -18 deg), no Moon: ``night_radiance`` if
+      given, else :func:`night_sky_radiance` at the signal wavelength (7.6e-9
+      in the I band, i.e. 19.5 mag/arcsec^2 [assumption: a moderately dark
+      site]; ~1e-7 at 1550 nm, where OH airglow dominates), brightened by
+      ``light_pollution_mag``.
     * Twilight (-18 < Sun < 0 deg): log10 radiance rises linearly from
       night to ``sunset_radiance`` at Sun altitude 0 [assumption: a coarse
       fit to the ~6-7 decades of twilight brightening].
     * Day: log-linear from sunset to ``day_radiance`` at Sun altitude +10
       deg and constant above [assumption: order of magnitude of clear blue
       sky in the near infrared].
-    * Moon: adds ``moon_radiance * illumination * sin(altitude)`` times the
-      Krisciunas & Schaefer (1991, PASP 103, 1033) scattering function
-      normalised to 1 at 90 deg from the Moon (1 if the separation is not
-      given).  ``moon_radiance`` = 5e-8 makes a full Moon at 45 deg roughly
-      2 mag/arcsec^2 brighter than the dark I-band sky [assumption].
+    * Moon: adds ``moon_radiance * moon_phase_factor(illumination) *
+      sin(altitude)`` times the Krisciunas & Schaefer (1991, PASP 103, 1033)
+      scattering function normalised to 1 at 90 deg from the Moon (1 if the
+      separation is not given).  ``moon_radiance`` = 5e-8 makes a full Moon
+      at 45 deg roughly 2 mag/arcsec^2 brighter than the dark I-band sky
+      [assumption].  The phase law is K&S eq. 20
+      (:func:`moon_phase_factor`), not the illuminated fraction.
+
+    ``sunset_radiance``, ``day_radiance`` and ``moon_radiance`` are given at
+    850 nm and scaled to the signal wavelength with the solar spectrum
+    (:func:`solar_spectrum_ratio`).
 
     The 2017 Micius experiment reported a night background of a few hundred
-    counts/s [unverified].  This model gives ~50 counts/s from a moonless
-    sky into the 2021 receivers (100 µrad, 1 nm) and a few hundred with a
-    bright Moon, but only ~2 counts/s into the narrow 9 µrad field assumed
-    for 2017 Xinglong: the reported figure presumably includes detector dark
-    counts and light pollution (neither is in this sky model).
+    counts/s [unverified].  This model gives ~60 counts/s from a moonless
+    sky into the 2021 receivers (100 µrad, 1 nm) and more with a bright
+    Moon, but only ~2 counts/s into the narrow 9 µrad field assumed for
+    2017 Xinglong: the reported figure presumably includes detector dark
+    counts and light pollution.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    night_radiance: Positive = 7.6e-9
+    night_radiance: Optional[Positive] = None
     sunset_radiance: Positive = 1e-3
     day_radiance: Positive = 1e-2
     moon_radiance: NonNegative = 5e-8
+    light_pollution_mag: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+
+    def night(self, wavelength_nm=850.0) -> np.ndarray:
+        """Moonless astronomical-night radiance at ``wavelength_nm``."""
+        base = night_sky_radiance(wavelength_nm) if self.night_radiance is None else self.night_radiance
+        return base * 10.0 ** (0.4 * self.light_pollution_mag)
 
     def radiance(self, sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
-                 moon_separation_deg=None) -> np.ndarray:
+                 moon_separation_deg=None, wavelength_nm=850.0) -> np.ndarray:
         """Sky radiance for the given Sun and Moon geometry (``None``: Sun/Moon down)."""
         sun = np.asarray(-90.0 if sun_altitude_deg is None else sun_altitude_deg, dtype=float)
-        lo, mid, hi = np.log10([self.night_radiance, self.sunset_radiance, self.day_radiance])
+        solar = solar_spectrum_ratio(wavelength_nm)
+        lo = np.log10(self.night(wavelength_nm))
+        mid, hi = np.log10([self.sunset_radiance * solar, self.day_radiance * solar])
         log_r = np.where(sun <= 0.0,
                          lo + (mid - lo) * np.clip((sun + 18.0) / 18.0, 0.0, 1.0),
                          mid + (hi - mid) * np.clip(sun / 10.0, 0.0, 1.0))
         rad = 10.0**log_r
         if moon_altitude_deg is not None:
             alt = np.asarray(moon_altitude_deg, dtype=float)
-            illum = np.asarray(1.0 if moon_illumination is None else moon_illumination, dtype=float)
+            phase = moon_phase_factor(1.0 if moon_illumination is None else moon_illumination)
             if moon_separation_deg is None:
                 scat = 1.0
             else:
                 scat = _ks_scattering(moon_separation_deg) / _ks_scattering(90.0)
-            rad = rad + self.moon_radiance * illum * np.clip(np.sin(np.radians(alt)), 0.0, None) * scat
+            rad = rad + (self.moon_radiance * solar * phase
+                         * np.clip(np.sin(np.radians(alt)), 0.0, None) * scat)
         return rad
 
     @classmethod
     def dark_site(cls) -> "Sky":
-        """Default: I ~ 19.5 mag/arcsec^2 moonless night [assumption]."""
+        """Default: the night-sky table (I ~ 19.5 mag/arcsec^2) [assumption]."""
         return cls()
 
     @classmethod
     def suburban(cls) -> "Sky":
-        """Light-polluted night, 1.5 mag brighter (I ~ 18 mag/arcsec^2) [assumption]."""
-        return cls(night_radiance=7.6e-9 * 10**0.6)
+        """Light-polluted night, 1.5 mag brighter at every wavelength [assumption]."""
+        return cls(light_pollution_mag=1.5)
 
 
 def _ks_scattering(separation_deg) -> np.ndarray:
@@ -677,6 +928,8 @@ def _ks_scattering(separation_deg) -> np.ndarray:
 
 TRANSMITTER_PRESETS: dict[str, Callable[[], Transmitter]] = {
     "micius": Transmitter.micius,
+    "micius_entanglement": Transmitter.micius_entanglement,
+    "leo_1550": Transmitter.leo_1550,
     "geo": Transmitter.geo,
 }
 ATMOSPHERE_PRESETS: dict[str, Callable[[], Atmosphere]] = {
@@ -693,6 +946,7 @@ TELESCOPE_PRESETS: dict[str, Callable[[], Telescope]] = {
     "xinglong": Telescope.xinglong,
     "xinglong_2017": Telescope.xinglong_2017,
     "delingha": Telescope.delingha,
+    "lijiang": Telescope.lijiang,
 }
 SKY_PRESETS: dict[str, Callable[[], Sky]] = {
     "dark_site": Sky.dark_site,
@@ -705,7 +959,7 @@ SKY_PRESETS: dict[str, Callable[[], Sky]] = {
 # ---------------------------------------------------------------------------
 
 _COLUMNS = [
-    "range_km", "elevation_deg", "geometric_loss_db", "atmosphere_loss_db", "turbulence_loss_db",
+    "range_km", "elevation_deg", "apparent_elevation_deg", "geometric_loss_db", "atmosphere_loss_db", "turbulence_loss_db",
     "pointing_loss_db", "transmitter_loss_db", "receiver_loss_db", "field_stop_loss_db",
     "detector_loss_db", "loss_db", "efficiency", "background_cps", "noise_prob",
 ]
@@ -723,7 +977,8 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
                 detector: Detector, *, site_height_m=0.0, atmosphere: Atmosphere | None = None,
                 turbulence: Turbulence | None = None, sky: Sky | None = None,
                 sun_altitude_deg=None, moon_altitude_deg=None, moon_illumination=None,
-                moon_separation_deg=None) -> pd.DataFrame:
+                moon_separation_deg=None, temperature_c: float = 10.0,
+                refraction: bool = True) -> pd.DataFrame:
     """Per-sample loss budget of a downlink, one row per (range, elevation) sample.
 
     Parameters
@@ -741,11 +996,16 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg
         Sky geometry per sample or scalar; ``None`` for the Sun means
         astronomical night, for the Moon that it is down.
+    temperature_c, refraction
+        Air temperature at the site, and whether to refract: the air mass,
+        turbulence and seeing use the apparent elevation
+        (:func:`satqkd.refraction.apparent_elevation_deg` at the site's
+        standard pressure); the range stays geometric.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``range_km, elevation_deg, geometric_loss_db,
+        Columns ``range_km, elevation_deg, apparent_elevation_deg, geometric_loss_db,
         atmosphere_loss_db, turbulence_loss_db, pointing_loss_db,
         transmitter_loss_db, receiver_loss_db, field_stop_loss_db,
         detector_loss_db, loss_db, efficiency, background_cps, noise_prob``.
@@ -773,6 +1033,10 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
 
     lam_nm = transmitter.wavelength_nm
     L = rng_km * 1e3
+    if refraction:
+        app = apparent_elevation_deg(elev, standard_pressure_hpa(site_height_m), temperature_c)
+    else:
+        app = elev
     a = telescope.aperture_m / 2.0
     b = telescope.obscuration_m / 2.0
 
@@ -785,15 +1049,15 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     # Orbit heights of a pass differ little, so one integral at the median
     # height serves all samples (the weight (h/H)^5/3 changes by <1 %).
     height_km = float(np.median(_orbit_height_km(rng_km, elev)))
-    theta_t = turbulence.downlink_spread_rad(elev, max(height_km, 1.0), lam_nm)
+    theta_t = turbulence.downlink_spread_rad(app, max(height_km, 1.0), lam_nm)
     w_lt = np.sqrt(w**2 + (theta_t * L) ** 2)
     eta_turb = annular_gaussian_efficiency(w_lt, a, b) / eta_geo
 
     theta_lt = np.sqrt(transmitter.half_angle_rad**2 + theta_t**2)
     eta_point = pointing_efficiency(transmitter.pointing_jitter_urad * 1e-6, theta_lt)
 
-    eta_atm = atmosphere.transmittance(elev, lam_nm, site_height_m)
-    seeing = turbulence.seeing_fwhm_urad(elev, lam_nm)
+    eta_atm = atmosphere.transmittance(app, lam_nm, site_height_m)
+    seeing = turbulence.seeing_fwhm_urad(app, lam_nm)
     eta_fs = telescope.field_stop_efficiency(seeing, lam_nm)
 
     parts = {
@@ -809,14 +1073,14 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     loss_db = sum(parts.values())
 
     radiance = np.broadcast_to(
-        sky.radiance(sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg), L.shape)
+        sky.radiance(sun_altitude_deg, moon_altitude_deg, moon_illumination, moon_separation_deg, lam_nm), L.shape)
     photon_j = _H_PLANCK * _C_LIGHT / (lam_nm * 1e-9)
     background_cps = (radiance * telescope.collecting_area_m2 * telescope.solid_angle_sr
                       * telescope.filter_bandwidth_nm * telescope.optics_efficiency
                       * detector.efficiency / photon_j)
     noise_prob = detector.noise_click_prob(background_cps)
 
-    out = {"range_km": rng_km, "elevation_deg": elev, **parts, "loss_db": loss_db,
+    out = {"range_km": rng_km, "elevation_deg": elev, "apparent_elevation_deg": app, **parts, "loss_db": loss_db,
            "efficiency": 10.0 ** (-loss_db / 10.0), "background_cps": background_cps,
            "noise_prob": noise_prob}
     return pd.DataFrame({k: np.asarray(out[k], dtype=float) for k in _COLUMNS})
@@ -860,9 +1124,9 @@ def geo_comparison(*, leo_elevation_deg: float = 45.0, leo_low_elevation_deg: fl
     elevation_deg, divergence_urad, tx_aperture_m, rx_aperture_m,
     geometric_loss_db, loss_db``.
 
-    With these assumptions the GEO loss lands within a few dB of the LEO
-    loss at the low-elevation end of a pass and ~12 dB above the mid-pass
-    loss: "comparable" needs a ~2 m class GEO transmitter.
+    With these assumptions the GEO loss lands ~6.5 dB above the LEO loss at
+    the low-elevation end of a pass and ~15 dB above the mid-pass loss:
+    "comparable" needs at least a ~2 m class GEO transmitter.
     """
     leo_tx = Transmitter.micius() if leo_transmitter is None else leo_transmitter
     geo_tx = Transmitter.geo() if geo_transmitter is None else geo_transmitter

@@ -163,7 +163,9 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
                 previous = result
             else:
                 result = keyrate.finite_key(eta, y0, sat_setup.source, setup.detector, scenario.protocol, slot_s=1.0)
-            per_pulse = keyrate.asymptotic_key_per_pulse(eta, y0, result.source, setup.detector, scenario.protocol)
+            # The large-block limit of the bound that gives the pass's key (same bases, intensities).
+            per_pulse = keyrate.large_block_key_per_pulse(eta, y0, result.source, setup.detector, scenario.protocol,
+                                                          key_basis=result.key_basis)
             window = np.asarray(result.window_mask, bool)
             key_rate[sl] = per_pulse * result.source.rep_rate_hz
             in_window[sl] = window

@@ -74,3 +74,34 @@ def test_2021_is_more_than_40_times_2017(micius_2017, micius_2021):
     p = micius_2021.passes
     typical = p.iloc[int(np.argmin(np.abs(p["max_elevation_deg"] - 45.0)))]
     assert typical["mean_key_rate_bps"] > 40 * micius_2017.passes["mean_key_rate_bps"].iat[0]
+
+
+def test_per_second_rate_sums_to_at_least_each_pass_key(micius_2017, micius_2021):
+    """One meaning for "asymptotic": the per-second key_rate_bps is the
+    large-block limit of the bound that gives each pass's finite key, so
+    summed over the pass it is never below that key."""
+    for res in (micius_2017, micius_2021):
+        per_pass = res.seconds.groupby("pass_id")["key_rate_bps"].sum()
+        keys = res.passes.set_index("pass_id")["key_bits"]
+        assert (keys > 0).all()
+        assert (per_pass.loc[keys.index] >= keys).all()
+
+
+def test_exported_seconds_give_the_pass_key_again(micius_2021, tmp_path):
+    """`satqkd keyrate --profile` on the typical pass's rows of seconds.csv
+    (loss_db with detection, noise_prob, elevation_deg) gives the key the
+    pipeline found for that pass (the pipeline warm-starts its optimiser
+    from the previous pass, hence a tolerance)."""
+    from satqkd.config import load_system
+    from satqkd.keyrate import profile_keys, read_profile
+
+    p = micius_2021.passes
+    typical = p.iloc[int(np.argmin(np.abs(p["max_elevation_deg"] - 45.0)))]
+    s = micius_2021.seconds
+    rows = s[s["pass_id"] == typical["pass_id"]]
+    path = tmp_path / "typical.csv"
+    rows[["pass_id", "time_utc", "loss_db", "noise_prob", "elevation_deg"]].to_csv(path, index=False)
+    sys_ = load_system(CONFIGS / "systems" / "micius-2021-nanshan.yaml")
+    out = profile_keys(read_profile(path), sys_.source, sys_.detector, sys_.protocol, optimise=True)
+    assert out["key_bits"].iat[0] == pytest.approx(typical["key_bits"], rel=2e-3)
+    assert out["key_window_s"].iat[0] == pytest.approx(typical["key_window_s"], abs=2)

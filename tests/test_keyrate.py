@@ -428,3 +428,205 @@ def test_load_system_errors_are_one_line(tmp_path, text, message):
 def test_finite_key_rejects_unsent_intensities(gys):
     with pytest.raises(SatqkdError, match="probabilities"):
         finite_key([1e-3], None, gys.source, gys.detector, gys.protocol)
+
+
+# --------------------------------------------------------------------------
+# Every valid bound; one meaning for "asymptotic"; presets = their YAML twins
+# --------------------------------------------------------------------------
+
+
+def test_single_photon_error_bound_is_capped_at_observed_errors():
+    """[Lim14] eq. for v_Z1 with Hoeffding tails, written out by hand on a
+    small block with few test-basis errors: the decoy bound exceeds the m_Z
+    errors actually seen, so the cap v_Z1 <= m_Z binds (single-photon errors
+    are a subset of all errors; SatQuMA's key_efficient_BB84 caps likewise)
+    and the key is longer than the uncapped bound gives."""
+    from satqkd.keyrate import _lim_bound
+
+    mu = np.array([[0.6, 0.2, 0.0]])
+    p = np.array([[0.7, 0.2, 0.1]])
+    nx = np.array([[[2.0e6], [4.0e5], [6.0e3]]])
+    mx = np.array([[[1.0e4], [3.0e3], [3.0e3]]])
+    nz = np.array([[[2.0e5], [4.0e4], [6.0e2]]])
+    mz = np.array([[[1.0e3], [3.0e2], [5.0e1]]])
+    eps = 1e-10
+    prot = Protocol(f_ec=1.16, eps_sec=eps, eps_cor=1e-15)
+    out = _lim_bound(nx, mx, nz, mz, mu, p, prot, np.array([[eps]]))
+    # By hand: tau1 (m+_mu2 - m-_mu3) / (mu2 - mu3) with Hoeffding deviations
+    # sqrt(m_Z / 2 ln(21/eps)), m_Z = 1350.
+    ln = math.log(21 / eps)
+    d = math.sqrt(1350 / 2 * ln)
+    tau1 = sum(pk * k * math.exp(-k) for k, pk in zip((0.6, 0.2, 0.0), (0.7, 0.2, 0.1)))
+    m_plus_2 = math.exp(0.2) / 0.2 * (300 + d)
+    m_minus_3 = math.exp(0.0) / 0.1 * (50 - d)
+    uncapped = tau1 * (m_plus_2 - m_minus_3) / 0.2
+    assert uncapped > 1350  # the decoy bound alone says more errors than were seen
+    assert float(out["v_z1"][0, 0]) == pytest.approx(1350.0)
+    # Without the cap (v_Z1 = uncapped) the phase error and key are worse.
+    sz1 = float(out["s_z1"][0, 0])
+    assert float(out["phi"][0, 0]) < min(uncapped / sz1, 0.5)
+
+
+def test_large_block_limit_is_the_finite_key_of_a_huge_block():
+    """The per-slot large-block rate is the limit of finite_key's bound as the
+    block grows (every finite-size term ~ sqrt(N) or log, i.e. o(N))."""
+    from satqkd.keyrate import large_block_key_per_pulse
+
+    src = Source(1e9, (0.6, 0.15, 0.0), (0.7, 0.2, 0.1), basis_prob_x=0.5)
+    det = Detector(efficiency=0.33, dark_count_prob=2e-7, misalignment=0.01, basis_prob_x=0.1)
+    prot = Protocol()
+    eta = 10 ** (-3.0)
+    lb = float(large_block_key_per_pulse([eta], 5e-7, src, det, prot)[0])
+    pk = finite_key([eta], 5e-7, src, det, prot, slot_s=1e8)  # 1e17 pulses
+    assert lb > 0
+    assert pk.key_per_pulse == pytest.approx(lb, rel=2e-3)
+    assert pk.key_per_pulse < lb
+
+
+def test_large_block_rate_summed_over_a_pass_is_never_below_its_finite_key():
+    """One meaning for "asymptotic": the per-second key_rate_bps of a pass
+    (the large-block limit of the same bound, same bases and intensities)
+    sums to at least the pass's finite key -- fixed settings, optimised
+    settings and window, Chernoff tails, dead time and a 10:90 receiver."""
+    from satqkd.keyrate import large_block_rate_bps
+
+    elev, loss_db = synthetic_pass(300, 40.0)
+    eta = 10 ** (-(loss_db + 6.0) / 10)  # plus receiver optics and detector
+    det = Detector(efficiency=0.33, dark_count_prob=2e-7, misalignment=0.01, dead_time_s=50e-9,
+                   n_detectors=4, basis_prob_x=0.1)
+    y0 = np.full(eta.shape, 4e-7)
+    for prot in (Protocol(), Protocol(tail="chernoff")):
+        fixed = finite_key(eta, y0, Source.micius_2021(), det, prot)
+        opt = optimise_pass(eta, y0, Source.micius_2021(), det, prot, elevation_deg=elev)
+        for pk in (fixed, opt):
+            per_s = large_block_rate_bps(eta, y0, pk.source, det, prot, key_basis=pk.key_basis)
+            assert pk.key_bits > 0
+            assert per_s.sum() >= pk.key_bits
+            assert per_s[pk.window_mask].sum() >= pk.key_bits
+
+
+def test_dead_time_follows_the_receivers_split_of_clicks():
+    """With a 10:90 X:Z receiver and four detectors (two per basis), each Z
+    detector sees 45 % of all clicks and each X detector 5 %: by hand, the
+    measured Z rate is r_Z / (1 + r_Z tau) with r_Z = 0.45 R per detector."""
+    det = Detector(efficiency=0.5, dark_count_prob=0.0, misalignment=0.0,
+                   dead_time_s=100e-9, n_detectors=4, basis_prob_x=0.1)
+    src = Source(1e9, (0.5, 0.1, 0.0), (0.5, 0.25, 0.25), basis_prob_x=0.1)
+    eta = 0.05
+    R = 1e9 * sum(p * (1 - math.exp(-eta * m)) for m, p in zip(src.intensities, src.probabilities))
+    c = expected_counts([eta], 0.0, src, det)
+    for key, share, sift in (("n_z", 0.45, 0.9 * 0.9), ("n_x", 0.05, 0.1 * 0.1)):
+        r = share * R
+        want = sift * 2 * r / (1 + r * 100e-9) / (2 * share)  # sifted share of the basis's true rate
+        assert c[key].sum() == pytest.approx(want, rel=1e-12)
+
+
+def test_chernoff_tails_are_exact_inversions():
+    """Multiplicative Chernoff bounds on the expectation m of a count x,
+    inverted by hand: the upper bound solves d^2 m / 2 = ln(21/eps) with
+    d = (m - x) / m, the lower bound d^2 m / (2 + d) = ln(21/eps) with
+    d = (x - m) / m, both exactly.  SatQuMA's closed form (its nXZpm) puts x
+    for m inside the square root of the lower bound, which is valid but
+    looser by exactly L = ln(21/eps): ours is never below it."""
+    from satqkd.keyrate import _tails
+
+    L = math.log(21 / 1e-10)
+    for x in (50.0, 1e3, 1e6):
+        lo, hi = _tails(np.array(x), None, L, "chernoff")
+        d = (hi - x) / hi
+        assert d * d * hi / 2 == pytest.approx(L, rel=1e-9)
+        d = (x - lo) / lo
+        assert d * d * lo / (2 + d) == pytest.approx(L, rel=1e-9)
+        satquma = x - 0.5 * L - math.sqrt(2 * x * L + 0.25 * L * L)
+        assert lo == pytest.approx(satquma + L, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["gys-2004", "lim-2014"])
+def test_presets_match_their_yaml_twins(name):
+    """A preset's fields mean what the YAML file's fields mean: the Lim 2014
+    detector preset carries 2 x p_dc (two detectors) like lim-2014.yaml."""
+    from satqkd.detector import DETECTOR_PRESETS
+
+    key = name.replace("-", "_")
+    sys_ = load_system(ROOT / "configs" / "systems" / f"{name}.yaml")
+    assert DETECTOR_PRESETS[key]() == sys_.detector
+    assert SOURCE_PRESETS[key]() == sys_.source
+    assert PROTOCOL_PRESETS[key]() == sys_.protocol
+    if key == "lim_2014":
+        assert sys_.detector.dark_count_prob == pytest.approx(2 * 6e-7)
+
+
+def _satquma_style_key(nx, mx, nz, mz, mu, p, eps_s, eps_c, f_ec, tail):
+    """SatQuMA's published Lim et al. 2014 evaluation (key/protocols/
+    key_efficient_BB84.py, block error correction), written out here from
+    its formulas: per-intensity tails (Hoeffding with the basis total, or
+    Chernoff with the count itself in the root), s0/s1 clipped at ~0,
+    v_Z1 capped at m_Z, gamma with its log argument floored at 1."""
+    L = math.log(21 / eps_s)
+
+    def bounds(c, total):
+        if tail == "hoeffding":
+            d = math.sqrt(0.5 * total * L)
+            lo, hi = [x - d for x in c], [x + d for x in c]
+        else:
+            lo = [x - 0.5 * L - math.sqrt(2 * x * L + 0.25 * L * L) for x in c]
+            hi = [x + L + math.sqrt(2 * x * L + L * L) for x in c]
+        f = [math.exp(k) / q for k, q in zip(mu, p)]
+        return [a * b for a, b in zip(f, lo)], [a * b for a, b in zip(f, hi)]
+
+    tau0 = sum(q * math.exp(-k) for k, q in zip(mu, p))
+    tau1 = sum(q * k * math.exp(-k) for k, q in zip(mu, p))
+    m1, m2, m3 = mu
+
+    def s01(c):
+        lo, hi = bounds(c, sum(c))
+        s0 = max(tau0 * (m2 * lo[2] - m3 * lo[1]) / (m2 - m3), 1e-300)
+        s1 = max(tau1 * m1 * (lo[1] - hi[2] - (m2**2 - m3**2) / m1**2 * (hi[0] - s0 / tau0))
+                 / (m1 * (m2 - m3) - m2**2 + m3**2), 1e-300)
+        return s0, s1
+
+    sx0, sx1 = s01(nx)
+    _, sz1 = s01(nz)
+    lo, hi = bounds(mz, sum(mz))
+    vz1 = min(max(tau1 * (hi[1] - lo[2]) / (m2 - m3), 1e-300), sum(mz))
+    b = min(vz1 / sz1, 1 - 2.2e-16)
+    c, d = sz1, sx1
+    g1 = max((c + d) * (1 - b) * b / (c * d * math.log(2)), 0.0)
+    g2 = max((c + d) * 21**2 / (c * d * (1 - b) * b * eps_s**2), 1.0)
+    phi = min(b + math.sqrt(g1 * math.log2(g2)), 0.5)
+    n_x = sum(nx)
+    e = sum(mx) / n_x
+    return sx0 + sx1 * (1 - h2(phi)) - f_ec * n_x * h2(e) - 6 * math.log2(21 / eps_s) - math.log2(2 / eps_c)
+
+
+@pytest.mark.parametrize("tail", ["hoeffding", "chernoff"])
+@pytest.mark.parametrize("loss_db, q", [(20.0, 0.5), (30.0, 0.9), (38.0, 0.9)])
+def test_finite_key_never_below_satqumas_evaluation(tail, loss_db, q):
+    """On identical per-intensity counts our Lim 2014 key is never smaller
+    than SatQuMA's evaluation of the same bound: equal with Hoeffding tails,
+    larger with Chernoff tails (its lower tail is looser).  (SatQuMA's s0
+    takes the decoy's lower bound where the paper has the upper one; with
+    a true vacuum, mu3 = 0, that term vanishes.)"""
+    from satqkd.keyrate import _lim_bound
+
+    mu, p = (0.5, 0.15, 0.0), (0.7, 0.2, 0.1)
+    eta, y0, e_mis = 10 ** (-loss_db / 10), 5e-7, 0.01
+    N = 1e11
+    nx, mx, nz, mz = [], [], [], []
+    for k, pk in zip(mu, p):
+        d = 1 - (1 - y0) * math.exp(-eta * k)
+        e = e_mis * (1 - math.exp(-eta * k)) + 0.5 * y0 * math.exp(-eta * k)
+        nx.append(N * pk * q * q * d)
+        mx.append(N * pk * q * q * e)
+        nz.append(N * pk * (1 - q) ** 2 * d)
+        mz.append(N * pk * (1 - q) ** 2 * e)
+    arr = lambda v: np.array(v)[None, :, None]  # noqa: E731
+    prot = Protocol(eps_sec=1e-10, eps_cor=1e-15, f_ec=1.16, tail=tail)
+    ours = float(_lim_bound(arr(nx), arr(mx), arr(nz), arr(mz), np.array([mu]), np.array([p]), prot,
+                            np.array([[1e-10]]))["ell"][0, 0])
+    theirs = _satquma_style_key(nx, mx, nz, mz, mu, p, 1e-10, 1e-15, 1.16, tail)
+    if loss_db < 35:
+        assert theirs > 0
+    assert ours >= theirs - 1e-9 * abs(theirs)
+    if tail == "hoeffding":
+        assert ours == pytest.approx(theirs, rel=1e-9)
