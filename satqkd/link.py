@@ -863,9 +863,9 @@ class Sky:
     (:func:`solar_spectrum_ratio`).
 
     The 2017 Micius experiment reported a night background of a few hundred
-    counts/s [unverified].  This model gives ~60 counts/s from a moonless
-    sky into the 2021 receivers (100 µrad, 1 nm) and more with a bright
-    Moon, but only ~2 counts/s into the narrow 9 µrad field assumed for
+    counts/s [unverified].  This model gives ~40 counts/s from a moonless
+    sky into the 2021 Nanshan receiver (100 µrad, 1 nm, 850 nm) and a few
+    hundred with a bright Moon, but only ~2 counts/s into the narrow 9 µrad field assumed for
     2017 Xinglong: the reported figure presumably includes detector dark
     counts and light pollution.
     """

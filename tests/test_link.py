@@ -566,3 +566,28 @@ def test_telescope_presets_published_apertures():
     assert Telescope.xinglong_2017().fov_urad < Telescope.xinglong().fov_urad  # the 2021 widened FOV
     with pytest.raises(ValidationError):
         TypeAdapter(Telescope).validate_python({"aperture_m": 1.0, "obscuration_m": 1.5})
+
+
+def test_1550_and_810_presets():
+    """The 1550 nm preset keeps Micius's beam quality, so its far-field
+    divergence scales with the wavelength: the geometric loss at the same
+    range is 20 log10(1550/850) = 5.2 dB higher (far field, small receiver
+    against the beam); the 810 nm entanglement transmitter has the decoy
+    beam's 10 µrad.  The InGaAs preset is Chen et al. 2021's fibre-system
+    detector (15 %, 250 /s per detector at 1.6 ns, 1 % afterpulse, 5 µs)."""
+    from satqkd.detector import DETECTOR_PRESETS
+
+    t1550, t850 = Transmitter.leo_1550(), Transmitter.micius()
+    assert t1550.wavelength_nm == 1550.0 and t1550.beam_quality == pytest.approx(t850.beam_quality, rel=1e-3)
+    tel = Telescope.nanshan()
+    g = [float(link_budget(1000.0, 45.0, t, tel, Detector(), turbulence=Turbulence.off())["geometric_loss_db"].iat[0])
+         for t in (t1550, t850)]
+    assert g[0] - g[1] == pytest.approx(20 * math.log10(1550 / 850), abs=0.05)
+    assert Transmitter.micius_entanglement().wavelength_nm == 810.0
+    ingaas = DETECTOR_PRESETS["ingaas_1550"]()
+    assert ingaas.efficiency == 0.15 and ingaas.dark_count_prob == pytest.approx(4 * 250 * 1.6e-9)
+    assert ingaas.dead_time_s == 5e-6 and ingaas.afterpulse_prob == 0.01
+    # Same sky, same receiver: the 1550 nm night sky (OH airglow) gives many more background counts.
+    snspd = DETECTOR_PRESETS["snspd_1550"]()
+    bg = [float(link_budget(1000.0, 45.0, t, tel, snspd)["background_cps"].iat[0]) for t in (t1550, t850)]
+    assert bg[0] > 10 * bg[1]
