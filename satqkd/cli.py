@@ -601,7 +601,7 @@ MAX_BLOCK = 1e20  # pulses or detections in one block: 1e20 pulses at 10 GHz is 
 
 @app.command(epilog="Example: satqkd keyrate --system gys-2004 --fibre-km 0:150:10 --asymptotic")
 def keyrate(
-    system: str = typer.Option(..., "--system", metavar="FILE|NAME", help="Equipment YAML, or a shipped name: gys-2004, lim-2014 (satqkd scenarios)."),
+    system: str = typer.Option(..., "--system", metavar="FILE|NAME", help="Equipment YAML, or a shipped name: gys-2004, lim-2014, micius-2017-xinglong, micius-2021-nanshan (satqkd scenarios)."),
     loss_db: Optional[str] = typer.Option(None, "--loss-db", help="Channel loss START:STOP:STEP (dB)."),
     fibre_km: Optional[str] = typer.Option(None, "--fibre-km", help="Fibre length START:STOP:STEP (km)."),
     asymptotic: bool = typer.Option(False, "--asymptotic", help="Textbook infinite-key GLLP decoy rate (both bases sifted; not the per-second large-block rate of satqkd run)."),
@@ -625,7 +625,7 @@ def keyrate(
         sys_ = load_system(system)
         table = kr.profile_keys(kr.read_profile(profile), sys_.source, sys_.detector, sys_.protocol,
                                 optimise=optimise, where=str(profile))
-        _emit(table, fmt, title=f"Finite key of {profile.name} ({system.name})", float_format="{:.4g}")
+        _emit(table, fmt, title=f"Finite key of {profile.name} ({Path(system).name})", float_format="{:.4g}")
         return
     if (loss_db is None) == (fibre_km is None):
         raise SatqkdError("keyrate: give exactly one of --loss-db START:STOP:STEP or --fibre-km START:STOP:STEP")
