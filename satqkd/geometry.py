@@ -120,13 +120,25 @@ def _teme_to_itrs(satellite, whole, utc_fraction, ut1_fraction, check, when):
     r = r.T
     v = v.T
     # Rotate TEME -> pseudo-Earth-fixed by -GMST; the frame itself turns at
-    # theta_dot, which removes omega x r from the velocity.
-    x = c * r[0] + s * r[1]
-    y = -s * r[0] + c * r[1]
+    # theta_dot, which removes omega x r from the velocity.  Written into
+    # preallocated rows: this runs once per sample of every search.
+    out_r, out_v = np.empty(r.shape), np.empty(v.shape)
+    x, y = out_r[0], out_r[1]
+    np.multiply(c, r[0], out=x)
+    x += s * r[1]
+    np.multiply(c, r[1], out=y)
+    y -= s * r[0]
+    out_r[2] = r[2]
     omega = theta_dot / DAY_S
-    vx = c * v[0] + s * v[1] + omega * y
-    vy = -s * v[0] + c * v[1] - omega * x
-    return np.array([x, y, r[2]]), np.array([vx, vy, v[2]]), error
+    vx, vy = out_v[0], out_v[1]
+    np.multiply(c, v[0], out=vx)
+    vx += s * v[1]
+    vx += omega * y
+    np.multiply(c, v[1], out=vy)
+    vy -= s * v[0]
+    vy -= omega * x
+    out_v[2] = v[2]
+    return out_r, out_v, error
 
 
 def satellite_itrs_km(satellite, t, *, check: bool = True):

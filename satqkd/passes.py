@@ -221,6 +221,20 @@ def _pair_intervals(q, t, rising, first_up_q, first_t, last_up_q, last_t):
     return s_q[so], s_t[so], e_t[eo], clipped_s, clipped_e, s_i[so], e_i[eo]
 
 
+def _whole_second_after(ctx, sat_idx, st_idx, quantity, lo, hi, rising):
+    """The first whole second inside (``rising``) or the last one inside
+    (falling) at each crossing bracketed by ``[lo, hi]``: the ceiling or the
+    floor, except when a whole second falls inside the final bracket, where
+    the quantity itself decides (so counts of whole seconds are exact)."""
+    sec = np.where(rising, np.ceil(lo), np.floor(hi))
+    ambiguous = np.flatnonzero((sec >= lo) & (sec <= hi))
+    if ambiguous.size:
+        a = ambiguous
+        holds = _Track(ctx, sat_idx[a], st_idx[a], quantity).f(sec[a]) > 0
+        sec[a] = np.where(holds, sec[a], sec[a] + np.where(rising[a], 1.0, -1.0))
+    return sec
+
+
 def _grid(span_s, step_s):
     """The coarse grid over [0, span_s], padded by one step at each end.
 
@@ -640,19 +654,22 @@ def _chunk_intervals(ctx, sat_ids, span_s, step_s):
     up = f_all > 0
     change = np.flatnonzero((up[1:] != up[:-1]) & (q_all[1:] == q_all[:-1]))
     qc = q_all[change]
+    rising = ~up[change]
     if change.size:
         lo, hi = _bisect(_Track(ctx, pair_sat[qc], pair_st[qc], "f"), t_all[change], t_all[change + 1],
                          f_all[change], _iterations(step_s, 1e-3, golden=False))
         crossings = 0.5 * (lo + hi)
+        sec = _whole_second_after(ctx, pair_sat[qc], pair_st[qc], "f", lo, hi, rising)
     else:
-        crossings = np.zeros(0)
-    rising = ~up[change]
+        crossings = sec = np.zeros(0)
     del t_all, f_all, q_all, up
 
     first_up = np.flatnonzero(fm[:, 0] > 0)
     last_up = np.flatnonzero(fm[:, -1] > 0)
-    q, rise, set_, c0, c1, _, _ = _pair_intervals(qc, crossings, rising, first_up, np.zeros(first_up.size),
-                                                  last_up, np.full(last_up.size, span_s))
+    q, rise, set_, c0, c1, si, ei = _pair_intervals(qc, crossings, rising, first_up, np.zeros(first_up.size),
+                                                    last_up, np.full(last_up.size, span_s))
+    first = np.where(si >= 0, sec[np.maximum(si, 0)] if sec.size else 0.0, 0.0)
+    last = np.where(ei >= 0, sec[np.maximum(ei, 0)] if sec.size else 0.0, np.floor(span_s))
 
     # Culmination: the highest refined maximum inside (f > 0), or a clipped
     # edge, preferring rise, then set, then the earliest maximum on ties.
@@ -676,7 +693,7 @@ def _chunk_intervals(ctx, sat_ids, span_s, step_s):
     culm = np.where((f_rise >= f_set) & (f_rise >= best_f), rise, np.where(f_set >= best_f, set_, best_t))
     return {
         "sat": pair_sat[q], "station": pair_st[q], "rise": rise, "culm": culm, "set": set_,
-        "c0": c0, "c1": c1, "n_culm": np.maximum(n_culm, 1),
+        "c0": c0, "c1": c1, "n_culm": np.maximum(n_culm, 1), "first": first, "last": last,
     }
 
 
@@ -764,7 +781,7 @@ def _inside_passes(ctx, iv, k, steps, masked):
 
     # Usable windows: where the smallest margin of the other constraints is
     # positive, by root finding on the same samples.
-    first, last = np.ceil(iv["rise"][k]), np.floor(iv["set"][k])
+    first, last = iv["first"][k], iv["last"][k]
     constrained = np.array([bool(ctx.others[j]) for j in range(len(ctx.stations))])[st[k]]
     w_pass, w_first, w_last = [k[~constrained]], [first[~constrained]], [last[~constrained]]
     ck = np.flatnonzero(constrained)
@@ -799,14 +816,7 @@ def _inside_passes(ctx, iv, k, steps, masked):
         else:
             lo = hi = np.zeros(0)
         rising = ~up[change]
-        # The whole second next to each crossing, decided exactly when it
-        # falls inside the final bracket.
-        sec = np.where(rising, np.ceil(lo), np.floor(hi))
-        ambiguous = (sec >= lo) & (sec <= hi)
-        if ambiguous.any():
-            a = np.flatnonzero(ambiguous)
-            holds = _Track(ctx, sat[qc[a]], st[qc[a]], "margin").f(sec[a]) > 0
-            sec[a] = np.where(holds, sec[a], sec[a] + np.where(rising[a], 1.0, -1.0))
+        sec = _whole_second_after(ctx, sat[qc], st[qc], "margin", lo, hi, rising)
         starts_c = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])
         ends_c = np.r_[starts_c[1:] - 1, pc.size - 1]
         fu, lu = pc[starts_c][up[starts_c]], pc[ends_c][up[ends_c]]
@@ -816,6 +826,9 @@ def _inside_passes(ctx, iv, k, steps, masked):
         w_first.append(s_t)
         w_last.append(e_t)
     w_pass, w_first, w_last = np.concatenate(w_pass), np.concatenate(w_first), np.concatenate(w_last)
+    # Inside the pass's own whole seconds (a crossing next to rise or set).
+    at = np.searchsorted(k, w_pass)
+    w_first, w_last = np.maximum(w_first, first[at]), np.minimum(w_last, last[at])
 
     # A pass shorter than a second has no whole second: its culmination
     # stands for it, if the constraints hold there.

@@ -277,3 +277,25 @@ def test_format_validation_error_union_and_index():
         M(rows=["civil", "dusk"])
     message = format_validation_error(info.value, "x.yaml")
     assert message == "x.yaml: rows[1]: expected 'none', 'civil', 'nautical' or 'astronomical' or a valid number, got 'dusk'"
+
+
+def test_stale_elements_in_a_scenario_are_refused_unless_allowed(tmp_path):
+    """Issue 12: the scenario's 2021 elements forecast for 2026 are refused
+    by `satqkd run` with their age; `allow_stale_elements: true` (or a
+    larger `max_element_age_days`) lets the pass search run with a warning."""
+    from satqkd.passes import find_passes
+    from satqkd.pipeline import run
+
+    data = dict(BASE, start="2026-01-01", protocol={"preset": "satellite"})
+    sc = load_scenario(write(tmp_path, data))
+    with pytest.raises(SatqkdError, match=r"MICIUS: elements of 2021-04-27 are 17\d\d days from the span, over the 30-day"):
+        run(sc)
+    sc = load_scenario(write(tmp_path, dict(data, allow_stale_elements=True), "allowed.yaml"))
+    assert sc.allow_stale_elements
+    fc = find_passes(sc.satellites[0].satellite, [sc.stations[0].station], sc.start, sc.end, per_second=False,
+                     allow_stale_elements=sc.allow_stale_elements)
+    assert any("(allowed)" in w for w in fc.warnings)
+    sc = load_scenario(write(tmp_path, dict(data, max_element_age_days=4000), "wide.yaml"))
+    assert sc.max_element_age_days == 4000
+    with pytest.raises(SatqkdError, match="max_element_age_days"):
+        load_scenario(write(tmp_path, dict(data, max_element_age_days=-1), "bad.yaml"))

@@ -369,3 +369,36 @@ def test_horizon_mask_does_not_move_the_culmination(micius_2016):
     assert len(fc.passes) == 1
     assert fc.passes["n_culminations"].iat[0] == 1
     assert abs(fc.passes["max_elevation_deg"].iat[0] - plain.passes["max_elevation_deg"].iat[0]) < 1e-4
+
+
+@pytest.mark.parametrize("cons", [
+    dict(night="civil"),
+    dict(night="none", moon_separation_deg=60.0),
+    dict(night="none", moon_max_altitude_deg=10.0),
+    dict(night="none", moon_max_illumination=0.3),
+    dict(night="none", max_range_km=1200.0),
+    dict(night="none", satellite="shadow"),
+    dict(night="none", satellite="sunlit"),
+], ids=["sun", "moon-separation", "moon-altitude", "moon-illumination", "range", "shadow", "sunlit"])
+def test_constraint_windows_by_root_finding_equal_testing_every_second(micius_2021, ts, cons):
+    """Usable windows come from root finding on each constraint's signed
+    margin, not from testing every second: the seconds they hold are exactly
+    those where the constraint's own ``compute`` holds at every whole second
+    of the pass (an unconstrained per-second series is the reference)."""
+    from satqkd.constraints import Constraints as C
+
+    t0, t1 = ts.utc(2021, 4, 27), ts.utc(2021, 4, 30)
+    station = Station.nanshan()
+    everything = find_passes(micius_2021, station, t0, t1, C(min_elevation_deg=10.0, night="none"))
+    constrained = find_passes(micius_2021, station, t0, t1, C(min_elevation_deg=10.0, **cons), per_second=False)
+    checks = C(min_elevation_deg=10.0, **cons).build(station)[1:]
+    sec = everything.seconds
+    holds = np.ones(len(sec), bool)
+    for con in checks:
+        holds &= con.compute({k: sec[k].to_numpy() for k in sec.columns})
+    expected = pd.Series(holds).groupby(sec["pass_id"].to_numpy()).sum()
+    expected = expected[expected > 0]
+    rises = everything.passes.set_index("pass_id").loc[expected.index, "rise_utc"]
+    got = constrained.passes.set_index("rise_utc")["usable_s"]
+    assert len(got) == len(expected) > 0
+    assert got.loc[rises.to_numpy()].tolist() == expected.tolist()

@@ -38,7 +38,7 @@ def test_readme_lists_commands():
 @pytest.mark.parametrize("line", COMMANDS, ids=[c[:60] for c in COMMANDS])
 def test_readme_command_runs(line, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # outputs such as -o out-2017 land here
-    args = [str(ROOT / a) if a.startswith(("configs/", "ephemeris/")) else a for a in shlex.split(line)[1:]]
+    args = [str(ROOT / a) if a.startswith(("configs/", "ephemeris/", "tests/data/")) else a for a in shlex.split(line)[1:]]
     assert main(args) == 0, capsys.readouterr().err
     assert capsys.readouterr().out or list(tmp_path.iterdir())
 
