@@ -102,6 +102,36 @@ def run(
         typer.echo(f"  {kind:8s} {path}")
 
 
+@app.command()
+def network(
+    scenario: Path = typer.Argument(..., help="Scenario YAML with a network: block (e.g. configs/china-network.yaml)."),
+    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder for pools.csv, requests.csv, links.csv, network.html."),
+    no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+):
+    """Run a scenario's trusted-relay network: key pools, relay, requests, capacity."""
+    from .config import load_scenario
+    from .io import prepare_dir, write_files
+    from .network.report import network_files
+    from .pipeline import run as run_pipeline
+
+    if out.exists() and not out.is_dir():
+        raise SatqkdError(f"-o/--out {out}: exists and is not a folder")
+    sc = load_scenario(scenario)
+    if sc.network is None:
+        raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
+    results = run_pipeline(sc)
+    _warn(results.warnings)
+    written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
+    req = results.network.requests
+    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed"))
+    typer.echo(f"{sc.name}: {len(results.network.links)} links, {len(req)} requests ({counts})")
+    for _, row in results.network.capacity.iterrows():
+        typer.echo(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
+                   f"{row['capacity_bits_per_day'] / 1e6:,.2f} Mbit/day, limited by {row['bottleneck']}")
+    for path in written:
+        typer.echo(f"  {path}")
+
+
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
 
 

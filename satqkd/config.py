@@ -287,6 +287,7 @@ class ScenarioSpec(_Strict):
     seconds_format: Literal["csv", "parquet"] = "csv"
     satellites: list[SatelliteSpec] = Field(min_length=1)
     stations: list[StationSpec] = Field(min_length=1)
+    network: Any = None  # validated by satqkd.network.topology.NetworkSpec
 
 
 @dataclasses.dataclass
@@ -320,6 +321,7 @@ class Scenario:
     protocol: Any
     optimise: bool = True
     seconds_format: str = "csv"
+    network: Any = None  # a satqkd.network.Network when the scenario has a network: block
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -483,7 +485,15 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             raise SatqkdError(
                 f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
             )
-    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format)
+    network = None
+    if spec.network is not None:
+        from .network.topology import build_network, parse_network
+
+        network = build_network(
+            parse_network(spec.network, f"{name}: network"), {s.station.name: s.station for s in stations},
+            sat_names, f"{name}: network", base_dir=path.parent,
+        )
+    return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format, network)
 
 
 def load_system(path: str | Path):

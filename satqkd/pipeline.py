@@ -31,6 +31,7 @@ class Results:
     passes: pd.DataFrame
     seconds: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    network: object = None  # satqkd.network.NetworkResults when the scenario has a network: block
 
 
 def _link_for(setup, sat_setup, geom: pd.DataFrame) -> pd.DataFrame:
@@ -134,7 +135,12 @@ def run(scenario: Scenario) -> Results:
 
         passes = pd.DataFrame(columns=PASS_COLUMNS + KEY_COLUMNS)
         seconds = pd.DataFrame(columns=SECOND_COLUMNS)
-    return Results(scenario, passes.reset_index(drop=True), seconds, sorted(set(notes)))
+    results = Results(scenario, passes.reset_index(drop=True), seconds, sorted(set(notes)))
+    if scenario.network is not None:
+        from .network import run_network
+
+        results.network = run_network(scenario, results.passes)
+    return results
 
 
 def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
@@ -153,5 +159,9 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True)
         from .report import render_report
 
         contents[out / "report.html"] = render_report(results)
+    if results.network is not None:
+        from .network.report import network_files
+
+        contents.update(network_files(results.network, out, title=results.scenario.name, report=report))
     paths = write_files(contents)
-    return dict(zip(["passes", "seconds", "report"], paths))
+    return {p.stem if i > 2 else k: p for i, (k, p) in enumerate(zip(["passes", "seconds", "report"] + [None] * len(paths), paths))}
