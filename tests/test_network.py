@@ -350,3 +350,16 @@ def test_cli_network_needs_a_network_block(tmp_path):
     r = subprocess.run([sys.executable, "-m", "satqkd", "network", "configs/micius-2021-nanshan.yaml", "-o", str(tmp_path / "o")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "network: missing block" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name,preset", [("fibre-625mhz", "chen2021_625mhz"), ("fibre-40mhz", "chen2021_40mhz")])
+def test_equipment_files_are_the_presets(name, preset):
+    """configs/systems/fibre-*.yaml (for `satqkd keyrate --system`) state the network presets."""
+    from satqkd.config import load_system
+    from satqkd.network import FIBRE_PRESETS
+
+    from_file = FibreSystem.from_system(load_system(f"configs/systems/{name}.yaml"))
+    p = FIBRE_PRESETS[preset]()
+    assert from_file.source == p.source and from_file.protocol == p.protocol
+    for f in vars(p.detector):
+        assert getattr(from_file.detector, f) == pytest.approx(getattr(p.detector, f)), f

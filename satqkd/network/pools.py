@@ -137,14 +137,19 @@ class Pools:
         """True for each pool in ``idx`` that can give ``bits`` without going below its minimum."""
         return self.level[idx] - bits >= self.minimum[idx]
 
-    def consume(self, idx, bits: float):
+    def consume(self, idx, bits: float, new=None, minimum=None, threshold=None):
         """Take ``bits`` from every pool in ``idx`` (the caller checked :meth:`can_serve`).
 
-        A level that falls ends empty, ready or warning (never charging)."""
-        new = self.level[idx] - bits
+        ``new``, ``minimum``, ``threshold`` (optional): ``level[idx] - bits``
+        and the pools' settings, when the caller has them at hand.  A level
+        that falls ends empty, ready or warning (never charging)."""
+        if new is None:
+            new = self.level[idx] - bits
+        if minimum is None:
+            minimum, threshold = self.minimum[idx], self.threshold[idx]
         self.consumed[idx] += bits
         self.level[idx] = new
-        self.state[idx] = np.where(new <= self.minimum[idx], EMPTY, np.where(new >= self.threshold[idx], READY, WARNING))
+        self.state[idx] = np.where(new <= minimum, EMPTY, np.where(new >= threshold, READY, WARNING))
 
     def balance(self):
         """Per pool: generated - (level - initial) - consumed - discarded (zero up to rounding)."""

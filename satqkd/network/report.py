@@ -113,7 +113,7 @@ def _pool_plot(res) -> go.Figure:
     fig = go.Figure()
     for name in sorted(keep):
         part = pools[pools["pool"] == name]
-        fig.add_trace(go.Scatter(x=part["time_utc"], y=part["level_bits"], mode="lines", name=name, line=dict(shape="hv")))
+        fig.add_trace(go.Scatter(x=pd.to_datetime(part["time_utc"]), y=part["level_bits"], mode="lines", name=name, line=dict(shape="hv")))
     flown = res.passes[res.passes["served"].astype(bool)] if len(res.passes) else res.passes
     if len(flown):
         fig.add_trace(go.Scatter(x=flown["end_utc"], y=np.zeros(len(flown)), mode="markers", name="pass (key on board)",

@@ -46,7 +46,10 @@ class Router:
         return np.array([self.graph[u][v]["link"] for u, v in zip(path[:-1], path[1:])], dtype=np.intp)
 
     def candidates(self, a, b):
-        """``(paths, link_index_arrays, complete)`` for the pair, computed once."""
+        """``(routes, link_index_arrays, complete)`` for the pair, computed once.
+
+        A route is its node names joined by ``>``; ``complete`` is True when
+        the pair has no more simple paths than the candidates."""
         key = (a, b)
         if key not in self._paths:
             view = self._view(a, b)
@@ -57,17 +60,18 @@ class Router:
                 paths = []
             complete = len(paths) <= self.k
             paths = paths[: self.k]
-            self._paths[key] = (paths, [self._links(p) for p in paths], complete)
-            self._paths[(b, a)] = ([p[::-1] for p in paths], [x[::-1] for x in self._paths[key][1]], complete)
+            self._paths[key] = ([">".join(p) for p in paths], [self._links(p) for p in paths], complete)
+            self._paths[(b, a)] = ([">".join(p[::-1]) for p in paths], [x[::-1] for x in self._paths[key][1]], complete)
         return self._paths[key]
 
     def fallback(self, a, b, servable: np.ndarray):
-        """Shortest path over the links that can serve (cached by that set), or None."""
+        """``(route, link_indices)`` of the shortest path over the links that can
+        serve (cached by that set), or None."""
         key = (a, b, np.packbits(servable).tobytes())
         if key not in self._fallback:
             try:
                 path = nx.shortest_path(self._view(a, b, servable), a, b, weight="length_km")
-                self._fallback[key] = (path, self._links(path))
+                self._fallback[key] = (">".join(path), self._links(path))
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 self._fallback[key] = None
         return self._fallback[key]

@@ -82,18 +82,22 @@ def schedule_passes(passes: pd.DataFrame, links, start: pd.Timestamp) -> pd.Data
     for sl in links:
         for st in sl.stations:
             station_rank.setdefault(st, len(station_rank))
-    order = sorted(range(len(out)), key=lambda i: (-out.at[i, "key_bits"], out.at[i, "start_s"], station_rank.get(out.at[i, "station"], 0)))
-    taken: dict = {}
-    for i in order:
-        sat, st = out.at[i, "satellite"], out.at[i, "station"]
-        slew = wanted[(sat, st)]
-        s, e = out.at[i, "start_s"], out.at[i, "end_s"]
-        clash = [j for j in taken.get(sat, []) if out.at[j, "station"] != st and s < out.at[j, "end_s"] + slew and out.at[j, "start_s"] < e + slew]
-        if clash:
-            rule[i] = f"one terminal: pass {out.at[clash[0], 'pass_id']} over {out.at[clash[0], 'station']} served"
+    sat, sta = out["satellite"].tolist(), out["station"].tolist()
+    s0, s1, key, pid = out["start_s"].to_numpy(), out["end_s"].to_numpy(), out["key_bits"].to_numpy(), out["pass_id"].tolist()
+    slew = np.array([wanted[(a, b)] for a, b in zip(sat, sta)])
+    order = np.lexsort((np.array([station_rank.get(x, 0) for x in sta]), s0, -key))
+    taken: dict = {}  # satellite -> indices served, kept sorted by start
+    for i in order.tolist():
+        mine = taken.setdefault(sat[i], [])
+        # Passes sorted by start: only neighbours within a pass length can clash.
+        k = int(np.searchsorted(s0[mine], s0[i])) if mine else 0
+        clash = next((j for j in mine[max(k - 3, 0): k + 3]
+                      if sta[j] != sta[i] and s0[i] < s1[j] + slew[i] and s0[j] < s1[i] + slew[i]), None)
+        if clash is not None:
+            rule[i] = f"one terminal: pass {pid[clash]} over {sta[clash]} served"
             continue
         served[i] = True
-        taken.setdefault(sat, []).append(i)
+        mine.insert(k, i)
     out["served"] = served
     out["rule"] = rule
     return out

@@ -83,9 +83,10 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
         pairs_of.setdefault(sl.satellite, []).append(sl)
     stores = SatelliteStores(store_keys, store_caps)
     sched = schedule_passes(passes, network.satellites, start)
-    flown = sched.index[(sched["served"].astype(bool)) & (sched["end_s"] >= 0) & (sched["end_s"] < span_s)] if len(sched) else []
-    sched["relayed_bits"] = 0.0
-    sched["store_bits_after"] = np.nan
+    flown = np.flatnonzero(sched["served"].astype(bool).to_numpy() & (sched["end_s"] >= 0).to_numpy() & (sched["end_s"] < span_s).to_numpy())
+    p_sat, p_sta, p_key = sched["satellite"].tolist(), sched["station"].tolist(), sched["key_bits"].tolist()
+    relayed_bits = np.zeros(len(sched))
+    store_after = np.full(len(sched), np.nan)
 
     requests = make_requests(network.demands, span_s, network.seed)
     n_req = len(requests)
@@ -118,28 +119,39 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
     retries: list = []  # heap of (time, request)
     level, minimum, threshold = pools.level, pools.minimum, pools.threshold
 
+    # Per candidate route: its links with their minimum and threshold (fixed settings).
+    routes: dict = {}
+
+    def candidates(a, b):
+        if (a, b) not in routes:
+            paths, idxs, complete = router.candidates(a, b)
+            routes[(a, b)] = ([(p, x, minimum[x], threshold[x]) for p, x in zip(paths, idxs)], complete)
+        return routes[(a, b)]
+
     def attempt(r: int, t: float) -> bool:
         bits = req_bits[r]
-        paths, idxs, complete = router.candidates(req_a[r], req_b[r])
+        cands, complete = candidates(req_a[r], req_b[r])
         chosen, spare = None, None
-        for path, idx in zip(paths, idxs):
+        for path, idx, mn, thr in cands:
             after = level[idx] - bits
-            if (after >= minimum[idx]).all():
-                if (after >= threshold[idx]).all():
-                    chosen = (path, idx)
+            if (after >= mn).all():
+                if (after >= thr).all():
+                    chosen = (path, idx, after, mn, thr)
                     break
                 if spare is None:
-                    spare = (path, idx)
+                    spare = (path, idx, after, mn, thr)
         chosen = chosen or spare
         if chosen is None and not complete:
-            chosen = router.fallback(req_a[r], req_b[r], level - bits >= minimum)
+            found = router.fallback(req_a[r], req_b[r], level - bits >= minimum)
+            if found is not None:
+                chosen = (found[0], found[1], level[found[1]] - bits, minimum[found[1]], threshold[found[1]])
         attempts[r] += 1
         if chosen is None:
             return False
-        path, idx = chosen
-        pools.consume(idx, bits)
+        path, idx, after, mn, thr = chosen
+        pools.consume(idx, bits, after, mn, thr)
         served_t[r] = t
-        route_of[r] = ">".join(path)
+        route_of[r] = path
         hops[r] = len(idx)
         return True
 
@@ -153,8 +165,8 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
         j = i
         while j < n_ev and ev_t[j] == t and ev_k[j] == 0:
             row = ev_p[j]
-            sat, st = sched.at[row, "satellite"], sched.at[row, "station"]
-            stores.add(stores.index[(sat, st)], float(sched.at[row, "key_bits"]))
+            sat, st = p_sat[row], p_sta[row]
+            stores.add(stores.index[(sat, st)], float(p_key[row]))
             relayed = 0.0
             for sl in pairs_of[sat]:
                 if st not in sl.stations:
@@ -165,8 +177,8 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
                 if m > 0:
                     pools.add(np.array([k]), np.array([m]))
                     relayed += m
-            sched.at[row, "relayed_bits"] = relayed
-            sched.at[row, "store_bits_after"] = float(stores.level[stores.index[(sat, st)]])
+            relayed_bits[row] = relayed
+            store_after[row] = stores.level[stores.index[(sat, st)]]
             j += 1
         while j < n_ev and ev_t[j] == t and ev_k[j] == 1:
             r = ev_p[j]
@@ -220,7 +232,9 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
     states = np.hstack([snap_state, np.full(snap_store.shape, -1, np.int8)])
     state_names = np.array(list(STATES) + ["store"], dtype=object)
     pools_out = pd.DataFrame({
-        "time_utc": np.repeat(start + pd.to_timedelta(snap_t, unit="s"), len(pool_names)),
+        # Formatted once per snapshot (as satqkd.io writes times), not once per row.
+        "time_utc": np.repeat((start + pd.to_timedelta(snap_t, unit="s")).strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy(dtype=object),
+                              len(pool_names)),
         "pool": np.tile(pool_names, snap_t.size),
         "kind": np.tile(list(links["kind"]) + ["satellite-store"] * len(store_keys), snap_t.size),
         "level_bits": levels.ravel(),
@@ -232,7 +246,7 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
         "discarded_bits": stores.discarded, "level_bits": stores.level,
     })
     status_out = [etsi_status(pools, k, links.at[k, "a"], links.at[k, "b"]) | {"link": links.at[k, "link"]} for k in range(n)]
-    sched_out = sched.copy()
+    sched_out = sched.assign(relayed_bits=relayed_bits, store_bits_after=store_after)
     if len(sched_out):
         sched_out.insert(3, "end_utc", start + pd.to_timedelta(sched_out["end_s"], unit="s"))
     return NetworkResults(network, start, float(span_s), link_out, pools_out, req_out, sched_out, stores_out, status_out)
