@@ -164,4 +164,4 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True)
 
         contents.update(network_files(results.network, out, title=results.scenario.name, report=report))
     paths = write_files(contents)
-    return {p.stem if i > 2 else k: p for i, (k, p) in enumerate(zip(["passes", "seconds", "report"] + [None] * len(paths), paths))}
+    return {("seconds" if p == seconds_path else p.stem): p for p in paths}
