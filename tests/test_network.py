@@ -363,3 +363,51 @@ def test_equipment_files_are_the_presets(name, preset):
     assert from_file.source == p.source and from_file.protocol == p.protocol
     for f in vars(p.detector):
         assert getattr(from_file.detector, f) == pytest.approx(getattr(p.detector, f)), f
+
+
+SMALL = """
+name: two stations, two users, one day
+start: 2021-05-20T00:00:00
+days: 1
+optimise: false
+constraints: {min_elevation_deg: 10, night: nautical}
+protocol: {preset: satellite}
+satellites:
+  - name: MICIUS
+    orbit: {elements: %s}
+stations:
+  - {preset: nanshan, telescope: {preset: nanshan}, detector: {preset: micius_2021_nanshan}}
+  - {preset: xinglong, telescope: {preset: xinglong}, detector: {preset: micius_2021_xinglong}}
+network:
+  nodes:
+    - {name: Nanshan, kind: station}
+    - {name: Xinglong, kind: station}
+    - {name: u1, kind: user, latitude_deg: 43.8, longitude_deg: 87.6}
+    - {name: u2, kind: user, latitude_deg: 40.2, longitude_deg: 117.2}
+  fibre_links:
+    - {a: u1, b: Nanshan, length_km: 60}
+    - {a: u2, b: Xinglong, length_km: 40, system: chen2021_40mhz}
+  satellite_links: [{stations: [Nanshan, Xinglong]}]
+  demands: [{a: u1, b: u2, kind: aes_rekey, every_s: 3600, timeout_s: 86400, poisson: true}]
+"""
+
+
+def test_run_and_network_commands_write_the_same_network_files(tmp_path):
+    """`satqkd run` of a scenario with a network block writes the network files too; two runs
+    of `satqkd network` give byte-identical files (report included)."""
+    from pathlib import Path
+
+    from satqkd.cli import main
+
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SMALL % (Path("ephemeris/micius-2021-04-27.tle").resolve()))
+    assert main(["run", str(scenario), "-o", str(tmp_path / "run"), "--no-report"]) == 0
+    assert main(["network", str(scenario), "-o", str(tmp_path / "n1")]) == 0
+    assert main(["network", str(scenario), "-o", str(tmp_path / "n2")]) == 0
+    for name in ("pools.csv", "requests.csv", "links.csv", "capacity.csv", "satellite-passes.csv", "status.json", "network.html"):
+        assert (tmp_path / "n1" / name).read_bytes() == (tmp_path / "n2" / name).read_bytes(), name
+        if name != "network.html":
+            assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "n1" / name).read_bytes(), name
+    assert not (tmp_path / "run" / "network.html").exists()
+    cap = pd.read_csv(tmp_path / "n1" / "capacity.csv")
+    assert cap["bottleneck"].iat[0] == "Nanshan~Xinglong" and cap["capacity_bits_per_day"].iat[0] > 0

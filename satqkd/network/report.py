@@ -64,9 +64,10 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
-def _fig(fig: go.Figure) -> str:
+def _fig(fig: go.Figure, div_id: str) -> str:
+    # A fixed div id (plotly draws a random one) keeps the file byte-identical run to run.
     fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=50, b=40))
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}, div_id=div_id)
 
 
 def _map(res) -> go.Figure:
@@ -154,10 +155,10 @@ def render_network_report(res, title: str = "satqkd network") -> str:
         f"network stage of satqkd (key pools, trusted relays, satellite relay)</p>",
         "<div class='cards'>" + "".join(f"<div class='card'>{k}<b>{v}</b></div>" for k, v in cards) + "</div>",
         lead,
-        "<h2>Map</h2>", _fig(_map(res)),
+        "<h2>Map</h2>", _fig(_map(res), "network-map"),
         "<h2>Capacity per day (max-flow over daily link volumes)</h2>", _table(cap),
-        "<h2>Pool levels</h2>", _fig(_pool_plot(res)),
-        "<h2>Requests</h2>", _fig(_request_plot(res)),
+        "<h2>Pool levels</h2>", _fig(_pool_plot(res), "pool-levels"),
+        "<h2>Requests</h2>", _fig(_request_plot(res), "requests"),
         "<h2>Satellite passes and relay</h2>",
         _table(res.passes.drop(columns=[c for c in ("start_s", "end_s") if c in res.passes])) if len(res.passes) else "<p>No passes.</p>",
         "<h2>Links</h2>",
