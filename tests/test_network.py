@@ -411,3 +411,41 @@ def test_run_and_network_commands_write_the_same_network_files(tmp_path):
     assert not (tmp_path / "run" / "network.html").exists()
     cap = pd.read_csv(tmp_path / "n1" / "capacity.csv")
     assert cap["bottleneck"].iat[0] == "Nanshan~Xinglong" and cap["capacity_bits_per_day"].iat[0] > 0
+
+
+def test_shipped_outline_contains_every_node():
+    """The map's hand-drawn outline of China holds every node of the shipped network
+    (coordinates of system.md), by ray casting."""
+    from satqkd.network.outline import CHINA_OUTLINE
+
+    ring = CHINA_OUTLINE[0]
+
+    def inside(lon, lat):
+        hit = False
+        for (x1, y1), (x2, y2) in zip(ring[:-1], ring[1:]):
+            if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+                hit = not hit
+        return hit
+
+    nodes = load_scenario("configs/china-network.yaml").network.nodes
+    outside = [n for n, lo, la in zip(nodes["node"], nodes["longitude_deg"], nodes["latitude_deg"]) if not inside(lo, la)]
+    assert outside == []
+    assert not inside(139.7, 35.7) and not inside(127.0, 37.5)  # Tokyo, Seoul
+
+
+def test_demand_kinds_and_schedules():
+    """Bits per request: otp_call = 8 kbit/s x 120 s; aes_rekey = 256 bit/s x interval;
+    a schedule of times is taken as given within the span."""
+    from satqkd.network.demand import DemandSpec, make_requests
+
+    d = [DemandSpec(a="x", b="y", kind="otp_call", every_s=600),
+         DemandSpec(a="x", b="y", kind="aes_rekey", every_s=60),
+         DemandSpec(a="x", b="y", kind="constant", rate_bps=10, times_s=[5000, 10, 99999])]
+    r = make_requests(d, 3600.0)
+    assert r.loc[r["demand"] == 0, "bits"].unique().tolist() == [8000 * 120]
+    assert (r["demand"] == 0).sum() == 6 and (r["demand"] == 1).sum() == 60
+    assert r.loc[r["demand"] == 1, "bits"].iat[0] == 256 * 60
+    assert r.loc[r["demand"] == 2, "t_s"].tolist() == [10.0]
+    assert list(r["t_s"]) == sorted(r["t_s"])
+    with pytest.raises(ValueError):
+        DemandSpec(a="x", b="y", kind="constant")

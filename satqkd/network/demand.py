@@ -13,7 +13,8 @@ of nodes and what they need.  Three kinds:
   requested in bundles of ``every_s`` seconds.
 
 Requests start at ``start_s`` (seconds after the scenario's start) and run to
-``end_s`` or the end of the span.  With ``poisson: true`` the gaps between
+``end_s`` or the end of the span; or they follow a schedule, ``times_s``: a
+list of request times (seconds after the start).  With ``poisson: true`` the gaps between
 requests are exponential with mean ``every_s``, drawn from the network's
 ``seed`` (the only random draw of the network stage).  A request that no
 route can serve waits, retried every ``network.retry_every_s``, until
@@ -52,6 +53,7 @@ class DemandSpec(BaseModel):
     end_s: Positive | None = None
     timeout_s: NonNegative = 3600.0
     poisson: bool = False
+    times_s: list[NonNegative] | None = None
     name: str | None = None
 
     @model_validator(mode="after")
@@ -62,6 +64,8 @@ class DemandSpec(BaseModel):
             raise ValueError("rate_bps: an aes_rekey demand is 256 bits every second; use kind: constant for another rate")
         if self.kind != "otp_call" and self.duration_s is not None:
             raise ValueError("duration_s: only an otp_call has a duration (others ask for every_s worth of key)")
+        if self.times_s is not None and self.poisson:
+            raise ValueError("times_s: a schedule of request times cannot also be poisson")
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s: expected after start_s ({self.start_s:g}), got {self.end_s:g}")
         return self
@@ -87,7 +91,10 @@ def make_requests(demands: list[DemandSpec], span_s: float, seed: int = 0) -> pd
     parts = []
     for i, d in enumerate(demands):
         end = min(d.end_s, span_s) if d.end_s is not None else span_s
-        if d.poisson:
+        if d.times_s is not None:
+            t = np.sort(np.asarray(d.times_s, dtype=float))
+            t = t[(t >= d.start_s) & (t < end)]
+        elif d.poisson:
             n_max = int((end - d.start_s) / d.every_s * 1.5 + 50)
             t = d.start_s + np.cumsum(rng.exponential(d.every_s, n_max))
             while t.size and t[-1] < end:

@@ -68,6 +68,8 @@ class Router:
         """``(route, link_indices)`` of the shortest path over the links that can
         serve (cached by that set), or None."""
         key = (a, b, np.packbits(servable).tobytes())
+        if len(self._fallback) > 100_000:
+            self._fallback.clear()  # bounded memory over long runs
         if key not in self._fallback:
             try:
                 path = nx.shortest_path(self._view(a, b, servable), a, b, weight="length_km")
