@@ -123,7 +123,7 @@ def network(
     _warn(results.warnings)
     written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
     req = results.network.requests
-    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed"))
+    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
     typer.echo(f"{sc.name}: {len(results.network.links)} links, {len(req)} requests ({counts})")
     for _, row in results.network.capacity.iterrows():
         typer.echo(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "

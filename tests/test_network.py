@@ -286,6 +286,11 @@ def test_invariants(case):
     bal = links["generated_bits"] - (links["level_bits"] - initial) - links["consumed_bits"] - links["discarded_bits"]
     scale = links["generated_bits"].abs().max() + initial.max() + 1.0
     assert np.abs(bal).max() <= 1e-9 * scale and abs(bal.sum()) <= 1e-9 * scale * len(bal)
+    # Fibre key generated over the day is exactly the blocks closed by its end (hand count):
+    # nothing simulated past the span.
+    fib = links[(links["kind"] == "fibre") & (links["block_bits"] > 0)]
+    assert np.allclose(fib["generated_bits"], fib["block_bits"] * np.floor(86400.0 / fib["block_s"]), rtol=1e-12)
+    assert set(res.requests["status"]) <= {"served", "waited", "failed", "pending"}
     s = res.stores
     assert np.allclose(s["generated_bits"], s["level_bits"] + s["consumed_bits"] + s["discarded_bits"], rtol=1e-12, atol=1e-6)
     # Every delivery consumes its bits from every hop: per-link sums of the routes match.

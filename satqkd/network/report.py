@@ -128,7 +128,7 @@ def _pool_plot(res) -> go.Figure:
 def _request_plot(res) -> go.Figure:
     counts = res.requests.groupby(["demand_name", "status"]).size().unstack(fill_value=0)
     fig = go.Figure()
-    for status, colour in (("served", "#1a9850"), ("waited", "#fee08b"), ("failed", "#d73027")):
+    for status, colour in (("served", "#1a9850"), ("waited", "#fee08b"), ("failed", "#d73027"), ("pending", "#999")):
         if status in counts:
             fig.add_trace(go.Bar(y=counts.index, x=counts[status], name=status, orientation="h", marker_color=colour))
     fig.update_layout(barmode="stack", title="Requests per demand", height=max(300, 22 * len(counts) + 120), xaxis=dict(title="requests"))
@@ -138,9 +138,9 @@ def _request_plot(res) -> go.Figure:
 def render_network_report(res, title: str = "satqkd network") -> str:
     """The HTML report of a network run (plotly.js embedded: opens offline)."""
     req = res.requests
-    n = {s: int((req["status"] == s).sum()) for s in ("served", "waited", "failed")}
+    n = {s: int((req["status"] == s).sum()) for s in ("served", "waited", "failed", "pending")}
     cards = [("nodes", f"{len(res.network.nodes)}"), ("links", f"{len(res.links)}"),
-             ("requests served / waited / failed", f"{n['served']:,} / {n['waited']:,} / {n['failed']:,}"),
+             ("requests served / waited / failed / pending", f"{n['served']:,} / {n['waited']:,} / {n['failed']:,} / {n['pending']:,}"),
              ("key delivered", _bits(float(req["served_bits"].sum())))]
     cap = res.capacity
     lead = ""

@@ -12,8 +12,8 @@ needs no events: each pool is brought up to date at every event time
 A request is served on the route :class:`~satqkd.network.routing.Router`
 picks, consuming its bits from every pool of the route; otherwise it waits,
 retried every ``retry_every_s``, and fails once ``timeout_s`` has passed.
-Its status is ``served`` (first try), ``waited`` (served later) or
-``failed``.  Nothing here is random: the only draw (Poisson request times)
+Its status is ``served`` (first try), ``waited`` (served later),
+``failed`` (timed out) or ``pending`` (still waiting when the span ended).  Nothing here is random: the only draw (Poisson request times)
 happens in :func:`~satqkd.network.demand.make_requests` from the seed.
 """
 
@@ -155,6 +155,16 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
         hops[r] = len(idx)
         return True
 
+    def wait(r: int, t: float):
+        """Retry later if the timeout allows; a retry due after the span leaves it pending."""
+        t_next = t + network.retry_every_s
+        if t_next - req_t[r] > req_timeout[r]:
+            return  # stays "failed"
+        if t_next >= span_s:
+            status[r] = "pending"
+            return
+        heapq.heappush(retries, (t_next, r))
+
     i, n_ev = 0, len(ev_t)
     while i < n_ev or retries:
         t = ev_t[i] if i < n_ev else np.inf
@@ -184,15 +194,15 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
             r = ev_p[j]
             if attempt(r, t):
                 status[r] = "served"
-            elif req_timeout[r] >= network.retry_every_s:
-                heapq.heappush(retries, (t + network.retry_every_s, r))
+            else:
+                wait(r, t)
             j += 1
         while retries and retries[0][0] == t:
             _, r = heapq.heappop(retries)
             if attempt(r, t):
                 status[r] = "waited"
-            elif t + network.retry_every_s - req_t[r] <= req_timeout[r]:
-                heapq.heappush(retries, (t + network.retry_every_s, r))
+            else:
+                wait(r, t)
         while j < n_ev and ev_t[j] == t and ev_k[j] == 2:
             s = ev_p[j]
             snap_level[s] = pools.level
