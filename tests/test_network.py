@@ -414,8 +414,19 @@ def test_run_and_network_commands_write_the_same_network_files(tmp_path):
         if name != "network.html":
             assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "n1" / name).read_bytes(), name
     assert not (tmp_path / "run" / "network.html").exists()
+    assert "<script src=" not in (tmp_path / "n1" / "network.html").read_text()  # plotly.js embedded
     cap = pd.read_csv(tmp_path / "n1" / "capacity.csv")
     assert cap["bottleneck"].iat[0] == "Nanshan~Xinglong" and cap["capacity_bits_per_day"].iat[0] > 0
+
+
+def test_map_is_a_plain_scatter_that_needs_no_world_map():
+    """plotly's geographic traces fetch their world map from a CDN; the network map must not use them."""
+    from satqkd.network.report import _map
+
+    res = simulate(_sat_net(), _passes([("SA", 1000, 1300, 4e6)]), START, 3600.0)
+    fig = _map(res)
+    assert {t.type for t in fig.data} == {"scatter"}
+    assert len(fig.data) >= 3 + 2  # outline rings, links, nodes
 
 
 def test_shipped_outline_contains_every_node():
