@@ -117,9 +117,17 @@ def _pool_plot(res) -> go.Figure:
         fig.add_trace(go.Scatter(x=pd.to_datetime(part["time_utc"]), y=part["level_bits"], mode="lines", name=name, line=dict(shape="hv")))
     flown = res.passes[res.passes["served"].astype(bool)] if len(res.passes) else res.passes
     if len(flown):
-        fig.add_trace(go.Scatter(x=flown["end_utc"], y=np.zeros(len(flown)), mode="markers", name="pass (key on board)",
-                                 marker=dict(symbol="triangle-up", size=10, color="#444"),
-                                 text=[f"{s}: {k / 1e6:.2f} Mbit" for s, k in zip(flown["station"], flown["key_bits"])], hoverinfo="text+x"))
+        # One dotted vertical line per flown pass (at the end of its key window), as one trace.
+        levels = pools.loc[pools["pool"].isin(keep), "level_bits"]
+        top = max(float(levels.max()) if len(levels) else 1.0, 10.0) * 2
+        xs, ys, text = [], [], []
+        for t, st, k in zip(flown["end_utc"], flown["station"], flown["key_bits"]):
+            label = f"pass over {st}: {k / 1e6:.2f} Mbit on board"
+            xs += [t, t, None]
+            ys += [1.0, top, None]
+            text += [label, label, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="satellite pass", line=dict(color="#888", width=1, dash="dot"),
+                                 text=text, hoverinfo="text+x"))
     fig.update_layout(title="Pool levels (satellite stores, satellite link, bottlenecks); passes marked", height=450,
                       yaxis=dict(title="key (bits)", type="log"), xaxis=dict(title="UTC"))
     return fig
