@@ -40,7 +40,6 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from satqkd.config import load_scenario

@@ -51,9 +51,7 @@ def capacity_table(network, links: pd.DataFrame, pairs) -> pd.DataFrame:
     for a, b in pairs:
         value, cut = pair_capacity(network, vol, a, b)
         try:
-            import networkx as nx_
-
-            route = nx_.shortest_path(network.graph, a, b, weight="length_km")
+            route = nx.shortest_path(network.graph, a, b, weight="length_km")
             route_km = float(sum(network.graph[u][v]["length_km"] for u, v in zip(route[:-1], route[1:])))
             n_hops = len(route) - 1
         except nx.NetworkXNoPath:

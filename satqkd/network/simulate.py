@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .demand import make_requests
-from .pools import EMPTY, READY, STATES, WARNING, Pools, etsi_status
+from .pools import STATES, Pools, etsi_status
 from .routing import Router
 from .satellite import SatelliteStores, schedule_passes
 from .topology import Network
