@@ -350,6 +350,44 @@ def scenarios():
     _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
+@app.command(epilog="Example: satqkd network china-network -o out-network")
+def network(
+    scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a network: block, or a shipped one's name (china-network)."),
+    out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for pools.csv, requests.csv, links.csv, capacity.csv, network.html."),
+    no_report: bool = typer.Option(False, "--no-report", help="Write the tables only."),
+    weather: Optional[str] = typer.Option(None, "--weather", help="clear: every night clear; draw: one seeded weather year "
+                                          "(default: draw if the scenario has a weather block)."),
+    quiet: bool = _QUIET,
+):
+    """Run a scenario's trusted-relay network: key pools, relay, requests, capacity."""
+    from .config import load_scenario
+    from .io import check_output_dir, prepare_dir, write_files
+    from .network.report import network_files
+    from .pipeline import run as run_pipeline
+
+    check_output_dir(out, "-o/--out")
+    if weather not in (None, "clear", "draw"):
+        raise SatqkdError(f"--weather: expected clear or draw, got {weather!r}")
+    with _progress(quiet) as update:
+        update("load")
+        sc = load_scenario(scenario)
+        if sc.network is None:
+            raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
+        results = run_pipeline(sc, progress=update, weather=None if weather is None else weather == "draw")
+        update("write")
+        written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
+    _warn(results.warnings)
+    req = results.network.requests
+    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
+    typer.echo(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
+               f"{_plural(len(req), 'request', 'requests')} ({counts})")
+    for _, row in results.network.capacity.iterrows():
+        typer.echo(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
+                   f"{row['capacity_bits_per_day'] / 1e6:,.2f} Mbit/day, limited by {row['bottleneck']}")
+    for path in written:
+        typer.echo(f"  {path}")
+
+
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
 
 

@@ -321,6 +321,7 @@ class ScenarioSpec(_Strict):
     weather: dict | None = None   # satqkd.weather.WeatherSettings
     schedule: dict | None = None  # satqkd.schedule.ScheduleSettings
     sweep: dict[str, list[Any]] | None = None  # satqkd.study: parameter -> values
+    network: Any = None  # validated by satqkd.network.topology.NetworkSpec
 
 
 @dataclasses.dataclass
@@ -362,6 +363,7 @@ class Scenario:
     today: Any = None     # the date "today" meant (rebuilding it elsewhere gives the same span)
     max_element_age_days: float | None = None
     allow_stale_elements: bool = False
+    network: Any = None  # a satqkd.network.Network when the scenario has a network: block
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -533,6 +535,14 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             raise SatqkdError(
                 f"{name}: stations[{i}].name: {n!r} is also the name of stations[{names.index(n)}]; give each station a distinct name"
             )
+    network = None
+    if spec.network is not None:
+        from .network.topology import build_network, parse_network
+
+        network = build_network(
+            parse_network(spec.network, f"{name}: network"), {s.station.name: s.station for s in stations},
+            sat_names, f"{name}: network", base_dir=path.parent,
+        )
     from .schedule import ScheduleSettings
     from .weather import WeatherSettings
 
@@ -540,7 +550,8 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     sched = build_block(ScheduleSettings, {}, spec.schedule, f"{name}: schedule")
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
                     weather, sched, spec.sweep, raw, today,
-                    max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements)
+                    max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements,
+                    network=network)
 
 
 def load_system(path: str | Path):

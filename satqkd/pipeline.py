@@ -58,6 +58,7 @@ class Results:
     passes: pd.DataFrame
     seconds: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    network: object = None  # satqkd.network.NetworkResults when the scenario has a network: block
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,13 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
     passes, seconds, notes = assemble(parts)
     passes = weatherlib.weather_stage(scenario, passes, enabled=weather, seed=seed)
     passes = schedule.schedule_stage(scenario, passes)
-    return Results(scenario, passes, seconds, notes)
+    results = Results(scenario, passes, seconds, notes)
+    if scenario.network is not None:
+        # The network stage: key pools fed by the scheduled, clear passes.
+        from .network import run_network
+
+        results.network = run_network(scenario, results.passes)
+    return results
 
 
 def weather_tables(results: Results, *, years: int | None = None, seed: int | None = None):
@@ -327,6 +334,12 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
 
         contents[out / "report.html"] = render_report(results)
         names.append("report")
+    if results.network is not None:
+        from .network.report import network_files
+
+        for path, data in network_files(results.network, out, title=results.scenario.name, report=report).items():
+            contents[path] = data
+            names.append(Path(path).stem)
     # Which satqkd and which scenario made these files: a sidecar, so the
     # CSVs stay plain for every CSV reader (Parquet also carries it inside).
     contents[out / "run.json"] = render_provenance(results, [p.name for p in contents])

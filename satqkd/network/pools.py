@@ -1,0 +1,182 @@
+"""Key pools: the store of secret key on every link, with QKDNetSim's four states.
+
+:class:`PoolSettings` is the plain settings object (capacity, minimum,
+threshold, initial level, key size) a scenario fills; :class:`Pools` holds
+the level of every link's pool as numpy arrays and is what the simulation
+updates.  Semantics follow QKDNetSim (Mehic et al.; ``reference/network.md``):
+
+* **ready** -- level at or above the threshold;
+* **warning** -- between the minimum and the threshold, and falling (or just
+  fallen from ready);
+* **charging** -- between the minimum and the threshold, and rising (or
+  recovering from empty);
+* **empty** -- at or below the minimum.
+
+Key that would take a pool above its capacity is **discarded** (and
+counted).  A pool never serves key that would take it below its minimum.
+Unlike QKDNetSim's code (whose threshold starts at the minimum, so warning
+and charging never occur), the threshold here is its own setting and does
+work: the router prefers routes whose every pool stays ready
+(:mod:`satqkd.network.routing`).
+
+Bits are conserved per pool: ``generated = level - initial + consumed +
+discarded`` at every instant.  :func:`etsi_status` writes a pool in the shape
+of the ETSI GS QKD 014 ``status`` response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from pydantic import ConfigDict, Field
+
+__all__ = ["PoolSettings", "Pools", "STATES", "READY", "WARNING", "CHARGING", "EMPTY", "etsi_status"]
+
+READY, WARNING, CHARGING, EMPTY = 0, 1, 2, 3
+STATES = ("ready", "warning", "charging", "empty")
+
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """One link's key pool.
+
+    Parameters
+    ----------
+    capacity_bits
+        Most key the pool holds; more is discarded (1e9 bits, **ours**).
+    minimum_bits
+        Reserve never handed out (e.g. for authenticating the next rounds).
+    threshold_bits
+        Level at and above which the pool is *ready*; below it *warning* or
+        *charging*.  Must lie between the minimum and the capacity.
+    initial_bits
+        Level at the start of the simulation.
+    key_size_bits
+        Size of one key handed out by the ETSI 014 interface (``key_size``).
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    capacity_bits: Annotated[float, Field(gt=0.0)] = 1e9
+    minimum_bits: NonNegative = 0.0
+    threshold_bits: NonNegative = 1e6
+    initial_bits: NonNegative = 0.0
+    key_size_bits: Annotated[int, Field(gt=0)] = 256
+
+    def __post_init__(self):
+        if not self.minimum_bits <= self.threshold_bits <= self.capacity_bits:
+            raise ValueError(
+                f"expected minimum_bits <= threshold_bits <= capacity_bits, got {self.minimum_bits:g}, "
+                f"{self.threshold_bits:g}, {self.capacity_bits:g}"
+            )
+        if self.initial_bits > self.capacity_bits:
+            raise ValueError(f"initial_bits: expected at most capacity_bits ({self.capacity_bits:g}), got {self.initial_bits:g}")
+
+
+class Pools:
+    """The levels of ``n`` pools, fed by steady fibre blocks and by events.
+
+    Fibre key arrives in blocks: pool ``i`` gains ``block_bits[i]`` every
+    ``block_s[i]`` seconds (the first block closes at ``block_s[i]``).  The
+    level is brought up to date lazily (:meth:`advance`) whenever a pool is
+    looked at; this is exact, because between two looks a pool only gains
+    key, and clipping at capacity once equals clipping after every block.
+    """
+
+    def __init__(self, settings: list[PoolSettings], block_bits, block_s):
+        self.settings = settings
+        self.capacity = np.array([s.capacity_bits for s in settings], dtype=float)
+        self.minimum = np.array([s.minimum_bits for s in settings], dtype=float)
+        self.threshold = np.array([s.threshold_bits for s in settings], dtype=float)
+        self.initial = np.array([s.initial_bits for s in settings], dtype=float)
+        self.level = self.initial.copy()
+        self.block_bits = np.asarray(block_bits, dtype=float)
+        bs = np.asarray(block_s, dtype=float)
+        self.steady = np.isfinite(bs) & (self.block_bits > 0)
+        self.block_s = np.where(self.steady, bs, 1.0)
+        self.blocks_done = np.zeros(len(settings), dtype=np.int64)
+        self.generated = np.zeros(len(settings))
+        self.consumed = np.zeros(len(settings))
+        self.discarded = np.zeros(len(settings))
+        self.state = np.where(self.level <= self.minimum, EMPTY, np.where(self.level >= self.threshold, READY, CHARGING)).astype(np.int8)
+
+    def __len__(self):
+        return self.level.size
+
+    def _set(self, idx, new):
+        """Set levels and move the states (hysteresis between minimum and threshold)."""
+        old = self.level[idx]
+        st = self.state[idx]
+        mid = np.where(new > old, CHARGING, np.where(new < old, WARNING, st))
+        mid = np.where(st == EMPTY, CHARGING, np.where((st == READY) & (new < old), WARNING, mid))
+        self.state[idx] = np.where(new <= self.minimum[idx], EMPTY, np.where(new >= self.threshold[idx], READY, mid))
+        self.level[idx] = new
+
+    def add(self, idx, bits):
+        """Add ``bits`` of new key to pools ``idx``; overflow beyond capacity is discarded."""
+        bits = np.asarray(bits, dtype=float)
+        self.generated[idx] += bits
+        total = self.level[idx] + bits
+        cap = self.capacity[idx]
+        self.discarded[idx] += np.maximum(total - cap, 0.0)
+        self._set(idx, np.minimum(total, cap))
+
+    def advance(self, idx, t_s: float):
+        """Bring pools ``idx`` up to time ``t_s``: add the fibre blocks closed since the last look."""
+        done = np.floor(t_s / self.block_s[idx]).astype(np.int64)
+        new = np.where(self.steady[idx], done - self.blocks_done[idx], 0)
+        if new.any():
+            self.blocks_done[idx] = np.where(self.steady[idx], done, self.blocks_done[idx])
+            self.add(idx, new * self.block_bits[idx])
+
+    def can_serve(self, idx, bits: float):
+        """True for each pool in ``idx`` that can give ``bits`` without going below its minimum."""
+        return self.level[idx] - bits >= self.minimum[idx]
+
+    def consume(self, idx, bits: float, new=None, minimum=None, threshold=None):
+        """Take ``bits`` from every pool in ``idx`` (the caller checked :meth:`can_serve`).
+
+        ``new``, ``minimum``, ``threshold`` (optional): ``level[idx] - bits``
+        and the pools' settings, when the caller has them at hand.  A level
+        that falls ends empty, ready or warning (never charging)."""
+        if new is None:
+            new = self.level[idx] - bits
+        if minimum is None:
+            minimum, threshold = self.minimum[idx], self.threshold[idx]
+        self.consumed[idx] += bits
+        self.level[idx] = new
+        self.state[idx] = np.where(new <= minimum, EMPTY, np.where(new >= threshold, READY, WARNING))
+
+    def balance(self):
+        """Per pool: generated - (level - initial) - consumed - discarded (zero up to rounding)."""
+        return self.generated - (self.level - self.initial) - self.consumed - self.discarded
+
+
+def etsi_status(pools: Pools, i: int, source: str, target: str) -> dict:
+    """Pool ``i`` as an ETSI GS QKD 014 ``GET /api/v1/keys/{slave_SAE_ID}/status`` response.
+
+    Keys are counted in whole keys of ``key_size`` bits; the key management
+    entities (KMEs) are the link's two nodes and the secure application
+    entities (SAEs) are named after them.
+    """
+    s = pools.settings[i]
+    size = int(s.key_size_bits)
+    usable = max(pools.level[i] - pools.minimum[i], 0.0)
+    return {
+        "source_KME_ID": source,
+        "target_KME_ID": target,
+        "master_SAE_ID": f"{source}-SAE",
+        "slave_SAE_ID": f"{target}-SAE",
+        "key_size": size,
+        "stored_key_count": int(usable // size),
+        "max_key_count": int(s.capacity_bits // size),
+        "max_key_per_request": 128,
+        "max_key_size": 8 * size,
+        "min_key_size": 64,
+        "max_SAE_ID_count": 0,
+        "state": STATES[int(pools.state[i])],
+    }

@@ -1,0 +1,137 @@
+"""The satellite as a trusted relay (Liao et al., PRL 120, 030501 (2018)).
+
+Each pass leaves secret key shared between the satellite and **one** ground
+station.  The satellite keeps it on board in a :class:`SatelliteStores`
+entry per (satellite, station), each with a capacity (its memory; key
+beyond it is discarded).  When the satellite holds key with two stations of
+a satellite link, a ground command makes it announce the XOR of the two
+keys: the stations then share key equal to the **smaller** of the two
+stores, and that much is consumed from **both** stores.  Here the command
+is issued at the end of every pass that adds key, for every pair of the
+link's stations in the order the scenario lists them, and the amount is
+further capped by the room in the pair's ground pool (key is not relayed
+only to be thrown away).
+
+**One quantum terminal.**  The satellite serves one station at a time and
+needs ``slew_s`` (60 s, the common scheduling assumption of
+``reference/network.md``) to re-point.  When passes over two stations of a
+satellite overlap (within ``slew_s``), :func:`schedule_passes` keeps the
+one with the most forecast key (ties: the earlier, then the station listed
+first) and drops the other; this greedy rule is documented, not optimal.
+
+**Hooks for weather and external schedulers.**  If the pass table has a
+``scheduled`` column (bool), it decides alone which passes are flown and the
+rule above is not applied.  If it has a ``clear`` column (bool, or a
+fraction of the pass that is clear), a pass's key is multiplied by it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SatelliteStores", "schedule_passes", "seconds_since"]
+
+
+def seconds_since(times, start: pd.Timestamp) -> np.ndarray:
+    """UTC timestamps (a Series or array) as seconds after ``start``."""
+    t = pd.to_datetime(pd.Series(times), utc=True)
+    s = pd.Timestamp(start)
+    s = s.tz_localize("UTC") if s.tzinfo is None else s.tz_convert("UTC")
+    return ((t - s).dt.total_seconds()).to_numpy(dtype=float)
+
+
+def schedule_passes(passes: pd.DataFrame, links, start: pd.Timestamp) -> pd.DataFrame:
+    """The passes of the satellite links' stations, with the key each delivers.
+
+    Returns one row per candidate pass: ``pass_id``, ``satellite``,
+    ``station``, ``start_s``, ``end_s`` (the usable window, seconds after
+    ``start``), ``key_bits`` (after ``clear``), ``served`` (flown by the one
+    terminal) and ``rule`` (why it was dropped, or "").
+    """
+    wanted = {(sl.satellite, st): sl.slew_s for sl in links for st in sl.stations}
+    cols = ["pass_id", "satellite", "station", "start_s", "end_s", "key_bits", "served", "rule"]
+    if passes is None or passes.empty or "key_bits" not in passes:
+        return pd.DataFrame({c: pd.Series(dtype=float if c.endswith("_s") or c == "key_bits" else object) for c in cols})
+    keep = np.array([(s, st) in wanted for s, st in zip(passes["satellite"], passes["station"])], dtype=bool)
+    p = passes.loc[keep]
+    start_col = "usable_start_utc" if "usable_start_utc" in p else "rise_utc"
+    end_col = "usable_end_utc" if "usable_end_utc" in p else "set_utc"
+    ok = p[start_col].notna() & p[end_col].notna()
+    p = p.loc[ok]
+    key = np.nan_to_num(p["key_bits"].to_numpy(dtype=float), nan=0.0)
+    if "clear" in p:
+        key = key * p["clear"].to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "pass_id": p["pass_id"].to_numpy() if "pass_id" in p else np.arange(len(p)),
+        "satellite": p["satellite"].to_numpy(),
+        "station": p["station"].to_numpy(),
+        "start_s": seconds_since(p[start_col], start),
+        "end_s": seconds_since(p[end_col], start),
+        "key_bits": key,
+    })
+    out = out.sort_values(["start_s", "station"], kind="stable").reset_index(drop=True)
+    if "scheduled" in p:
+        sched = dict(zip(p["pass_id"], p["scheduled"].astype(bool))) if "pass_id" in p else None
+        out["served"] = [bool(sched[i]) for i in out["pass_id"]] if sched is not None else p["scheduled"].astype(bool).to_numpy()
+        out["rule"] = np.where(out["served"], "", "not scheduled")
+        return out
+    served = np.zeros(len(out), dtype=bool)
+    rule = np.full(len(out), "", dtype=object)
+    station_rank = {}
+    for sl in links:
+        for st in sl.stations:
+            station_rank.setdefault(st, len(station_rank))
+    sat, sta = out["satellite"].tolist(), out["station"].tolist()
+    s0, s1, key, pid = out["start_s"].to_numpy(), out["end_s"].to_numpy(), out["key_bits"].to_numpy(), out["pass_id"].tolist()
+    slew = np.array([wanted[(a, b)] for a, b in zip(sat, sta)])
+    order = np.lexsort((np.array([station_rank.get(x, 0) for x in sta]), s0, -key))
+    taken: dict = {}  # satellite -> indices served, kept sorted by start
+    for i in order.tolist():
+        mine = taken.setdefault(sat[i], [])
+        # Passes sorted by start: only neighbours within a pass length can clash.
+        k = int(np.searchsorted(s0[mine], s0[i])) if mine else 0
+        clash = next((j for j in mine[max(k - 3, 0): k + 3]
+                      if sta[j] != sta[i] and s0[i] < s1[j] + slew[i] and s0[j] < s1[i] + slew[i]), None)
+        if clash is not None:
+            rule[i] = f"one terminal: pass {pid[clash]} over {sta[clash]} served"
+            continue
+        served[i] = True
+        mine.insert(k, i)
+    out["served"] = served
+    out["rule"] = rule
+    return out
+
+
+class SatelliteStores:
+    """On-board key stores, one per (satellite, station), with capacities."""
+
+    def __init__(self, keys: list[tuple[str, str]], capacity_bits):
+        self.keys = list(keys)
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.capacity = np.asarray(capacity_bits, dtype=float)
+        n = len(self.keys)
+        self.level = np.zeros(n)
+        self.generated = np.zeros(n)
+        self.consumed = np.zeros(n)
+        self.discarded = np.zeros(n)
+
+    def add(self, j: int, bits: float):
+        """Key of one pass; beyond the store's capacity it is discarded."""
+        self.generated[j] += bits
+        room = self.capacity[j] - self.level[j]
+        kept = min(bits, room)
+        self.discarded[j] += bits - kept
+        self.level[j] += kept
+
+    def relay(self, ja: int, jb: int, room_bits: float) -> float:
+        """XOR announcement: both stores give ``min(a, b, room)``; returns that amount."""
+        m = max(min(self.level[ja], self.level[jb], room_bits), 0.0)
+        if m > 0:
+            for j in (ja, jb):
+                self.level[j] -= m
+                self.consumed[j] += m
+        return m
+
+    def balance(self):
+        return self.generated - self.level - self.consumed - self.discarded
