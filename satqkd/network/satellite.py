@@ -14,15 +14,13 @@ only to be thrown away).
 
 **One quantum terminal.**  The satellite serves one station at a time and
 needs ``slew_s`` (60 s, the common scheduling assumption of
-``reference/network.md``) to re-point.  When passes over two stations of a
-satellite overlap (within ``slew_s``), :func:`schedule_passes` keeps the
-one with the most forecast key (ties: the earlier, then the station listed
-first) and drops the other; this greedy rule is documented, not optimal.
-
-**Hooks for weather and external schedulers.**  If the pass table has a
-``scheduled`` column (bool), it decides alone which passes are flown and the
-rule above is not applied.  If it has a ``clear`` column (bool, or a
-fraction of the pass that is clear), a pass's key is multiplied by it.
+``reference/network.md``) to re-point.  Which passes are flown is decided
+by the contention stage (:mod:`satqkd.schedule`): the pass table's
+``scheduled`` column.  A pass table without one (built elsewhere) is
+scheduled here by that module's default rule (greedy by key: a pass is
+flown unless it conflicts with a bigger one already taken).  If the table
+has a ``clear`` column (bool, or a fraction of the pass that is clear), a
+pass's key is multiplied by it.
 """
 
 from __future__ import annotations
@@ -70,37 +68,18 @@ def schedule_passes(passes: pd.DataFrame, links, start: pd.Timestamp) -> pd.Data
         "end_s": seconds_since(p[end_col], start),
         "key_bits": key,
     })
-    out = out.sort_values(["start_s", "station"], kind="stable").reset_index(drop=True)
-    if "scheduled" in p:
-        sched = dict(zip(p["pass_id"], p["scheduled"].astype(bool))) if "pass_id" in p else None
-        out["served"] = [bool(sched[i]) for i in out["pass_id"]] if sched is not None else p["scheduled"].astype(bool).to_numpy()
-        out["rule"] = np.where(out["served"], "", "not scheduled")
-        return out
-    served = np.zeros(len(out), dtype=bool)
-    rule = np.full(len(out), "", dtype=object)
-    station_rank = {}
-    for sl in links:
-        for st in sl.stations:
-            station_rank.setdefault(st, len(station_rank))
-    sat, sta = out["satellite"].tolist(), out["station"].tolist()
-    s0, s1, key, pid = out["start_s"].to_numpy(), out["end_s"].to_numpy(), out["key_bits"].to_numpy(), out["pass_id"].tolist()
-    slew = np.array([wanted[(a, b)] for a, b in zip(sat, sta)])
-    order = np.lexsort((np.array([station_rank.get(x, 0) for x in sta]), s0, -key))
-    taken: dict = {}  # satellite -> indices served, kept sorted by start
-    for i in order.tolist():
-        mine = taken.setdefault(sat[i], [])
-        # Passes sorted by start: only neighbours within a pass length can clash.
-        k = int(np.searchsorted(s0[mine], s0[i])) if mine else 0
-        clash = next((j for j in mine[max(k - 3, 0): k + 3]
-                      if sta[j] != sta[i] and s0[i] < s1[j] + slew[i] and s0[j] < s1[i] + slew[i]), None)
-        if clash is not None:
-            rule[i] = f"one terminal: pass {pid[clash]} over {sta[clash]} served"
-            continue
-        served[i] = True
-        mine.insert(k, i)
-    out["served"] = served
-    out["rule"] = rule
-    return out
+    if "scheduled" not in p:
+        # No contention stage ran (a pass table from elsewhere): apply its
+        # default rule here, one terminal per satellite, one telescope per
+        # station, with the links' re-pointing time.
+        from ..schedule import schedule
+
+        slew_s = max(wanted.values()) if wanted else 60.0
+        p = schedule(p, "greedy", station_repoint_s=slew_s, satellite_repoint_s=slew_s)
+    out["served"] = p["scheduled"].astype(bool).to_numpy()
+    out["rule"] = (p["not_scheduled_reason"].fillna("").to_numpy(object) if "not_scheduled_reason" in p
+                   else np.where(out["served"], "", "not scheduled"))
+    return out.sort_values(["start_s", "station"], kind="stable").reset_index(drop=True)
 
 
 class SatelliteStores:
