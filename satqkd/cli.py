@@ -90,6 +90,7 @@ def run(
     """Run a whole scenario: passes, per-second link and key, weather, schedule, report."""
     from .config import load_scenario
     from .pipeline import weather_tables, write_outputs
+    from .schedule import lost_to_conflicts
     from .study import run as run_study
 
     if out.exists() and not out.is_dir():
@@ -116,7 +117,8 @@ def run(
     typer.echo(
         f"{sc.name}: {len(p)} passes from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
         f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
-        f"({delivered / 1e6:.2f} Mbit in {int(p['scheduled'].sum()) if len(p) else 0} scheduled passes)"
+        f"({delivered / 1e6:.2f} Mbit in {int(p['scheduled'].sum()) if len(p) else 0} scheduled passes, "
+        f"{lost_to_conflicts(p) / 1e6:.2f} Mbit lost to conflicts)"
     )
     for kind, path in written.items():
         if not kind.startswith("seconds["):

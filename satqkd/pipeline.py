@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -220,23 +220,16 @@ def assemble(parts: Iterable) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     return passes.drop(columns="_unit"), seconds, sorted(set(notes))
 
 
-def run(scenario: Scenario, *, map_units: Callable | None = None, weather: bool | None = None,
-        seed: int | None = None) -> Results:
+def run(scenario: Scenario, *, weather: bool | None = None, seed: int | None = None) -> Results:
     """Forecast every pass of the scenario, the key each one yields, which
-    passes are clear and which are scheduled.
+    passes are clear and which are scheduled (the units one after another in
+    this process; :func:`satqkd.study.run` runs them on Dask).
 
-    ``map_units(function, scenario, units)`` runs :func:`run_unit` over the
-    units and returns the results in order (default: one after another in
-    this process; :mod:`satqkd.study` passes one that uses Dask).
     ``weather`` draws one weather year (default: when the scenario has a
     ``weather`` block); ``seed`` overrides the scenario's weather seed.
     """
     check_scenario(scenario)
-    work = units(scenario)
-    if map_units is None:
-        parts = [run_unit(scenario, u) for u in work]
-    else:
-        parts = map_units(run_unit, scenario, work)
+    parts = [run_unit(scenario, u) for u in units(scenario)]
     return finish(scenario, parts, weather=weather, seed=seed)
 
 
