@@ -264,6 +264,7 @@ def run(
     from .config import load_scenario
     from .io import check_output_dir
     from .pipeline import run as run_pipeline, weather_tables, write_outputs
+    from .schedule import lost_to_conflicts
     from .study import run as run_study
 
     # Found before the run, not after minutes of computing.
@@ -298,7 +299,8 @@ def run(
     typer.echo(
         f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
         f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
-        f"({delivered / 1e6:.2f} Mbit in {_plural(int(p['scheduled'].sum()) if len(p) else 0, 'scheduled pass', 'scheduled passes')})"
+        f"({delivered / 1e6:.2f} Mbit in {_plural(int(p['scheduled'].sum()) if len(p) else 0, 'scheduled pass', 'scheduled passes')}, "
+        f"{lost_to_conflicts(p) / 1e6:.2f} Mbit lost to conflicts)"
     )
     for kind, path in written.items():
         if not kind.startswith("seconds["):

@@ -549,7 +549,7 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     weather = None if spec.weather is None else build_block(WeatherSettings, {}, spec.weather, f"{name}: weather")
     sched = build_block(ScheduleSettings, {}, spec.schedule, f"{name}: schedule")
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
-                    weather, sched, spec.sweep, raw, today,
+                    weather=weather, schedule=sched, sweep=spec.sweep, raw=raw, today=today,
                     max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements,
                     network=network)
 

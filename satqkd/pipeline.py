@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -225,14 +225,12 @@ def assemble(parts: Iterable) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     return passes.drop(columns="_unit"), seconds, sorted(set(notes))
 
 
-def run(scenario: Scenario, progress: Callable | None = None, *, map_units: Callable | None = None,
-        weather: bool | None = None, seed: int | None = None) -> Results:
+def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool | None = None,
+        seed: int | None = None) -> Results:
     """Forecast every pass of the scenario, the key each one yields, which
-    passes are clear and which are scheduled.
+    passes are clear and which are scheduled (the units one after another in
+    this process; :func:`satqkd.study.run` runs them on Dask).
 
-    ``map_units(function, scenario, units)`` runs :func:`run_unit` over the
-    units and returns the results in order (default: one after another in
-    this process; :mod:`satqkd.study` passes one that uses Dask).
     ``weather`` draws one weather year (default: when the scenario has a
     ``weather`` block); ``seed`` overrides the scenario's weather seed.
     ``progress(stage, done, total)``, if given, is called as the units run
@@ -240,14 +238,11 @@ def run(scenario: Scenario, progress: Callable | None = None, *, map_units: Call
     """
     check_scenario(scenario)
     work = units(scenario)
-    if map_units is None:
-        parts = []
-        for k, u in enumerate(work):
-            if progress is not None:
-                progress("passes", k, len(work))
-            parts.append(run_unit(scenario, u))
-    else:
-        parts = map_units(run_unit, scenario, work)
+    parts = []
+    for k, u in enumerate(work):
+        if progress is not None:
+            progress("passes", k, len(work))
+        parts.append(run_unit(scenario, u))
     return finish(scenario, parts, weather=weather, seed=seed)
 
 

@@ -261,6 +261,14 @@ def _yearly_samples(passes, models, longitudes_deg, years, seed, key_column, sel
     return key * clear
 
 
+def _clear_sky(passes, key_column, select=None) -> np.ndarray:
+    """Key of every pass under a clear sky (after ``select``): the upper bound."""
+    key = passes[key_column].fillna(0.0).to_numpy(float)
+    if select is None:
+        return key
+    return key * select(np.ones((1, len(passes)), bool))[0]
+
+
 def _summary(groups: dict, samples: np.ndarray, key: np.ndarray, label_cols: list[str]) -> pd.DataFrame:
     rows = []
     for label, idx in groups.items():
@@ -277,14 +285,15 @@ def key_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel], *, 
                      select=None) -> pd.DataFrame:
     """The key of the whole span over ``years`` seeded weather years: one row
     per station (``satellite`` = "all"), one per link (satellite, station)
-    and a total row, with ``clear_sky_bits`` (every night clear) and the mean,
+    and a total row, with ``clear_sky_bits`` (every night clear, after
+    ``select``) and the mean,
     P10, P50 and P90 of the weather years.  ``select`` maps the clear passes
     of each year (``[years, passes]`` booleans) to those that make key, e.g.
     :func:`satqkd.schedule.greedy_many` (contention); default: all clear ones."""
     if years < 1:
         raise SatqkdError(f"weather.years: expected at least 1, got {years}")
     samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
-    key = passes[key_column].fillna(0.0).to_numpy(float)
+    key = _clear_sky(passes, key_column, select)
     groups = {("all", "all"): np.arange(len(passes))}
     for name, idx in passes.groupby("station", sort=True).indices.items():
         groups[("all", name)] = idx
@@ -303,7 +312,7 @@ def monthly_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel],
     of the passes' nights (the same draws: the same seed gives months that
     add up to the year)."""
     samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
-    key = passes[key_column].fillna(0.0).to_numpy(float)
+    key = _clear_sky(passes, key_column, select)
     month = _pass_nights(passes, longitudes_deg or {}).month
     frame = pd.DataFrame({"station": passes["station"].to_numpy(), "month": np.asarray(month)})
     groups = {(st, MONTHS[m - 1]): idx for (st, m), idx in frame.groupby(["station", "month"], sort=True).indices.items()}
