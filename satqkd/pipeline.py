@@ -272,6 +272,17 @@ def weather_tables(results: Results, *, years: int | None = None, seed: int | No
     settings = sc.weather or weatherlib.WeatherSettings()
     years = settings.years if years is None else years
     seed = settings.seed if seed is None else seed
+    # Computed once per results (the CLI writes the tables, the report shows them).
+    cache = results.__dict__.setdefault("_weather_tables", {})
+    if (years, seed) not in cache:
+        cache[(years, seed)] = _weather_tables(results, years, seed)
+    return cache[(years, seed)]
+
+
+def _weather_tables(results: Results, years: int, seed: int):
+    from . import schedule, weather as weatherlib
+
+    sc = results.scenario
     models, longitudes = weatherlib.scenario_models(sc)
     s = sc.schedule or schedule.ScheduleSettings()
     passes = results.passes

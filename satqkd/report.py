@@ -147,6 +147,7 @@ _PASS_COLUMNS = [
     ("mean_key_rate_bps", "key rate (kbit/s)", 1e-3, 2),
     ("station", "station", None, None),
     ("satellite", "satellite", None, None),
+    ("served", "served", None, None),
     ("culmination_utc", "culmination (UTC)", None, None),
     ("max_elevation_deg", "max elevation (°)", 1, 1),
     ("key_window_s", "key window (s)", 1, 0),
@@ -171,7 +172,19 @@ def _cell(value, scale, decimals) -> str:
     return f'<td data-v="{v:.6g}">{v:,.{decimals}f}</td>'
 
 
+def _served(passes: pd.DataFrame) -> pd.Series:
+    """Which passes deliver key: scheduled on a clear night (all without those columns)."""
+    ok = pd.Series(True, index=passes.index)
+    for col in ("scheduled", "clear"):
+        if col in passes:
+            ok &= passes[col].fillna(False).astype(bool)
+    return ok
+
+
 def _pass_table(passes: pd.DataFrame, pickable: set) -> str:
+    if "scheduled" in passes:
+        why = passes["not_scheduled_reason"].fillna("") if "not_scheduled_reason" in passes else ""
+        passes = passes.assign(served=np.where(_served(passes), "yes", "no: " + why))
     cols = [c for c in _PASS_COLUMNS if c[0] in passes]
     head = "".join(f'<th class="{"left" if c[2] is None else ""}" title="sort">{_esc(c[1])}</th>' for c in cols)
     rows = []
@@ -202,6 +215,7 @@ def _station_totals(passes: pd.DataFrame, stations: list[str]) -> pd.DataFrame:
             "passes": f"{len(g):,}",
             "with key": f"{int((key > 0).sum()):,}",
             "final key (Mbit)": f"{key.sum() / 1e6:,.2f}",
+            "delivered (Mbit)": f"{key[_served(g)].sum() / 1e6:,.2f}" if len(g) else "0.00",
             "key per pass (Mbit)": f"{key.mean() / 1e6:,.3f}" if len(g) else "–",
             "best pass (Mbit)": f"{key.max() / 1e6:,.3f}" if len(g) else "–",
             "usable (min)": f"{g['usable_s'].sum() / 60:,.1f}",
@@ -422,6 +436,7 @@ def render_report(results) -> str:
     cards = [
         ("final key", f"{total_key / 1e6:,.2f} Mbit"),
         ("per day", f"{total_key / 1e6 / days:,.2f} Mbit" if days > 0 else "–"),
+        ("delivered", f"{float(passes.loc[_served(passes), 'key_bits'].sum()) / 1e6:,.2f} Mbit" if n else "0 Mbit"),
         ("passes", f"{n:,}"),
         ("usable time", f"{passes['usable_s'].sum() / 60:,.1f} min" if n else "0 min"),
     ]
@@ -444,6 +459,19 @@ def render_report(results) -> str:
         body.append(_fig_html(_timeline(passes, stations), 150 + 45 * len(stations)))
     else:
         body.append("<p>No pass meets the constraints in this span.</p>")
+    if n and "scheduled" in passes:
+        from .schedule import lost_to_conflicts
+
+        cloudy = int((~passes["clear"].astype(bool)).sum()) if "clear" in passes else 0
+        body.append(f"<p class='meta'>Delivered: the key of the passes scheduled on clear nights (one telescope "
+                    f"per station, one terminal per satellite); {cloudy:,} cloudy, "
+                    f"{lost_to_conflicts(passes) / 1e6:,.2f} Mbit lost to conflicts.</p>")
+    if sc.weather is not None and n:
+        from .pipeline import weather_tables
+        from .weather import distribution_html
+
+        yearly, _ = weather_tables(results)
+        body.append(distribution_html(yearly, sc.weather.years, sc.weather.seed))
     body.append(_parameters(sc))
 
     shown = passes.head(MAX_PASS_FIGURES)
