@@ -90,7 +90,13 @@ def test_pass_table_key_and_rate_first_with_units_and_sortable(default_report):
     table = re.search(r'<table class="sortable" id="pass-table"><thead><tr>(.*?)</tr>', html).group(1)
     headers = re.findall(r"<th[^>]*>(.*?)</th>", table)
     assert headers[:2] == ["final key (kbit)", "key rate (kbit/s)"]
-    assert all("(" in h for h in headers if h not in ("station", "satellite"))  # units everywhere else
+    assert all("(" in h for h in headers if h not in ("station", "satellite", "served"))  # units everywhere else
+    # Which passes deliver key, and why the others do not (scheduled on a clear night).
+    assert "served" in headers
+    served = re.findall(r'<td class="left">(yes|no: [^<]*)</td>', html)
+    assert len(served) == len(results.passes)
+    delivered = results.passes["scheduled"] & results.passes["clear"]
+    assert served.count("yes") == int(delivered.sum())
     assert "satqkdSort" in html
     assert html.count('class="pick"') == len(results.passes)
 
