@@ -910,7 +910,7 @@ def optimise_pass(
     order given (centre slots kept first).
 
     The solver is L-BFGS-B on a transformed, box-bounded parameter space
-    with batched finite-difference gradients, started from ``x0`` (a
+    with finite-difference gradients on the best window, started from ``x0`` (a
     previous :class:`PassKey` or a :class:`Source`) when given; without a
     usable warm start (none, or one giving no key) it starts from the best
     point of a small fixed grid, and it never returns less than that point.
@@ -956,10 +956,10 @@ def optimise_pass(
         qb = b_key if block.key_is_x else 1 - b_key
         return mu, p, qa, qb
 
-    def batch(u):
+    def batch(u, blk=block):
         mu, p, qa, qb = params(u)
         n_eval[0] += len(mu)
-        out = _evaluate(block, mu, p, qa, qb)
+        out = _evaluate(blk, mu, p, qa, qb)
         ell = out["ell"]
         if block.n_x_target is not None:
             # Fixed n_X, free number of pulses: the figure of merit is key per pulse.
@@ -994,15 +994,25 @@ def optimise_pass(
     dim = 5
 
     def fun(u):
-        pts = np.vstack([u, u + h * np.eye(dim)])
-        _, f, _ = batch(pts)
+        # The key is the maximum over windows of a smooth function, so its
+        # gradient is that of the best window alone (Danskin): the shifted
+        # points are evaluated on that one window, over only its slots.
+        _, f0, w0 = batch(u[None, :])
+        end = int(block.ends[w0[0]])
+        one = dataclasses.replace(block, eta=block.eta[:end + 1], y0=block.y0[:end + 1],
+                                  ends=np.array([end]))
+        _, f1, _ = batch(u + h * np.eye(dim), one)
+        f = np.concatenate([f0, f1])
         grad = -(f[1:] - f[0]) / h / scale
         if not optimise_basis:
             grad[4] = 0.0
         return -f[0] / scale, grad
 
+    # ftol 1e-5 is relative to the key (f is normalised): stopping there
+    # instead of at 1e-10 halves the evaluations and costs 5e-6 of the key
+    # on average (30 days of the default scenario, worst pass 3e-5).
     res = minimize(fun, u_best, jac=True, method="L-BFGS-B",
-                   bounds=list(zip(_LOWER, _UPPER)), options={"maxiter": 200, "ftol": 1e-10, "gtol": 1e-8})
+                   bounds=list(zip(_LOWER, _UPPER)), options={"maxiter": 200, "ftol": 1e-5, "gtol": 1e-8})
     u_fin = np.clip(res.x, _LOWER, _UPPER)
     a_src = source.basis_prob_x if block.key_is_x else 1 - source.basis_prob_x
     u_src = _encode(source.intensities, source.probabilities, a_src)
