@@ -27,6 +27,13 @@ def test_two_worker_cluster_writes_the_serial_tables_byte_for_byte(tmp_path):
     serial = pipeline.run(sc)
     with study.cluster(workers=2) as client:  # real worker processes
         parallel = study.run(sc, client=client)
+        # Workers keep glibc's own malloc trim threshold: Dask's 64 KiB made
+        # them unmap and re-fault every unit's arrays (5 s of system time in
+        # benchmarks/bench_study.py).
+        import os
+
+        trims = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert len(trims) == 2 and set(trims.values()) == {None}
     pipeline.write_outputs(serial, tmp_path / "a", report=False)
     pipeline.write_outputs(parallel, tmp_path / "b", report=False)
     for name in ("passes.csv", "seconds.csv"):
