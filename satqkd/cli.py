@@ -208,9 +208,42 @@ def _emit(frame, fmt: Format, title: str = "", float_format: str | None = None, 
         console.print(table)
 
 
+def _width(err: bool = False) -> int | None:
+    """The width to wrap messages at: the terminal's (or ``$COLUMNS``), or
+    None for piped output (one line per message, as scripts expect)."""
+    stream = sys.stderr if err else sys.stdout
+    if "COLUMNS" in os.environ:
+        try:
+            return max(int(os.environ["COLUMNS"]), 20)
+        except ValueError:
+            pass
+    try:
+        if stream.isatty():
+            return max(os.get_terminal_size(stream.fileno()).columns, 20)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def _say(text: str, err: bool = False, indent: str | None = None) -> None:
+    """Print a message wrapped at spaces to the terminal's width, never
+    inside a word; continuation lines are indented (two spaces more than
+    the first)."""
+    import textwrap
+
+    width = _width(err)
+    if width is None or len(text) <= width:
+        typer.echo(text, err=err)
+        return
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    indent = lead + "  " if indent is None else indent
+    typer.echo(textwrap.fill(text.strip(), width=width, initial_indent=lead, subsequent_indent=indent,
+                             break_long_words=False, break_on_hyphens=False), err=err)
+
+
 def _warn(lines) -> None:
     for line in lines:
-        typer.echo(f"satqkd: warning: {line}", err=True)
+        _say(f"satqkd: warning: {line}", err=True)
 
 
 @contextlib.contextmanager
@@ -264,7 +297,6 @@ def run(
     from .config import load_scenario
     from .io import check_output_dir
     from .pipeline import run as run_pipeline, weather_tables, write_outputs
-    from .schedule import lost_to_conflicts
     from .study import run as run_study
 
     # Found before the run, not after minutes of computing.
@@ -293,20 +325,38 @@ def run(
         update("write")
         written = write_outputs(results, Path(out), report=not no_report, seconds=seconds, extra=extra)
     _warn(results.warnings)
-    p = results.passes
-    total = float(p["key_bits"].sum()) if len(p) else 0.0
-    delivered = float(p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()) if len(p) else 0.0
-    typer.echo(
-        f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
-        f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
-        f"({delivered / 1e6:.2f} Mbit in {_plural(int(p['scheduled'].sum()) if len(p) else 0, 'scheduled pass', 'scheduled passes')}, "
-        f"{lost_to_conflicts(p) / 1e6:.2f} Mbit lost to conflicts)"
-    )
+    _say(_run_summary(results))
     for kind, path in written.items():
         if not kind.startswith("seconds["):
-            typer.echo(f"  {kind:8s} {path}")
+            typer.echo(f"  {kind:15s} {path}")
     if any(k.startswith("seconds[") for k in written):
-        typer.echo(f"  seconds  {Path(out) / 'seconds'}/ (Parquet, one file per satellite and station)")
+        typer.echo(f"  {'seconds':15s} {Path(out) / 'seconds'}/ (Parquet, one file per satellite and station)")
+
+
+def _run_summary(results) -> str:
+    """The run's headline: delivered key first, then where the rest went and
+    the clear-sky ceiling (:func:`satqkd.schedule.key_summary`), and with a
+    weather block the spread over the weather years."""
+    from .schedule import key_summary
+    from .units import format_bits
+
+    sc, p = results.scenario, results.passes
+    k = key_summary(p)
+    days = sc.end.tt - sc.start.tt
+    text = (f"{sc.name}: {format_bits(k['delivered_key_bits'])} of key delivered "
+            f"in {k['passes_served']:,} of {_plural(len(p), 'pass', 'passes')} "
+            f"({format_bits(k['delivered_key_bits'] / days)} a day), "
+            f"{sc.start.utc_strftime('%Y-%m-%d %H:%M')} to {sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC; "
+            f"lost to cloud {format_bits(k['lost_to_cloud_bits'])} ({_plural(k['cloudy_passes'], 'pass', 'passes')}), "
+            f"to conflicts {format_bits(k['lost_to_conflicts_bits'])} ({_plural(k['conflicting_passes'], 'pass', 'passes')}); "
+            f"clear-sky ceiling {format_bits(k['clear_sky_ceiling_bits'])}")
+    cache = getattr(results, "_weather_cache", {})
+    if sc.weather is not None and (sc.weather.years, sc.weather.seed) in cache:
+        yearly = cache[(sc.weather.years, sc.weather.seed)][0]
+        t = yearly[(yearly["satellite"] == "all") & (yearly["station"] == "all")].iloc[0]
+        text += (f"; over {sc.weather.years:,} weather years: mean {format_bits(t['mean_bits'])}, "
+                 f"P10 {format_bits(t['p10_bits'])}, P90 {format_bits(t['p90_bits'])}")
+    return text
 
 
 @app.command()

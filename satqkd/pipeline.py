@@ -59,6 +59,21 @@ class Results:
     seconds: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     network: object = None  # satqkd.network.NetworkResults when the scenario has a network: block
+    _weather_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def weather_tables(self, *, years: int | None = None, seed: int | None = None):
+        """The key over the span in many seeded weather years: ``(by station
+        and link, by station and month)`` (:func:`satqkd.schedule.weather_years`;
+        the scenario's ``weather:`` settings unless given).  Computed once per
+        results: the CLI writes the tables, the report shows them."""
+        from . import schedule, weather as weatherlib
+
+        settings = self.scenario.weather or weatherlib.WeatherSettings()
+        years = settings.years if years is None else years
+        seed = settings.seed if seed is None else seed
+        if (years, seed) not in self._weather_cache:
+            self._weather_cache[(years, seed)] = schedule.weather_years(self.scenario, self.passes, years=years, seed=seed)
+        return self._weather_cache[(years, seed)]
 
 
 @dataclass(frozen=True)
@@ -263,33 +278,8 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
 
 
 def weather_tables(results: Results, *, years: int | None = None, seed: int | None = None):
-    """The key over the span in many seeded weather years: ``(by station and
-    link, by station and month)`` (see :func:`satqkd.weather.key_distribution`).
-    In each weather year the clear passes are scheduled by the greedy rule."""
-    from . import schedule, weather as weatherlib
-
-    sc = results.scenario
-    settings = sc.weather or weatherlib.WeatherSettings()
-    years = settings.years if years is None else years
-    seed = settings.seed if seed is None else seed
-    # Computed once per results (the CLI writes the tables, the report shows them).
-    cache = results.__dict__.setdefault("_weather_tables", {})
-    if (years, seed) not in cache:
-        cache[(years, seed)] = _weather_tables(results, years, seed)
-    return cache[(years, seed)]
-
-
-def _weather_tables(results: Results, years: int, seed: int):
-    from . import schedule, weather as weatherlib
-
-    sc = results.scenario
-    models, longitudes = weatherlib.scenario_models(sc)
-    s = sc.schedule or schedule.ScheduleSettings()
-    passes = results.passes
-    pairs = schedule.conflicts(passes, s.station_repoint_s, s.satellite_repoint_s)
-    select = schedule.greedy_many(passes["key_bits"].fillna(0.0).to_numpy(float), pairs)
-    kw = dict(years=years, seed=seed, longitudes_deg=longitudes, select=select)
-    return weatherlib.key_distribution(passes, models, **kw), weatherlib.monthly_distribution(passes, models, **kw)
+    """:meth:`Results.weather_tables` (kept as a function for callers of the library)."""
+    return results.weather_tables(years=years, seed=seed)
 
 
 # --------------------------------------------------------------------------

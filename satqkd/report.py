@@ -35,6 +35,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from . import __version__
+from .schedule import key_summary
+from .units import bits_unit, format_bits
 
 __all__ = ["render_report", "render_provenance", "provenance", "orbit_height_km", "MAX_PASS_FIGURES", "MAX_SKY_TRACKS"]
 
@@ -58,7 +60,8 @@ tr.pick{cursor:pointer} tr.pick:hover{background:#f3f7fb}
 .card b{display:block;font-size:1.5rem}.scroll{max-height:30rem;overflow:auto;border:1px solid #eee}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.grid{grid-template-columns:1fr}}
 details{margin:.6rem 0} summary{cursor:pointer;font-weight:600} .params td:first-child{text-align:left;color:#555}
-.warn{color:#8a5300}
+.warn{color:#8a5300} td.wrap{white-space:normal;min-width:16rem} table.weather{width:100%}
+.card small{display:block;color:#666;font-size:.75rem;margin-top:.1rem}.card.lead{background:#e3eefa}
 """
 
 _JS = """
@@ -110,10 +113,35 @@ def provenance(results) -> dict:
 
 
 def render_provenance(results, files: list[str]) -> str:
-    """``run.json``: the provenance of the outputs written beside it."""
+    """``run.json``: the provenance of the outputs written beside it and the
+    run's headline, delivered key first (:func:`satqkd.schedule.key_summary`:
+    the key of the passes scheduled on clear nights, then what cloud and
+    conflicts took; ``clear_sky_ceiling_bits`` is the upper bound, every pass
+    served under a clear sky).  ``files`` are paths relative to the folder
+    (``seconds/part-00000.parquet``)."""
     doc = {"generator": f"satqkd {__version__}", **provenance(results), "passes": int(len(results.passes)),
-           "final_key_bits": float(results.passes["key_bits"].sum()) if len(results.passes) else 0.0, "files": files}
+           **key_summary(results.passes)}
+    yearly = _weather_yearly(results)
+    if yearly is not None:
+        # The spread of the delivered key over the Monte Carlo weather years.
+        total = yearly[(yearly["satellite"] == "all") & (yearly["station"] == "all")].iloc[0]
+        doc["weather_years"] = {"years": int(results.scenario.weather.years), "seed": int(results.scenario.weather.seed),
+                                **{c.replace("_bits", "_delivered_bits"): float(total[c])
+                                   for c in ("mean_bits", "p10_bits", "p50_bits", "p90_bits")},
+                                "clear_sky_scheduled_bits": float(total["clear_sky_bits"])}
+    doc["files"] = files
     return json.dumps(doc, indent=1) + "\n"
+
+
+def _weather_yearly(results, compute: bool = True):
+    """The weather Monte Carlo's table by station (None without a weather
+    block, or when ``compute`` is off and nobody has computed it)."""
+    sc = results.scenario
+    if getattr(sc, "weather", None) is None or not len(results.passes) or not hasattr(results, "weather_tables"):
+        return None
+    if not compute and (sc.weather.years, sc.weather.seed) not in getattr(results, "_weather_cache", {}):
+        return None
+    return results.weather_tables()[0]
 
 
 def orbit_height_km(satellite) -> float:
@@ -196,9 +224,21 @@ def _pass_table(passes: pd.DataFrame, pickable: set) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
+def _is_number(text) -> bool:
+    try:
+        float(str(text).replace(",", ""))
+        return True
+    except ValueError:
+        return str(text) == "–"
+
+
 def _plain_table(frame: pd.DataFrame, cls: str = "") -> str:
-    head = "".join(f"<th class='left'>{_esc(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td class='left'>{_esc(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    """A small table of text cells: numeric columns right-aligned, the rest left."""
+    right = [len(frame) > 0 and all(_is_number(v) for v in frame[c]) for c in frame.columns]
+    align = ["" if r else "left" for r in right]
+    head = "".join(f"<th class='{a}'>{_esc(c)}</th>" for c, a in zip(frame.columns, align))
+    body = "".join("<tr>" + "".join(f"<td class='{a}'>{_esc(v)}</td>" for v, a in zip(row, align)) + "</tr>"
+                   for row in frame.itertuples(index=False))
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -206,21 +246,29 @@ def _plain_table(frame: pd.DataFrame, cls: str = "") -> str:
 
 
 def _station_totals(passes: pd.DataFrame, stations: list[str]) -> pd.DataFrame:
+    """Per station and in all: delivered key first, then where the rest went;
+    one unit per column (the largest value decides)."""
     rows = []
     for name in stations + ["all stations"]:
         g = passes if name == "all stations" else passes[passes["station"] == name]
+        summary = key_summary(g)
         key = g["key_bits"].fillna(0.0) if "key_bits" in g else pd.Series(dtype=float)
-        rows.append({
-            "station": name,
-            "passes": f"{len(g):,}",
-            "with key": f"{int((key > 0).sum()):,}",
-            "final key (Mbit)": f"{key.sum() / 1e6:,.2f}",
-            "delivered (Mbit)": f"{key[_served(g)].sum() / 1e6:,.2f}" if len(g) else "0.00",
-            "key per pass (Mbit)": f"{key.mean() / 1e6:,.3f}" if len(g) else "–",
-            "best pass (Mbit)": f"{key.max() / 1e6:,.3f}" if len(g) else "–",
-            "usable (min)": f"{g['usable_s'].sum() / 60:,.1f}",
-        })
-    return pd.DataFrame(rows)
+        served = key[_served(g)] if len(g) else key
+        rows.append({"station": name, "passes": len(g), "served": summary["passes_served"],
+                     "delivered": summary["delivered_key_bits"], "lost to cloud": summary["lost_to_cloud_bits"],
+                     "lost to conflicts": summary["lost_to_conflicts_bits"],
+                     "clear-sky ceiling": summary["clear_sky_ceiling_bits"],
+                     "per served pass": served.mean() if len(served) else np.nan,
+                     "usable (min)": g["usable_s"].sum() / 60 if len(g) else 0.0})
+    frame = pd.DataFrame(rows)
+    out = frame[["station"]].copy()
+    out["passes"] = frame["passes"].map("{:,}".format)
+    out["served"] = frame["served"].map("{:,}".format)
+    for col in ("delivered", "lost to cloud", "lost to conflicts", "clear-sky ceiling", "per served pass"):
+        scale, unit = bits_unit(frame[col])
+        out[f"{col} ({unit})"] = [("–" if pd.isna(v) else f"{v / scale:,.2f}") for v in frame[col]]
+    out["usable (min)"] = frame["usable (min)"].map("{:,.1f}".format)
+    return out
 
 
 def _colour(stations: list[str], name: str) -> str:
@@ -231,44 +279,159 @@ def _colour(stations: list[str], name: str) -> str:
     return palette[stations.index(name) % len(palette)]
 
 
+LONG_SPAN_DAYS = 62  # above this, key per week instead of per day, and a heatmap instead of pass ticks
+
+
 def _cumulative_key(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
+    """Delivered key over time per station and in total; the clear-sky
+    ceiling (every pass served, every night clear) dashed and labelled."""
     fig = go.Figure()
     p = passes.sort_values("set_utc")
+    delivered = p["key_bits"].fillna(0).where(_served(p), 0.0)
+    scale, unit = bits_unit([p["key_bits"].fillna(0).sum()])
     for name in stations:
-        g = p[p["station"] == name]
-        fig.add_trace(go.Scatter(x=g["set_utc"], y=g["key_bits"].fillna(0).cumsum() / 1e6, name=_esc(name), mode="lines",
-                                 line=dict(color=_colour(stations, name)), line_shape="hv", hovertemplate="%{x}<br>%{y:.2f} Mbit"))
-    fig.add_trace(go.Scatter(x=p["set_utc"], y=p["key_bits"].fillna(0).cumsum() / 1e6, name="total", mode="lines",
-                             line_shape="hv", line=dict(color="black", width=2.5), hovertemplate="%{x}<br>%{y:.2f} Mbit"))
-    fig.update_layout(title="Cumulative final key", yaxis_title="final key (Mbit)", legend=dict(orientation="h", y=-0.15))
+        g = delivered[p["station"] == name]
+        fig.add_trace(go.Scatter(x=p.loc[g.index, "set_utc"], y=g.cumsum() / scale, name=_esc(name), mode="lines",
+                                 line=dict(color=_colour(stations, name)), line_shape="hv",
+                                 hovertemplate=f"%{{x}}<br>%{{y:,.2f}} {unit}"))
+    fig.add_trace(go.Scatter(x=p["set_utc"], y=delivered.cumsum() / scale, name="delivered, all stations", mode="lines",
+                             line_shape="hv", line=dict(color="black", width=2.5), hovertemplate=f"%{{x}}<br>%{{y:,.2f}} {unit}"))
+    fig.add_trace(go.Scatter(x=p["set_utc"], y=p["key_bits"].fillna(0).cumsum() / scale, name="clear-sky ceiling",
+                             mode="lines", line_shape="hv", line=dict(color="#999", width=1.5, dash="dash"),
+                             hovertemplate=f"%{{x}}<br>ceiling %{{y:,.2f}} {unit}"))
+    fig.update_layout(title="Cumulative delivered key", yaxis_title=f"key ({unit})", legend=dict(orientation="h", y=-0.15))
     return fig
 
 
-def _daily_key(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
+def _per_period(passes: pd.DataFrame, freq: str):
+    """Bins of the span (days or weeks, UTC) and the bin of each pass."""
+    t = passes["culmination_utc"]
+    if freq == "W":
+        start = t.min().floor("D")
+        k = ((t - start) // pd.Timedelta(days=7)).astype(int)
+        bins = pd.date_range(start, periods=int(k.max()) + 1, freq="7D")
+    else:
+        day = t.dt.floor("D")
+        bins = pd.date_range(day.min(), day.max(), freq="D")
+        k = ((day - bins[0]) // pd.Timedelta(days=1)).astype(int)
+    return bins, k.to_numpy()
+
+
+def _periodic_key(passes: pd.DataFrame, stations: list[str], days: float) -> go.Figure:
+    """Delivered key per day and station (per week over a long span, so a
+    year is 53 bars, not a comb of 365), stacked; the clear-sky ceiling of
+    each bin as a labelled step line."""
+    freq = "W" if days > LONG_SPAN_DAYS else "D"
+    bins, k = _per_period(passes, freq)
+    key = passes["key_bits"].fillna(0).to_numpy(float)
+    served = _served(passes).to_numpy()
+    ceiling = np.bincount(k, weights=key, minlength=len(bins))
+    scale, unit = bits_unit([ceiling.max()])
+    what = "week" if freq == "W" else "day (UTC)"
     fig = go.Figure()
-    day = passes["culmination_utc"].dt.floor("D")
-    days = pd.date_range(day.min(), day.max(), freq="D")
     for name in stations:
-        g = passes[passes["station"] == name]
-        per_day = g["key_bits"].fillna(0).groupby(day[g.index]).sum().reindex(days, fill_value=0.0)
-        fig.add_trace(go.Bar(x=days, y=per_day.to_numpy() / 1e6, name=_esc(name), marker_color=_colour(stations, name),
-                             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} Mbit"))
-    fig.update_layout(title="Final key per day (UTC) and station", yaxis_title="final key (Mbit)", barmode="stack",
-                      legend=dict(orientation="h", y=-0.15, traceorder="normal"))
+        mine = (passes["station"] == name).to_numpy() & served
+        per = np.bincount(k[mine], weights=key[mine], minlength=len(bins))
+        fig.add_trace(go.Bar(x=bins, y=per / scale, name=_esc(name), marker_color=_colour(stations, name),
+                             hovertemplate=f"%{{x|%Y-%m-%d}}<br>%{{y:,.2f}} {unit}"))
+    fig.add_trace(go.Scatter(x=bins, y=ceiling / scale, name="clear-sky ceiling", mode="lines", line_shape="hvh",
+                             line=dict(color="#999", width=1.5, dash="dash"),
+                             hovertemplate=f"%{{x|%Y-%m-%d}}<br>ceiling %{{y:,.2f}} {unit}"))
+    fig.update_layout(title=f"Delivered key per {what} and station", yaxis_title=f"key ({unit})", barmode="stack",
+                      bargap=0.15, legend=dict(orientation="h", y=-0.15, traceorder="normal"))
     return fig
 
 
 def _timeline(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
-    key_mbit = passes["key_bits"].fillna(0).to_numpy() / 1e6
-    fig = go.Figure(go.Scatter(
-        x=passes["culmination_utc"], y=[_esc(s) for s in passes["station"]], mode="markers",
-        marker=dict(color=key_mbit, colorscale="Viridis", cmin=0, size=11, symbol="line-ns-open", line=dict(width=3, color=key_mbit),
-                    colorbar=dict(title=dict(text="key (Mbit)"))),
-        customdata=np.stack([key_mbit, passes["max_elevation_deg"].to_numpy()], axis=-1),
-        hovertemplate="%{x}<br>%{y}<br>%{customdata[0]:.3f} Mbit, max elevation %{customdata[1]:.1f}°<extra></extra>",
-    ))
-    fig.update_layout(title="Passes by station, coloured by final key", yaxis=dict(categoryorder="array",
-                      categoryarray=[_esc(s) for s in reversed(stations)]), showlegend=False)
+    """A tick per pass on a row per station: served passes coloured by their
+    key, the others grey with the reason in the hover text."""
+    key = passes["key_bits"].fillna(0).to_numpy(float)
+    scale, unit = bits_unit([key.max()])
+    served = _served(passes).to_numpy()
+    why = passes["not_scheduled_reason"].fillna("").to_numpy(str) if "not_scheduled_reason" in passes else np.full(len(passes), "")
+    fig = go.Figure()
+    for mask, label in ((~served, "not served"), (served, "served")):
+        if not mask.any():
+            continue
+        g = passes[mask]
+        marker = (dict(color=key[mask] / scale, colorscale="Viridis", cmin=0, size=11, symbol="line-ns-open",
+                       line=dict(width=3, color=key[mask] / scale), colorbar=dict(title=dict(text=f"key ({unit})")))
+                  if label == "served" else dict(color="#c8c8c8", size=9, symbol="line-ns-open", line=dict(width=2, color="#c8c8c8")))
+        fig.add_trace(go.Scatter(
+            x=g["culmination_utc"], y=[_esc(s) for s in g["station"]], mode="markers", name=label, marker=marker,
+            customdata=np.stack([key[mask] / scale, g["max_elevation_deg"].to_numpy(), why[mask]], axis=-1),
+            hovertemplate=f"%{{x}}<br>%{{y}}<br>%{{customdata[0]:.3f}} {unit}, max elevation %{{customdata[1]:.1f}}°"
+                          + ("<br>not served: %{customdata[2]}" if label == "not served" else "") + "<extra></extra>",
+        ))
+    fig.update_layout(title="Passes by station: served passes coloured by key, grey not served", showlegend=False,
+                      yaxis=dict(categoryorder="array", categoryarray=[_esc(s) for s in reversed(stations)]))
+    return fig
+
+
+def _daily_heatmap(passes: pd.DataFrame, stations: list[str]) -> go.Figure:
+    """A long span at a glance: delivered key per day (a column) and station
+    (a row); days without delivered key stay blank."""
+    bins, k = _per_period(passes, "D")
+    key = passes["key_bits"].fillna(0).to_numpy(float)
+    served = _served(passes).to_numpy()
+    scale, unit = bits_unit([key.max()])
+    z = []
+    for name in reversed(stations):
+        mine = (passes["station"] == name).to_numpy() & served
+        per = np.bincount(k[mine], weights=key[mine], minlength=len(bins)) / scale
+        z.append([float(v) if v > 0 else None for v in per])
+    fig = go.Figure(go.Heatmap(x=bins, y=[_esc(s) for s in reversed(stations)], z=z, colorscale="Viridis", zmin=0,
+                               colorbar=dict(title=dict(text=f"key ({unit})")), xgap=0, ygap=4,
+                               hovertemplate=f"%{{x|%Y-%m-%d}}<br>%{{y}}<br>%{{z:,.2f}} {unit}<extra></extra>"))
+    fig.update_layout(title="Delivered key per day and station (blank: none delivered, cloudy or no pass)")
+    return fig
+
+
+def _monthly_figure(monthly: pd.DataFrame, passes: pd.DataFrame, stations: list[str]) -> go.Figure:
+    """When in the year: per calendar month, the mean delivered key over the
+    weather years with its P10-P90 range (bar and whisker), this run's
+    weather year (a diamond: the key of passes.csv) and the clear-sky
+    ceiling with contention (a dash)."""
+    from .weather import MONTHS
+
+    names = [s for s in stations if s in set(monthly["station"])]
+    if "all" in set(monthly["station"]):
+        names.append("all")
+    scale, unit = bits_unit([monthly["clear_sky_bits"].max()])
+    served = passes[_served(passes)]
+    # The month of a pass's night, as the Monte Carlo counts it.
+    this_year = monthly.set_index(["station", "month"])["clear_sky_bits"] * 0.0
+    if "night_month" in served:
+        got = served.groupby(["station", "night_month"])["key_bits"].sum()
+        for (st, m), v in got.items():
+            this_year.loc[(st, m)] = v
+            if "all" in names:
+                this_year.loc[("all", m)] = this_year.get(("all", m), 0.0) + v
+    fig = go.Figure()
+    for name in names:
+        t = monthly[monthly["station"] == name].set_index("month").reindex(MONTHS).dropna(how="all")
+        colour = "#333" if name == "all" else _colour(stations, name)
+        label = "all stations" if name == "all" else name
+        fig.add_trace(go.Bar(
+            x=t.index, y=t["mean_bits"] / scale, name=_esc(label), marker_color=colour, opacity=0.85, offsetgroup=label,
+            error_y=dict(type="data", symmetric=False, array=(t["p90_bits"] - t["mean_bits"]) / scale,
+                         arrayminus=(t["mean_bits"] - t["p10_bits"]) / scale, color="#222", thickness=1.2, width=3),
+            customdata=np.stack([t["p10_bits"] / scale, t["p90_bits"] / scale, t["clear_sky_bits"] / scale], axis=-1),
+            hovertemplate=f"%{{x}} {_esc(label)}<br>mean %{{y:,.2f}} {unit}<br>P10-P90 %{{customdata[0]:,.2f}}-%{{customdata[1]:,.2f}} {unit}"
+                          f"<br>clear-sky ceiling %{{customdata[2]:,.2f}} {unit}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=t.index, y=t["clear_sky_bits"] / scale, mode="markers", offsetgroup=label,
+                                 name="clear-sky ceiling", legendgroup="ceiling", showlegend=name == names[0],
+                                 marker=dict(symbol="line-ew-open", size=18, color="#777", line=dict(width=2, color="#777")),
+                                 hoverinfo="skip"))
+        if "night_month" in served:
+            y = [this_year.get((name, m), 0.0) / scale for m in t.index]
+            fig.add_trace(go.Scatter(x=t.index, y=y, mode="markers", offsetgroup=label, name="this run's weather year",
+                                     legendgroup="drawn", showlegend=name == names[0],
+                                     marker=dict(symbol="diamond", size=7, color="white", line=dict(width=1.5, color="#222")),
+                                     hovertemplate=f"%{{x}} {_esc(label)}<br>this run: %{{y:,.2f}} {unit}<extra></extra>"))
+    fig.update_layout(title="Delivered key per month: mean and P10–P90 over the weather years",
+                      yaxis_title=f"key ({unit})", barmode="group", scattermode="group",
+                      legend=dict(orientation="h", y=-0.15))
     return fig
 
 
@@ -423,30 +586,66 @@ def _pass_selector(passes: pd.DataFrame, series: dict) -> str:
 # --- the page -------------------------------------------------------------------
 
 
+def _headline(summary: dict, n: int, days: float, passes: pd.DataFrame, yearly, sc) -> str:
+    """The first cards: the delivered key first, then where the rest went
+    (cloud, conflicts) and the clear-sky ceiling, labelled as such."""
+    delivered = summary["delivered_key_bits"]
+    cards = [("delivered", "delivered key", format_bits(delivered),
+              f"{summary['passes_served']:,} of {n:,} passes served"
+              + (f" · {format_bits(delivered / days)} a day" if days > 0 else ""), delivered)]
+    if yearly is not None:
+        total = yearly[(yearly["satellite"] == "all") & (yearly["station"] == "all")].iloc[0]
+        cards.append(("weather-years", f"over {sc.weather.years:,} weather years",
+                      f"{format_bits(total['p10_bits'])} – {format_bits(total['p90_bits'])}",
+                      f"P10–P90 · mean {format_bits(total['mean_bits'])}", total["mean_bits"]))
+    if sc.weather is not None or summary["cloudy_passes"]:
+        cards.append(("cloud", "lost to cloud", format_bits(summary["lost_to_cloud_bits"]),
+                      f"{summary['cloudy_passes']:,} passes on cloudy nights", summary["lost_to_cloud_bits"]))
+    cards.append(("conflicts", "lost to conflicts", format_bits(summary["lost_to_conflicts_bits"]),
+                  f"{summary['conflicting_passes']:,} clear passes not scheduled", summary["lost_to_conflicts_bits"]))
+    cards.append(("ceiling", "clear-sky ceiling", format_bits(summary["clear_sky_ceiling_bits"]),
+                  "every pass served, every night clear", summary["clear_sky_ceiling_bits"]))
+    cards.append(("usable", "usable time", f"{passes['usable_s'].sum() / 60:,.1f} min" if n else "0 min",
+                  f"{n:,} passes", None))
+    html_cards = "".join(
+        f'<div class="card{" lead" if i == 0 else ""}" id="card-{key}"{"" if bits is None else f" data-bits={bits:.0f}"}>'
+        f'{_esc(label)}<b>{_esc(value)}</b><small>{_esc(note)}</small></div>'
+        for i, (key, label, value, note, bits) in enumerate(cards))
+    return f'<div class="cards" id="totals">{html_cards}</div>'
+
+
+def _weather_note(summary: dict, yearly: pd.DataFrame, settings) -> str:
+    """Why the weather table's numbers differ from the cards'."""
+    total = yearly[(yearly["satellite"] == "all") & (yearly["station"] == "all")].iloc[0]
+    return (
+        "<p class='meta' id='weather-note'>How the numbers relate: the <b>delivered key</b> card "
+        f"({format_bits(summary['delivered_key_bits'])}) is one weather year, the one drawn with seed {settings.seed} "
+        "that marks each pass of passes.csv clear or cloudy; the table's mean and P10–P90 are over "
+        f"{settings.years:,} weather years with the same seed. The table's clear sky "
+        f"({format_bits(total['clear_sky_bits'])}) schedules every pass under a clear sky, so passes that conflict "
+        "give way; the <b>clear-sky ceiling</b> card "
+        f"({format_bits(summary['clear_sky_ceiling_bits'])}) counts every pass, conflicts included. "
+        "Delivered + lost to cloud + lost to conflicts = the ceiling.</p>")
+
+
 def render_report(results) -> str:
     """The report of :class:`~satqkd.pipeline.Results` as one HTML string."""
     sc = results.scenario
     passes, seconds = results.passes, results.seconds
     stations = [s.station.name for s in sc.stations]
-    total_key = float(passes["key_bits"].sum()) if "key_bits" in passes and len(passes) else 0.0
     start = sc.start.utc_strftime("%Y-%m-%d %H:%M")
     end = sc.end.utc_strftime("%Y-%m-%d %H:%M")
     days = (sc.end.tt - sc.start.tt)
     n = len(passes)
-    cards = [
-        ("final key", f"{total_key / 1e6:,.2f} Mbit"),
-        ("per day", f"{total_key / 1e6 / days:,.2f} Mbit" if days > 0 else "–"),
-        ("delivered", f"{float(passes.loc[_served(passes), 'key_bits'].sum()) / 1e6:,.2f} Mbit" if n else "0 Mbit"),
-        ("passes", f"{n:,}"),
-        ("usable time", f"{passes['usable_s'].sum() / 60:,.1f} min" if n else "0 min"),
-    ]
+    summary = key_summary(passes)
+    yearly = _weather_yearly(results)
     source = f" · {_esc(sc.path.name)}" if sc.path is not None else ""
     body = [
         f"<h1>{_esc(sc.name)}</h1>",
         f'<p class="meta">{start} → {end} UTC ({days:g} days) · satellites: '
         f'{_esc(", ".join(s.satellite.name or "?" for s in sc.satellites[:10]))}{" …" if len(sc.satellites) > 10 else ""}'
         f' · stations: {_esc(", ".join(stations))}{source} · <span id="version">satqkd {_esc(__version__)}</span></p>',
-        '<div class="cards" id="totals">' + "".join(f'<div class="card">{k}<b>{_esc(v)}</b></div>' for k, v in cards) + "</div>",
+        _headline(summary, n, days, passes, yearly, sc),
     ]
     for note in results.warnings:
         body.append(f'<p class="meta warn">⚠ {_esc(note)}</p>')
@@ -455,23 +654,23 @@ def render_report(results) -> str:
     body.append(_plain_table(_station_totals(passes, stations), "totals"))
     if n:
         body.append("<div class='grid'>" + _fig_html(_cumulative_key(passes, stations), 380)
-                    + _fig_html(_daily_key(passes, stations), 380) + "</div>")
-        body.append(_fig_html(_timeline(passes, stations), 150 + 45 * len(stations)))
+                    + _fig_html(_periodic_key(passes, stations, days), 380) + "</div>")
+        if days > LONG_SPAN_DAYS:
+            body.append(_fig_html(_daily_heatmap(passes, stations), 150 + 45 * len(stations)))
+        else:
+            body.append(_fig_html(_timeline(passes, stations), 150 + 45 * len(stations)))
     else:
         body.append("<p>No pass meets the constraints in this span.</p>")
-    if n and "scheduled" in passes:
-        from .schedule import lost_to_conflicts
+    if yearly is not None:
+        from .weather import MONTHS, distribution_html, night_of
 
-        cloudy = int((~passes["clear"].astype(bool)).sum()) if "clear" in passes else 0
-        body.append(f"<p class='meta'>Delivered: the key of the passes scheduled on clear nights (one telescope "
-                    f"per station, one terminal per satellite); {cloudy:,} cloudy, "
-                    f"{lost_to_conflicts(passes) / 1e6:,.2f} Mbit lost to conflicts.</p>")
-    if sc.weather is not None and n:
-        from .pipeline import weather_tables
-        from .weather import distribution_html
-
-        yearly, _ = weather_tables(results)
+        _, monthly = results.weather_tables()
+        lon = passes["station"].map({s.station.name: s.station.longitude_deg for s in sc.stations}).to_numpy(float)
+        months = np.asarray(night_of(passes["culmination_utc"], lon).month)
+        with_month = passes.assign(night_month=[MONTHS[m - 1] for m in months])
+        body.append(_fig_html(_monthly_figure(monthly, with_month, stations), 420))
         body.append(distribution_html(yearly, sc.weather.years, sc.weather.seed))
+        body.append(_weather_note(summary, yearly, sc.weather))
     body.append(_parameters(sc))
 
     shown = passes.head(MAX_PASS_FIGURES)

@@ -23,6 +23,11 @@ some cannot be served.
   ``not_scheduled_reason`` ("cloudy", "station busy (pass 12)", "satellite
   busy (pass 12)"); :func:`schedule_stage` applies a scenario's settings;
   :func:`lost_to_conflicts` sums the key of clear passes left out.
+* :func:`key_summary` -- where the key of every pass went: delivered
+  (scheduled on a clear night), lost to cloud, lost to conflicts; the three
+  add up to the clear-sky ceiling (every pass served, every night clear).
+* :func:`weather_years` -- the key over many seeded weather years, each
+  scheduled by the greedy rule (:mod:`satqkd.weather` draws the nights).
 
 Cloudy passes (``clear`` False, see :mod:`satqkd.weather`) are not
 scheduled: the operator points only at a clear sky.
@@ -40,7 +45,7 @@ from pydantic import ConfigDict, Field
 from .errors import SatqkdError
 
 __all__ = ["ScheduleSettings", "conflicts", "greedy", "optimal", "schedule", "schedule_stage",
-           "lost_to_conflicts", "greedy_many", "MAX_OPTIMAL_GROUP"]
+           "lost_to_conflicts", "key_summary", "weather_years", "greedy_many", "MAX_OPTIMAL_GROUP"]
 
 MAX_OPTIMAL_GROUP = 2000  # passes in one group of conflicts the exact solver accepts
 
@@ -247,3 +252,45 @@ def schedule_stage(scenario, passes: pd.DataFrame) -> pd.DataFrame:
     """:func:`schedule` with the scenario's ``schedule:`` settings (defaults if none)."""
     s = getattr(scenario, "schedule", None) or ScheduleSettings()
     return schedule(passes, s.rule, station_repoint_s=s.station_repoint_s, satellite_repoint_s=s.satellite_repoint_s)
+
+
+def key_summary(passes: pd.DataFrame, key_column: str = "key_bits") -> dict:
+    """Where the key of the span went, in bits, as the headline of a run.
+
+    ``delivered_key_bits``: passes scheduled on a clear night (what the
+    stations actually get); ``lost_to_cloud_bits``: passes on cloudy nights;
+    ``lost_to_conflicts_bits``: clear passes left out by contention;
+    ``clear_sky_ceiling_bits``: every pass served under a clear sky, the
+    upper bound -- equal to the sum of the three.  Without ``clear`` or
+    ``scheduled`` columns every pass counts as clear or served.
+    """
+    n = len(passes)
+    key = passes[key_column].fillna(0.0).to_numpy(float) if key_column in passes else np.zeros(n)
+    clear = passes["clear"].fillna(False).to_numpy(bool) if "clear" in passes else np.ones(n, bool)
+    served = passes["scheduled"].fillna(False).to_numpy(bool) if "scheduled" in passes else np.ones(n, bool)
+    delivered = clear & served
+    return {
+        "delivered_key_bits": float(key[delivered].sum()),
+        "passes_served": int(delivered.sum()),
+        "lost_to_cloud_bits": float(key[~clear].sum()),
+        "cloudy_passes": int((~clear).sum()),
+        "lost_to_conflicts_bits": float(key[clear & ~served].sum()),
+        "conflicting_passes": int((clear & ~served).sum()),
+        "clear_sky_ceiling_bits": float(key.sum()),
+    }
+
+
+def weather_years(scenario, passes: pd.DataFrame, *, years: int, seed: int):
+    """The key over the span in ``years`` seeded weather years:
+    ``(by station and link, by station and month)`` (see
+    :func:`satqkd.weather.key_distribution`).  In each weather year the
+    clear passes are scheduled by the greedy rule, with the scenario's
+    re-pointing times."""
+    from . import weather as weatherlib
+
+    models, longitudes = weatherlib.scenario_models(scenario)
+    s = getattr(scenario, "schedule", None) or ScheduleSettings()
+    pairs = conflicts(passes, s.station_repoint_s, s.satellite_repoint_s)
+    select = greedy_many(passes["key_bits"].fillna(0.0).to_numpy(float), pairs)
+    kw = dict(years=years, seed=seed, longitudes_deg=longitudes, select=select)
+    return weatherlib.key_distribution(passes, models, **kw), weatherlib.monthly_distribution(passes, models, **kw)

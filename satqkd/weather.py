@@ -310,12 +310,17 @@ def monthly_distribution(passes: pd.DataFrame, models: Mapping[str, CloudModel],
                          select=None) -> pd.DataFrame:
     """As :func:`key_distribution`, one row per station and calendar month
     of the passes' nights (the same draws: the same seed gives months that
-    add up to the year)."""
+    add up to the year), then with several stations one row per month for
+    all of them (``station`` = "all": the percentiles of the sum, not a sum
+    of percentiles)."""
     samples = _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
     key = _clear_sky(passes, key_column, select)
     month = _pass_nights(passes, longitudes_deg or {}).month
     frame = pd.DataFrame({"station": passes["station"].to_numpy(), "month": np.asarray(month)})
     groups = {(st, MONTHS[m - 1]): idx for (st, m), idx in frame.groupby(["station", "month"], sort=True).indices.items()}
+    if frame["station"].nunique() > 1:
+        for m, idx in frame.groupby("month", sort=True).indices.items():
+            groups[("all", MONTHS[m - 1])] = idx
     return _summary(groups, samples, key, ["station", "month"])
 
 
@@ -329,27 +334,36 @@ def distribution_figure(table: pd.DataFrame):
     a P10-P90 bar (a plotly Figure)."""
     import plotly.graph_objects as go
 
+    from .units import bits_unit
+
     t = table[(table["satellite"] == "all") & (table["station"] != "all")]
+    scale, unit = bits_unit(t["clear_sky_bits"])
     fig = go.Figure()
-    fig.add_bar(name="clear sky", x=t["station"], y=t["clear_sky_bits"] / 1e9, marker_color="#c8d6e5")
-    fig.add_bar(name="with weather: mean, P10-P90", x=t["station"], y=t["mean_bits"] / 1e9, marker_color="#2e86de",
-                error_y=dict(type="data", symmetric=False, array=(t["p90_bits"] - t["mean_bits"]) / 1e9,
-                             arrayminus=(t["mean_bits"] - t["p10_bits"]) / 1e9))
-    fig.update_layout(barmode="group", title="Final key over the span per station", yaxis_title="key (Gbit)")
+    fig.add_bar(name="clear-sky ceiling", x=t["station"], y=t["clear_sky_bits"] / scale, marker_color="#c8d6e5")
+    fig.add_bar(name="delivered with weather: mean, P10-P90", x=t["station"], y=t["mean_bits"] / scale, marker_color="#2e86de",
+                error_y=dict(type="data", symmetric=False, array=(t["p90_bits"] - t["mean_bits"]) / scale,
+                             arrayminus=(t["mean_bits"] - t["p10_bits"]) / scale))
+    fig.update_layout(barmode="group", title="Delivered key over the span per station", yaxis_title=f"key ({unit})")
     return fig
 
 
 def distribution_html(table: pd.DataFrame, years: int, seed: int) -> str:
-    """An HTML fragment (heading, table, figure without plotly.js) for the report."""
-    head = ["satellite", "station", "clear sky (Mbit)", "mean (Mbit)", "P10", "P50", "P90", "weather"]
+    """An HTML fragment (heading, table, figure without plotly.js) for the
+    report: one unit for the key columns, the weather source as wrapping text."""
+    from .units import bits_unit
+
+    cols = ("clear_sky_bits", "mean_bits", "p10_bits", "p50_bits", "p90_bits")
+    scale, unit = bits_unit(table["clear_sky_bits"])
+    head = ["satellite", "station", f"clear sky ({unit})", f"mean ({unit})", f"P10 ({unit})", f"P50 ({unit})",
+            f"P90 ({unit})", "weather (source)"]
     body = []
     for _, r in table.iterrows():
-        cells = [r["satellite"], r["station"]] + [f"{r[c] / 1e6:,.1f}" for c in
-                                                  ("clear_sky_bits", "mean_bits", "p10_bits", "p50_bits", "p90_bits")]
-        cells.append(r["weather"])
-        body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        cells = [f"<td class='left'>{html.escape(str(r[c]))}</td>" for c in ("satellite", "station")]
+        cells += [f"<td>{r[c] / scale:,.2f}</td>" for c in cols]
+        cells.append(f"<td class='left wrap'>{html.escape(str(r['weather']))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    heads = "".join(f"<th class='{'left' if i < 2 or i == 7 else ''}'>{html.escape(h)}</th>" for i, h in enumerate(head))
     fig = distribution_figure(table).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
-    return (f"<h2>Key with weather</h2><p class='meta'>{years} seeded weather years (seed {seed}); "
-            "a cloudy pass yields no key; clear sky is the upper bound.</p>"
-            "<div class='scroll'><table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-            + "".join(body) + "</table></div>" + fig)
+    return (f"<h2>Key with weather</h2><p class='meta'>{years:,} seeded weather years (seed {seed}); "
+            "a cloudy pass yields no key; clear sky is the upper bound (every night clear, passes scheduled).</p>"
+            f"<table class='weather'><thead><tr>{heads}</tr></thead><tbody>" + "".join(body) + "</tbody></table>" + fig)

@@ -584,7 +584,7 @@ def test_outputs_say_which_version_and_scenario_made_them(capsys, files):
     assert meta["start_utc"] == "2021-04-27T00:00:00Z" and meta["end_utc"] == "2021-04-28T00:00:00Z"
     assert set(meta["files"]) == {"passes.csv", "seconds.csv", "report.html"}
     passes = pd.read_csv(out / "passes.csv")
-    assert meta["passes"] == len(passes) and meta["final_key_bits"] == pytest.approx(passes["key_bits"].sum())
+    assert meta["passes"] == len(passes) and meta["clear_sky_ceiling_bits"] == pytest.approx(passes["key_bits"].sum())
     report = (out / "report.html").read_text()
     assert f"satqkd {satqkd.__version__}" in report and "short test" in report
 

@@ -73,15 +73,22 @@ def test_overview_comes_first_with_totals_and_version(default_report):
     results, html = default_report
     overview, passes = html.index("<h2>Overview</h2>"), html.index("<h2>Passes")
     assert overview < passes < html.index("<h2>Sky</h2>") < html.index("<h2>Link budget</h2>")
-    total = results.passes["key_bits"].sum() / 1e6
-    assert f"{total:,.2f} Mbit" in html[:overview]
-    for name in ("Cumulative final key", "Final key per day", "Passes by station"):
+    # The first card is the delivered key (scheduled, clear); the clear-sky sum is a labelled ceiling.
+    from satqkd.units import format_bits
+
+    p = results.passes
+    delivered = p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()
+    first = re.search(r'<div class="card[^"]*" id="card-([a-z-]+)"[^>]*>([^<]*)<b>([^<]*)</b>', html)
+    assert first.groups() == ("delivered", "delivered key", format_bits(delivered))
+    assert f">clear-sky ceiling<b>{format_bits(p['key_bits'].sum())}</b>" in html[:overview]
+    for name in ("Cumulative delivered key", "Delivered key per day", "Passes by station"):
         assert html.index(name) < passes
     assert f"satqkd {satqkd.__version__}" in html[:overview]
-    # The totals table: a row per station and the sum, which add up.
-    per_station = results.passes.groupby("station")["key_bits"].sum() / 1e6
+    # The totals table: a row per station and the sum, which add up (ceiling column in Mbit for a week).
+    assert "clear-sky ceiling (Mbit)" in html
+    per_station = p.groupby("station")["key_bits"].sum() / 1e6
     for station, mbit in per_station.items():
-        assert re.search(rf"<td class='left'>{station}</td>.*?<td class='left'>{mbit:,.2f}</td>", html)
+        assert re.search(rf"<td class='left'>{station}</td>.*?<td class=''>{mbit:,.2f}</td>", html)
     assert "Parameters used" in html and "misalignment" in html  # detector fields listed
 
 
