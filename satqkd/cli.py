@@ -521,7 +521,7 @@ def passes(
     import dataclasses
     import datetime as dt
 
-    from .config import check_span, load_scenario
+    from .config import check_span, find_config, load_scenario
     from .elements import load_catalogue, load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
@@ -551,10 +551,10 @@ def passes(
             raise SatqkdError("passes: give a scenario, or exactly one of --tle FILE / --omm FILE with --station")
         if tle is not None:
             # A catalogue as it comes: keep what SGP4 accepts, report the rest.
-            sats, rejected = load_catalogue(tle)
+            sats, rejected = load_catalogue(find_config(tle, "ephemeris"))
             _warn(rejected)
         else:
-            sats = load_elements(omm)
+            sats = load_elements(find_config(omm, "ephemeris"))
         if not station:
             raise SatqkdError("passes: --station: give at least one station (a preset such as nanshan, or LAT,LON,HEIGHT_M)")
         stations = [parse_station(s) for s in station]
@@ -710,9 +710,10 @@ def keyrate(
                                 ("--block-pulses", block_pulses), ("--block-detections", block_detections)) if v is not None]
         if extra:
             raise SatqkdError(f"keyrate --profile: {extra[0]} does not apply (the profile sets the block)")
-        from .config import load_system
+        from .config import find_config, load_system
 
         sys_ = load_system(system)
+        profile = find_config(profile, "profiles")
         table = kr.profile_keys(kr.read_profile(profile), sys_.source, sys_.detector, sys_.protocol,
                                 optimise=optimise, where=str(profile))
         _emit(table, fmt, title=f"Finite key of {profile.name} ({Path(system).name})", float_format="{:.4g}")
@@ -842,7 +843,9 @@ def _build_elements(el, kind, t, name, height_km, ltan_hours, longitude_deg, sem
     elif kind == "convert":
         if source_file is None:
             raise SatqkdError("elements convert: --from FILE is required")
-        sats = el.load_elements(source_file)
+        from .config import find_config
+
+        sats = el.load_elements(find_config(source_file, "ephemeris"))
     else:
         raise SatqkdError(f"elements: unknown kind {kind!r}; expected sso, geo, classical or convert")
     return sats

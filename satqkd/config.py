@@ -31,16 +31,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import SatqkdError
 
 __all__ = ["Scenario", "load_scenario", "load_system", "shipped", "find_config", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
+
+# Shared with the network's loader; they live one level down (satqkd.equipment)
+# and stay importable from here.
+from .equipment import build_block, find_config, format_validation_error, load_system, read_yaml, shipped  # noqa: E402
 
 
 
@@ -52,179 +54,6 @@ def _default_scenario() -> Path:
 
 
 DEFAULT_SCENARIO = None  # resolved lazily by load_scenario(None)
-
-
-def shipped(kind: str = "scenarios") -> dict[str, Path]:
-    """The scenarios (``kind="scenarios"``) or equipment files
-    (``kind="systems"``) installed with the package, by name (file stem)."""
-    from importlib.resources import files
-
-    package = "satqkd.configs" if kind == "scenarios" else "satqkd.configs.systems"
-    folder = Path(str(files(package)))
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
-
-
-def find_config(value: str | Path, kind: str = "scenarios") -> Path:
-    """A scenario or equipment file by path, or by the name of a shipped one
-    (``micius-2021-nanshan``, ``gys-2004``): an existing path wins."""
-    path = Path(value)
-    if path.exists():
-        return path
-    known = shipped(kind)
-    stem = path.stem if path.suffix in (".yaml", ".yml") and len(path.parts) == 1 else str(value)
-    if stem in known:
-        return known[stem]
-    if len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
-        what = "scenario" if kind == "scenarios" else "equipment file"
-        raise SatqkdError(f"{value}: no such file or shipped {what}; expected a YAML path or one of {', '.join(known)}")
-    return path
-
-
-# Parts of a pydantic error location that name a union member or a wrapper
-# ("literal['a','b']", "constrained-float", "function-after[...]", "str", ...)
-# rather than a field: dropped from the path the user sees.
-_TAG_WORDS = {"str", "int", "float", "bool", "bytes", "date", "datetime", "time", "none", "list", "tuple", "dict", "set"}
-
-
-def _is_tag(part) -> bool:
-    return isinstance(part, str) and (part in _TAG_WORDS or bool(re.search(r"[\[\]'\-]", part)))
-
-
-def _field_path(loc) -> str:
-    out = ""
-    for part in loc:
-        if _is_tag(part):
-            continue
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _expected(err) -> str:
-    """The message of one pydantic error, without its "Input should be" lead-in."""
-    msg = err["msg"]
-    if err["type"] in ("value_error", "assertion_error"):
-        return re.sub(r"^(Value|Assertion) error, ", "", msg)
-    msg = re.sub(r", unable to (parse|interpret) .*$", "", msg)
-    msg = re.sub(r"^Input should be ", "", msg)
-    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        msg = f"a number {msg}"
-    return msg
-
-
-def format_validation_error(exc: ValidationError, where: str, field: str = "") -> str:
-    """One line from a pydantic error: ``where: field.path: expected ..., got X``.
-
-    ``field`` is a path that the error's own location is appended to (the
-    block being validated, e.g. ``stations[0].telescope``).  When a value
-    failed every member of a union (``night: nautical`` or ``night: -12``),
-    the alternatives are joined with "or".
-    """
-    errors = exc.errors()
-    first = errors[0]
-    path = _field_path(first["loc"])
-    if field:
-        path = f"{field}.{path}" if path and not path.startswith("[") else f"{field}{path}"
-    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-        msg = "unknown key"
-    elif first["type"] in ("missing", "missing_argument"):
-        msg = "required field is missing"
-    else:
-        # Errors at the same field (after dropping union tags) are one union failure.
-        same = [e for e in errors if _field_path(e["loc"]) == _field_path(first["loc"])]
-        alternatives = list(dict.fromkeys(_expected(e) for e in same))
-        msg = " or ".join(alternatives)
-        if first["type"] == "too_short":
-            n = len(first["input"]) if hasattr(first["input"], "__len__") else 0
-            msg = f"expected at least {first['ctx']['min_length']} item(s), got {n}"
-        elif first["type"] == "too_long":
-            msg = f"expected at most {first['ctx']['max_length']} item(s)"
-        elif first["type"] not in ("value_error", "assertion_error"):
-            msg = f"expected {msg}"
-            if "input" in first:
-                msg = f"{msg}, got {first['input']!r}"
-    return f"{where}: {path}: {msg}" if path else f"{where}: {msg}"
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last)."""
-
-
-def _construct_unique_mapping(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            continue  # the default constructor reports unhashable keys itself
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, with one-line errors for every way it can fail."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SatqkdError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SatqkdError(f"{path}: is a folder, expected a YAML file") from None
-    except OSError as exc:
-        raise SatqkdError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise SatqkdError(f"{path}: not a UTF-8 text file (byte {exc.start}); expected YAML") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SatqkdError(f"{where}: invalid YAML ({' '.join(str(problem).split())})") from None
-    if not isinstance(data, dict):
-        raise SatqkdError(f"{path}: expected a YAML mapping of keys to values at the top level, got {type(data).__name__}")
-    return data
-
-
-def build_block(cls, presets: dict, data: Any, where: str, *, default: str | None = None):
-    """Validate one equipment block into dataclass ``cls``.
-
-    ``data`` is ``None`` (use ``default``), a preset name, or a mapping with an
-    optional ``preset`` key whose other keys override the preset's fields.
-    """
-    if data is None:
-        data = {} if default is None else {"preset": default}
-    if isinstance(data, str):
-        data = {"preset": data}
-    if not isinstance(data, dict):
-        raise SatqkdError(f"{where}: expected a mapping of fields or a preset name, got {data!r}")
-    data = dict(data)
-    preset = data.pop("preset", default)
-    base: dict = {}
-    if preset is not None:
-        if not presets:
-            raise SatqkdError(f"{where}.preset: this block has no presets; give its fields instead")
-        if not isinstance(preset, str) or preset not in presets:
-            raise SatqkdError(f"{where}.preset: unknown preset {preset!r}; expected one of {', '.join(presets)}")
-        base = dataclasses.asdict(presets[preset]())
-    try:
-        return TypeAdapter(cls).validate_python({**base, **data})
-    except ValidationError as exc:
-        # ``where`` is "FILE: FIELD.PATH" (or just "FIELD"): the error's own
-        # location is appended to the field path.  Field paths never contain
-        # ": ", so the last one separates the file.
-        file, sep, field = where.rpartition(": ")
-        raise SatqkdError(format_validation_error(exc, file, field) if sep else format_validation_error(exc, where)) from None
 
 
 class _Strict(BaseModel):
@@ -444,6 +273,9 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             epath = Path(o.elements)
             if not epath.is_absolute():
                 epath = path.parent / epath
+            if not epath.exists():
+                # A shipped element set by name (micius-2021-04-27), as scenarios are named.
+                epath = find_config(o.elements, "ephemeris") if not Path(o.elements).is_absolute() else epath
             try:
                 loaded = elements.load_elements(epath)
             except SatqkdError as exc:
@@ -552,32 +384,3 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
                     weather=weather, schedule=sched, sweep=spec.sweep, raw=raw, today=today,
                     max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements,
                     network=network)
-
-
-def load_system(path: str | Path):
-    """Read a YAML equipment file into a :class:`~satqkd.keyrate.System`.
-
-    Top-level keys: ``source``, ``detector``, ``protocol`` (required) and
-    ``channel`` (fibre loss per km, optional) — the same blocks a scenario
-    uses, each a mapping of fields with an optional ``preset``.  Used by
-    ``satqkd keyrate --system FILE``.
-    """
-    from . import keyrate
-    from .detector import DETECTOR_PRESETS, Detector
-
-    path = find_config(path, "systems")
-    name = str(path)
-    doc = read_yaml(path)
-    blocks = ("source", "detector", "protocol", "channel")
-    for key in doc:
-        if key not in blocks:
-            raise SatqkdError(f"{name}: {key}: unknown key; expected {', '.join(blocks)}")
-    for key in blocks[:3]:
-        if key not in doc:
-            raise SatqkdError(f"{name}: {key}: missing block (a mapping of fields, or {{preset: NAME}})")
-    return keyrate.System(
-        source=build_block(keyrate.Source, keyrate.SOURCE_PRESETS, doc["source"], f"{name}: source"),
-        detector=build_block(Detector, DETECTOR_PRESETS, doc["detector"], f"{name}: detector"),
-        protocol=build_block(keyrate.Protocol, keyrate.PROTOCOL_PRESETS, doc["protocol"], f"{name}: protocol"),
-        channel=build_block(keyrate.Channel, {}, doc.get("channel"), f"{name}: channel"),
-    )

@@ -163,7 +163,7 @@ class Network:
 
 def parse_network(raw, where: str) -> NetworkSpec:
     """Validate a ``network:`` mapping; ``where`` prefixes errors (``FILE: network``)."""
-    from ..config import format_validation_error
+    from ..equipment import format_validation_error
 
     if not isinstance(raw, dict):
         raise SatqkdError(f"{where}: expected a mapping with nodes, fibre_links, satellite_links, demands")
@@ -180,7 +180,7 @@ def _system(name: str, base_dir: Path | None, where: str, cache: dict) -> FibreS
     if name in FIBRE_PRESETS:
         system = FIBRE_PRESETS[name]()
     else:
-        from ..config import load_system
+        from ..equipment import load_system
 
         path = Path(name)
         if not path.is_absolute() and base_dir is not None:
@@ -200,7 +200,7 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
     :class:`~satqkd.stations.Station`; ``satellites`` lists the scenario's
     satellite names.
     """
-    from ..config import build_block
+    from ..equipment import build_block
 
     rows = []
     for i, n in enumerate(spec.nodes):
