@@ -74,20 +74,27 @@ def _sci(v: float, digits: int = 2) -> str:
 
 
 def _number_formatter(values, significant: int = 4):
-    """One format for a numeric column: fixed decimals chosen from the
-    column's largest magnitude (``significant`` digits there), scientific
-    notation for a column of small (< 0.01) or huge (>= 1e7) values and for
-    any value the fixed format would show with fewer than two digits."""
+    """One format for a numeric column, the only number format of the
+    terminal tables.
+
+    A column is either all plain or all scientific, never a mix: scientific
+    (``7.10e-4``, ``3.10e+12``) when any non-zero value is below 1e-3 or
+    the largest reaches 1e7; otherwise plain, with the decimals that give
+    the largest value ``significant`` digits, and more for a small value
+    that would otherwise show fewer than three (``4829``, ``18``, ``8.74``,
+    ``0.148`` in one column).  Whole-number columns have no decimals.
+    """
     import numpy as np
 
     finite = np.abs(np.asarray(values, dtype=float))
     finite = finite[np.isfinite(finite)]
+    nonzero = finite[finite > 0]
     top = float(finite.max()) if finite.size else 0.0
     if top == 0.0:
         decimals = 1
     else:
         decimals = int(min(max(significant - 1 - math.floor(math.log10(top)), 0), 6))
-    column_sci = top != 0.0 and (top < 1e-2 or top >= 1e7)
+    column_sci = bool(nonzero.size) and (float(nonzero.min()) < 1e-3 or top >= 1e7)
     whole = bool(finite.size) and bool(np.all(finite == np.round(finite)))
     if whole:
         decimals = 0  # counts and whole seconds
@@ -100,9 +107,12 @@ def _number_formatter(values, significant: int = 4):
             return "0"
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
-        if column_sci or (not whole and abs(v) < 10.0 ** (1 - decimals)):
+        if column_sci:
             return _sci(v)
-        return f"{v:.{decimals}f}"
+        d = decimals
+        if not whole:
+            d = max(d, min(2 - math.floor(math.log10(abs(v))), 6))  # at least three significant digits
+        return f"{v:.{d}f}"
 
     return fmt
 
@@ -431,11 +441,13 @@ def network(
     _warn(results.warnings)
     req = results.network.requests
     counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
-    typer.echo(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
-               f"{_plural(len(req), 'request', 'requests')} ({counts})")
+    from .units import format_bits
+
+    _say(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
+         f"{_plural(len(req), 'request', 'requests')} ({counts})")
     for _, row in results.network.capacity.iterrows():
-        typer.echo(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
-                   f"{row['capacity_bits_per_day'] / 1e6:,.2f} Mbit/day, limited by {row['bottleneck']}")
+        _say(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
+             f"{format_bits(row['capacity_bits_per_day'])}/day, limited by {row['bottleneck']}")
     for path in written:
         typer.echo(f"  {path}")
 

@@ -9,6 +9,12 @@ any exit) deletes what an interrupt left behind.
 
 :func:`check_output_dir` and :func:`check_output_file` find an output that
 cannot be written before any computation starts.
+
+A reused output folder: :func:`previous_outputs` reads the files an earlier
+satqkd run listed in its ``run.json`` (:data:`MANIFEST`), and
+:func:`remove_previous_outputs` deletes those the new run did not write
+again -- after the new files are in place.  A file satqkd did not list is
+never touched, nor anything outside the folder.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ from .errors import SatqkdError
 
 __all__ = [
     "write_atomic", "write_files", "write_table", "render_table", "prepare_dir",
-    "check_output_dir", "check_output_file", "remove_temporaries",
+    "check_output_dir", "check_output_file", "remove_temporaries", "MANIFEST", "previous_outputs", "remove_previous_outputs",
 ]
+
+# The sidecar that lists, relative to its folder, the files a run wrote.
+MANIFEST = "run.json"
 
 # Temporary files created and not yet renamed or removed (absolute names).
 _LIVE: set[str] = set()
@@ -208,3 +217,58 @@ def render_table(frame, path: str | Path, metadata: dict | None = None) -> str |
 def write_table(frame, path: str | Path, metadata: dict | None = None) -> Path:
     """Write a DataFrame as CSV or Parquet (by extension), atomically."""
     return write_atomic(path, render_table(frame, path, metadata))
+
+
+def previous_outputs(folder: str | Path) -> list[Path]:
+    """The files an earlier satqkd run wrote in ``folder``, as its
+    ``run.json`` lists them (paths inside the folder only; an older run.json
+    listed Parquet parts without their ``seconds/`` folder).  Empty when
+    there is no run.json, or it is not satqkd's."""
+    import json
+
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict) or not str(doc.get("generator", "")).startswith("satqkd"):
+        return []
+    root = folder.resolve()
+    found = []
+    for name in doc.get("files", []) if isinstance(doc.get("files"), list) else []:
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            continue
+        path = folder / name
+        if not path.exists() and Path(name).parent == Path(".") and name.startswith("part-") and name.endswith(".parquet"):
+            path = folder / "seconds" / name
+        try:
+            inside = path.resolve().parent == root or root in path.resolve().parents
+        except OSError:
+            continue
+        if inside and path.is_file() and not path.is_symlink():
+            found.append(path)
+    return found
+
+
+def remove_previous_outputs(folder: str | Path, previous: list[Path], written: list[Path]) -> list[Path]:
+    """Delete the files of ``previous`` (from :func:`previous_outputs` of
+    ``folder``) that are not in ``written``, then any sub-folder of theirs
+    left empty (``seconds/``); returns what was removed."""
+    root = Path(folder).resolve()
+    keep = {Path(p).resolve() for p in written}
+    removed = []
+    for path in previous:
+        if path.resolve() in keep:
+            continue
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise SatqkdError(f"{path}: cannot remove the earlier run's file ({exc.strerror})") from None
+        parent = path.parent.resolve()
+        with contextlib.suppress(OSError):
+            if root in parent.parents and not any(parent.iterdir()):
+                parent.rmdir()
+    return removed

@@ -299,12 +299,14 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     maps further file names to their contents (tables of the weather
     Monte Carlo, ...), written together with the rest.
     """
-    from .io import prepare_dir, render_table, write_files
+    from .io import prepare_dir, previous_outputs, remove_previous_outputs, render_table, write_files
     from .report import provenance, render_provenance
 
     if seconds not in ("auto", "single", "parquet", "none"):
         raise SatqkdError(f"seconds: expected auto, single, parquet or none, got {seconds!r}")
     out = prepare_dir(out_dir)
+    # What an earlier run wrote here (its run.json): removed once the new files are in place.
+    previous = previous_outputs(out)
     # Render everything first, then stage all files and rename them together:
     # an error leaves the folder as it was, never a mixed set.
     contents = {out / "passes.csv": render_table(results.passes, out / "passes.csv")}
@@ -312,8 +314,10 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     table = results.seconds
     if seconds == "auto":
         seconds = "single" if len(table) <= SECONDS_CSV_MAX_ROWS else "parquet"
+    seconds_file = None
     if seconds == "single":
         path = out / f"seconds.{results.scenario.seconds_format}"
+        seconds_file = path.name
         contents[path] = render_table(table, path, provenance(results))
         names.append("seconds")
     elif seconds == "parquet" and len(table):
@@ -322,13 +326,14 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
             path = folder / f"part-{k:05d}.parquet"
             contents[path] = render_table(part.reset_index(drop=True), path, provenance(results))
             names.append(f"seconds[{k}]")
+            seconds_file = "seconds/part-*.parquet (one file per satellite and station)"
     for name, data in (extra or {}).items():
         contents[out / name] = data
         names.append(Path(name).stem)
     if report:
         from .report import render_report
 
-        contents[out / "report.html"] = render_report(results)
+        contents[out / "report.html"] = render_report(results, seconds_file=seconds_file)
         names.append("report")
     if results.network is not None:
         from .network.report import network_files
@@ -338,7 +343,8 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
             names.append(Path(path).stem)
     # Which satqkd and which scenario made these files: a sidecar, so the
     # CSVs stay plain for every CSV reader (Parquet also carries it inside).
-    contents[out / "run.json"] = render_provenance(results, [p.name for p in contents])
+    contents[out / "run.json"] = render_provenance(results, [Path(p).relative_to(out).as_posix() for p in contents])
     names.append("run")
     paths = write_files(contents)
+    remove_previous_outputs(out, previous, paths)
     return dict(zip(names, paths))

@@ -15,7 +15,8 @@ the detail.
    scenario has a geostationary satellite.
 5. *Each pass on demand*: a selector (or a click on a row of the table)
    draws one pass's elevation, loss and key rate against time; the first
-   :data:`MAX_PASS_FIGURES` passes are in the page, all are in seconds.csv.
+   :data:`MAX_PASS_FIGURES` passes are in the page, all are in the
+   per-second table (the page names the file the run wrote).
 
 Every user string (scenario, satellite and station names) is escaped.
 :func:`provenance` is the version and scenario stamp that goes into the
@@ -40,7 +41,7 @@ from .units import bits_unit, format_bits
 
 __all__ = ["render_report", "render_provenance", "provenance", "orbit_height_km", "MAX_PASS_FIGURES", "MAX_SKY_TRACKS"]
 
-MAX_PASS_FIGURES = 150  # passes whose per-second series are in the page (the rest: seconds.csv)
+MAX_PASS_FIGURES = 150  # passes whose per-second series are in the page (the rest: the per-second table)
 MAX_SKY_TRACKS = 40  # tracks per station in its sky plot
 _POINTS_PER_PASS = 120  # per-second series are thinned to this many points in the page
 _POINTS_PER_TRACK = 60  # and sky tracks to this many
@@ -156,8 +157,8 @@ def _json(data) -> str:
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _fig_html(fig: go.Figure, height: int | None = None) -> str:
-    fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=50, b=40))
+def _fig_html(fig: go.Figure, height: int | None = None, top: int = 50) -> str:
+    fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=top, b=40))
     if height:
         fig.update_layout(height=height)
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
@@ -628,8 +629,14 @@ def _weather_note(summary: dict, yearly: pd.DataFrame, settings) -> str:
         "Delivered + lost to cloud + lost to conflicts = the ceiling.</p>")
 
 
-def render_report(results) -> str:
-    """The report of :class:`~satqkd.pipeline.Results` as one HTML string."""
+def render_report(results, seconds_file: str | None = "seconds.csv") -> str:
+    """The report of :class:`~satqkd.pipeline.Results` as one HTML string.
+
+    ``seconds_file`` says where the per-second table was written (as the
+    page tells the reader): ``seconds.csv``, ``seconds.parquet``,
+    ``seconds/part-*.parquet``, or None when it was not written."""
+    where = (f"<code>{_esc(seconds_file)}</code>" if seconds_file else
+             "no file (the per-second table was not written: <code>--seconds none</code>)")
     sc = results.scenario
     passes, seconds = results.passes, results.seconds
     stations = [s.station.name for s in sc.stations]
@@ -678,7 +685,7 @@ def render_report(results) -> str:
     body.append(f"<h2>Passes ({n:,})</h2>")
     if n:
         body.append("<p class='meta'>Click a header to sort; click a row to plot that pass below. "
-                    "Every column, and every second, is in passes.csv and seconds.csv.</p>")
+                    f"Every column is in <code>passes.csv</code>; every second in {where}.</p>")
         body.append(_pass_table(passes, set(series)))
 
         body.append("<h2>Sky</h2>")
@@ -691,7 +698,7 @@ def render_report(results) -> str:
             fig = _sky_plot(name, seconds[seconds["pass_id"].isin(first["pass_id"])], first)
             if len(mine) > len(first):
                 fig.update_layout(title=f"{fig.layout.title.text} · <sup>the first {len(first)} of {len(mine)} passes</sup>")
-            figs.append(_fig_html(fig))
+            figs.append(_fig_html(fig, top=110))  # the two-line title clears the "N" label
         body.append("<div class='grid'>" + "".join(figs) + "</div>")
 
     body.append("<h2>Link budget</h2>")
@@ -706,7 +713,7 @@ def render_report(results) -> str:
     if series:
         body.append("<h2 id='each-pass'>Each pass: elevation, loss and key rate against time</h2>")
         if n > len(shown):
-            body.append(f"<p class='meta'>The first {len(shown)} of {n:,} passes; all are in seconds.csv.</p>")
+            body.append(f"<p class='meta'>The first {len(shown)} of {n:,} passes; every second of all of them: {where}.</p>")
         body.append(_pass_selector(shown, series))
 
     scripts = (

@@ -54,7 +54,9 @@ def format_bits(bits: float, digits: int = 2, unit: str = "bit") -> str:
     scale, prefix = bit_prefix(bits)
     if scale == 1.0 and float(bits).is_integer():
         return f"{bits:,.0f} {unit}"
-    return f"{_digits(bits / scale, digits)} {prefix}{unit}"
+    value = bits / scale
+    # Rounded up into this prefix (0.9999999 Gbit): the plain digits.
+    return f"{(_digits(value, digits) if scale == 1.0 else f'{value:,.{digits}f}')} {prefix}{unit}"
 
 
 def format_bps(rate_bps: float, digits: int = 2) -> str:

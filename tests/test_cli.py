@@ -698,7 +698,7 @@ def test_number_format_helper():
     fmt = _number_formatter([7.1e-4, 2.0e-3])
     assert fmt(7.1e-4) == "7.10e-4"
     fmt = _number_formatter([31.48, 0.004, 0.0])
-    assert fmt(31.48) == "31.48" and fmt(0.004) == "4.00e-3" and fmt(0.0) == "0"
+    assert fmt(31.48) == "31.48" and fmt(0.004) == "0.00400" and fmt(0.0) == "0"  # one notation per column (issue 17)
     assert _number_formatter([1694.57])(1694.57) == "1695"
     assert _number_formatter([3e9])(3e9) == "3.00e+9"
     assert _number_formatter([1.0, 0.0])(1.0) == "1"  # whole numbers stay whole

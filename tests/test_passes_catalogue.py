@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from skyfield.framelib import itrs
 
-from satqkd.constellation import coarse_itrs_km, find_passes_many
+from satqkd.passes import coarse_itrs_km, find_passes_many
 from satqkd.constraints import Constraints
 from satqkd.elements import classical, load_elements, sun_synchronous
 from satqkd.errors import SatqkdError
