@@ -262,10 +262,13 @@ def _station_totals(passes: pd.DataFrame, stations: list[str]) -> pd.DataFrame:
                      "per served pass": served.mean() if len(served) else np.nan,
                      "usable (min)": g["usable_s"].sum() / 60 if len(g) else 0.0})
     frame = pd.DataFrame(rows)
+    if not frame["lost to cloud"].any() and not ("clear" in passes and (~passes["clear"].astype(bool)).any()):
+        frame = frame.drop(columns="lost to cloud")  # no weather: nothing to say about cloud
     out = frame[["station"]].copy()
     out["passes"] = frame["passes"].map("{:,}".format)
     out["served"] = frame["served"].map("{:,}".format)
-    for col in ("delivered", "lost to cloud", "lost to conflicts", "clear-sky ceiling", "per served pass"):
+    for col in [c for c in ("delivered", "lost to cloud", "lost to conflicts", "clear-sky ceiling", "per served pass")
+                if c in frame]:
         scale, unit = bits_unit(frame[col])
         out[f"{col} ({unit})"] = [("–" if pd.isna(v) else f"{v / scale:,.2f}") for v in frame[col]]
     out["usable (min)"] = frame["usable (min)"].map("{:,.1f}".format)

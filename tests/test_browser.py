@@ -5,7 +5,10 @@ Opens the report of the default scenario (two nights, a fixed date) and
 checks what a reader sees: no console errors, every plotly figure drawn
 (an SVG with data in each), the totals present, a pass drawn on demand from
 the selector, the table sorted by a click.  It saves a screenshot next to
-the report (``report.png``; ``docs/report.png`` is made the same way).
+the report (``report.png``).  A long span with weather (the year's layout)
+leads with run.json's delivered key and draws the months from
+weather-monthly.csv.  ``python tests/test_browser.py`` (or
+``python tools/screenshots.py``) regenerates the README's pictures.
 
 Under CI (``CI`` set) a missing browser is a failure, never a skip.
 """
@@ -98,9 +101,12 @@ def test_report_in_chromium(page):
     title = _wait(driver, "const d=document.getElementById('pass-figure'); return d.layout && d.layout.title.text;")
     assert "culmination" in title
     # The totals are there, and the escaped scenario name shows as text.
+    from satqkd.units import format_bits
+
     totals = driver.find_element("id", "totals").text
-    total_mbit = results.passes["key_bits"].sum() / 1e6
-    assert f"{total_mbit:,.2f} Mbit" in totals
+    p = results.passes
+    assert totals.startswith("delivered key\n" + format_bits(p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()))
+    assert "clear-sky ceiling\n" + format_bits(p["key_bits"].sum()) in totals
     assert "<script>alert('x')</script>" in driver.find_element("tag name", "h1").text
     assert "satqkd" in driver.find_element("id", "version").text
     # Sorting by final key (first column), descending on the second click.
@@ -117,22 +123,80 @@ def test_report_in_chromium(page):
     assert errors == []
 
 
-if __name__ == "__main__":  # python tests/test_browser.py: regenerate docs/report.png
-    import tempfile
+@pytest.fixture(scope="module")
+def long_page(tmp_path_factory):
+    """A long span with weather (70 days of micius-year.yaml, 200 weather
+    years): the year's layout -- weekly bars, the daily heatmap, the months."""
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test must run in CI: {reason}")
+        pytest.skip(reason)
+    import yaml
 
-    from satqkd.config import load_scenario
-    from satqkd.pipeline import run, write_outputs
+    from satqkd.cli import main
 
-    sc = load_scenario(None, today=dt.date(2026, 11, 28))
-    out = Path(tempfile.mkdtemp())
-    write_outputs(run(sc), out)
+    folder = tmp_path_factory.mktemp("long")
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "micius-year.yaml").read_text())
+    raw.update(days=70, weather={"seed": 1, "years": 200})
+    (folder / "long.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["run", str(folder / "long.yaml"), "-o", str(folder / "out"), "--seconds", "none", "--quiet"]) == 0
     driver = browser()
     try:
-        driver.set_window_size(1280, 1500)
-        driver.get((out / "report.html").as_uri())
-        _wait(driver, "return [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))")
-        target = Path(__file__).resolve().parents[1] / "docs" / "report.png"
-        driver.save_screenshot(str(target))
-        print(f"wrote {target}")
+        driver.get((folder / "out" / "report.html").as_uri())
+        yield driver, folder / "out"
     finally:
         driver.quit()
+
+
+def test_long_report_leads_with_delivered_key_and_months(long_page):
+    import json
+
+    from satqkd.units import format_bits
+
+    driver, out = long_page
+    _wait(driver, "return [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))")
+    meta = json.loads((out / "run.json").read_text())
+    # The first card a reader sees is run.json's delivered key.
+    first = driver.find_element("css selector", "#totals .card")
+    assert first.get_attribute("id") == "card-delivered"
+    assert first.text.splitlines()[:2] == ["delivered key", format_bits(meta["delivered_key_bits"])]
+    assert float(first.get_attribute("data-bits")) == pytest.approx(meta["delivered_key_bits"], abs=1)
+    ceiling = driver.find_element("id", "card-ceiling").text.splitlines()
+    assert ceiling[:2] == ["clear-sky ceiling", format_bits(meta["clear_sky_ceiling_bits"])]
+    # The monthly plot: a bar per station and month with its P10-P90 whisker, from weather-monthly.csv.
+    import pandas as pd
+
+    monthly = pd.read_csv(out / "weather-monthly.csv")
+    fig = driver.execute_script("""
+        const d=[...document.querySelectorAll('.plotly-graph-div')].find(d=>d.layout&&d.layout.title&&
+            String(d.layout.title.text).startsWith('Delivered key per month'));
+        return d ? d._fullData.filter(t=>t.type==='bar').map(t=>({name:t.name, x:t.x, y:t.y,
+            hi:t.error_y.array, lo:t.error_y.arrayminus, visible:t.visible})) : null;""")
+    assert fig, "no monthly plot"
+    nanshan = next(t for t in fig if t["name"] == "Nanshan")
+    rows = monthly[monthly["station"] == "Nanshan"].set_index("month")
+    scale = {"Gbit": 1e9, "Mbit": 1e6, "kbit": 1e3}[driver.execute_script(
+        "return [...document.querySelectorAll('.plotly-graph-div')].find(d=>d.layout&&d.layout.title&&"
+        "String(d.layout.title.text).startsWith('Delivered key per month')).layout.yaxis.title.text").split("(")[1][:-1]]
+    for month, y, hi, lo in zip(nanshan["x"], nanshan["y"], nanshan["hi"], nanshan["lo"]):
+        assert y * scale == pytest.approx(rows.loc[month, "mean_bits"], rel=1e-6)
+        assert (y + hi) * scale == pytest.approx(rows.loc[month, "p90_bits"], rel=1e-6)
+        assert (y - lo) * scale == pytest.approx(rows.loc[month, "p10_bits"], rel=1e-6)
+    # A long span reads by week, not as a comb of daily bars, and the passes as a heatmap.
+    titles = driver.execute_script("return [...document.querySelectorAll('.plotly-graph-div')]"
+                                   ".map(d=>d.layout&&d.layout.title?String(d.layout.title.text):'')")
+    assert any(t.startswith("Delivered key per week") for t in titles)
+    assert any(t.startswith("Delivered key per day and station") for t in titles)
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+
+
+if __name__ == "__main__":  # python tests/test_browser.py: regenerate the README's screenshots
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).resolve().parents[1] / "tools" / "screenshots.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    sys.exit(tool.main(sys.argv[1:]))
