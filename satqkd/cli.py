@@ -288,7 +288,7 @@ def _stderr_console():
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress display on stderr.")
 
 
-@app.command(epilog="Examples: satqkd run  ·  satqkd run micius-2021-nanshan -o out-2021  ·  satqkd run my.yaml --no-report")
+@app.command(epilog="Examples: satqkd run  ·  satqkd run micius-2021-nanshan -o out/2021  ·  satqkd run my.yaml --no-report")
 def run(
     scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML, or the name of a shipped one (satqkd scenarios); default: micius."),
     out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for report.html, passes.csv, seconds.csv, run.json."),
@@ -412,7 +412,7 @@ def scenarios():
     _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
-@app.command(epilog="Example: satqkd network china-network -o out-network")
+@app.command(epilog="Example: satqkd network china-network -o out/network")
 def network(
     scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a network: block, or a shipped one's name (china-network)."),
     out: str = typer.Option("out", "-o", "--out", metavar="DIR", help="Output folder for pools.csv, requests.csv, links.csv, capacity.csv, network.html."),
@@ -832,8 +832,9 @@ def elements(
     if output is None:
         sys.stdout.write(text)
     else:
-        from .io import write_atomic
+        from .io import prepare_dir, write_atomic
 
+        prepare_dir(Path(output).parent)
         write_atomic(Path(output), text)
         typer.echo(f"wrote {output}", err=True)
 
