@@ -832,9 +832,8 @@ def elements(
     if output is None:
         sys.stdout.write(text)
     else:
-        from .io import prepare_dir, write_atomic
+        from .io import write_atomic
 
-        prepare_dir(Path(output).parent)
         write_atomic(Path(output), text)
         typer.echo(f"wrote {output}", err=True)
 

@@ -99,12 +99,7 @@ def check_output_file(path: str | Path, option: str = "") -> Path:
     if path.is_dir():
         raise SatqkdError(f"{shown}: is a folder; expected a file name")
     if not path.parent.is_dir():
-        # A missing folder is created on writing (as -o DIR of satqkd run), if it can be.
-        base = _nearest_existing(path.parent)
-        if not base.is_dir():
-            raise SatqkdError(f"{shown}: cannot create the folder {path.parent}, {base} is a file")
-        _probe(base, shown)
-        return path
+        raise SatqkdError(f"{shown}: cannot write, folder {path.parent} does not exist")
     _probe(path.parent, shown)
     return path
 
