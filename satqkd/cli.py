@@ -588,7 +588,8 @@ def passes(
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
         stations = [dataclasses.replace(s, horizon_mask=mask) for s in stations]
-    stale = {"max_element_age_days": sc.max_element_age_days, "allow_stale_elements": sc.allow_stale_elements} \
+    stale = {"max_element_age_days": sc.max_element_age_days, "allow_stale_elements": sc.allow_stale_elements,
+             "element_age_warning_days": sc.element_age_warning_days} \
         if scenario is not None else {}
     if allow_stale_elements:
         stale["allow_stale_elements"] = True

@@ -144,6 +144,9 @@ class ScenarioSpec(_Strict):
     # Element sets further than this from the span are refused (days; the
     # LEO limit, scaled for other orbit classes; default 30), unless allowed.
     max_element_age_days: Annotated[float, Field(gt=0.0)] | None = None
+    # Above this age (days; LEO, scaled for other classes; default 7) a
+    # forecast warns: a scenario that knowingly uses older elements says so.
+    element_age_warning_days: Annotated[float, Field(gt=0.0)] | None = None
     allow_stale_elements: bool = False
     satellites: list[SatelliteSpec] = Field(min_length=1)
     stations: list[StationSpec] = Field(min_length=1)
@@ -193,6 +196,7 @@ class Scenario:
     max_element_age_days: float | None = None
     allow_stale_elements: bool = False
     network: Any = None  # a satqkd.network.Network when the scenario has a network: block
+    element_age_warning_days: float | None = None
 
 
 def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
@@ -383,4 +387,5 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     return Scenario(spec.name, path, start, end, satellites, stations, protocol, spec.optimise, spec.seconds_format,
                     weather=weather, schedule=sched, sweep=spec.sweep, raw=raw, today=today,
                     max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements,
+                    element_age_warning_days=spec.element_age_warning_days,
                     network=network)

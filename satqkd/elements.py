@@ -1164,26 +1164,33 @@ def orbit_class(sat: EarthSatellite) -> str:
     return "MEO"
 
 
-def element_age_limits_days(sat: EarthSatellite, max_age_days: float | None = None) -> tuple[float, float]:
+def element_age_limits_days(sat: EarthSatellite, max_age_days: float | None = None,
+                            warn_age_days: float | None = None) -> tuple[float, float]:
     """``(warn, refuse)`` element ages in days for this satellite's orbit
     class; ``max_age_days`` replaces the LEO limit and scales the others in
-    proportion."""
+    proportion; ``warn_age_days`` replaces the LEO warning age the same way
+    (a scenario that knowingly uses older elements, or an idealised orbit
+    over a long span, says so; a real set above the refusal limit is still
+    refused)."""
     warn, refuse = ELEMENT_AGE_LIMITS_DAYS[orbit_class(sat)]
     if max_age_days is not None:
         scale = float(max_age_days) / ELEMENT_AGE_LIMITS_DAYS["LEO"][1]
         warn, refuse = min(warn * scale, warn), refuse * scale
+    if warn_age_days is not None:
+        warn = warn * float(warn_age_days) / ELEMENT_AGE_LIMITS_DAYS["LEO"][0]
     return warn, refuse
 
 
 def check_element_age(satellites, start, end, max_age_days: float | None = None,
-                      allow_stale: bool = False) -> list[str]:
+                      allow_stale: bool = False, warn_age_days: float | None = None) -> list[str]:
     """Refuse element sets too far from a span; return warnings for the rest.
 
     The age of a set is the distance from its epoch to the furthest end of
     the span ``[start, end]`` (skyfield Times).  Above the refusal limit of
     its orbit class (:data:`ELEMENT_AGE_LIMITS_DAYS`, or ``max_age_days``
     for LEO and scaled for the others) a :class:`SatqkdError` says how old
-    it is, unless ``allow_stale`` turns that into a warning.  Orbits built
+    it is, unless ``allow_stale`` turns that into a warning; above the
+    warning age (``warn_age_days`` for LEO, scaled) a warning says so.  Orbits built
     by :func:`sun_synchronous`, :func:`classical` or :func:`geostationary`
     are idealised orbits, not stale tracking: a long span only gets a
     warning that says so.
@@ -1191,7 +1198,7 @@ def check_element_age(satellites, start, end, max_age_days: float | None = None,
     notes, stale = [], []
     for sat in satellites:
         age = max(abs(start.tt - sat.epoch.tt), abs(end.tt - sat.epoch.tt))
-        warn, refuse = element_age_limits_days(sat, max_age_days)
+        warn, refuse = element_age_limits_days(sat, max_age_days, warn_age_days)
         cls = orbit_class(sat)
         label = sat.name or f"catalog {catalog_number(sat)}"
         epoch = sat.epoch.utc_strftime("%Y-%m-%d")

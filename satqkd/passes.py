@@ -881,7 +881,8 @@ def _empty() -> PassForecast:
 
 
 def find_passes(satellites, stations, start, end, constraints=None, *, per_second: bool = True,
-                max_element_age_days: float | None = None, allow_stale_elements: bool = False) -> PassForecast:
+                max_element_age_days: float | None = None, allow_stale_elements: bool = False,
+                element_age_warning_days: float | None = None) -> PassForecast:
     """Find every pass of each satellite over each station between two times.
 
     Parameters
@@ -900,10 +901,11 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
     per_second
         Also return the per-second geometry of every usable window (computed
         only then, in bounded chunks).
-    max_element_age_days, allow_stale_elements
+    max_element_age_days, allow_stale_elements, element_age_warning_days
         Element sets further than this from the span are refused (default
         per orbit class, see :func:`satqkd.elements.check_element_age`);
-        with ``allow_stale_elements`` they only warn.
+        with ``allow_stale_elements`` they only warn; the warning starts at
+        ``element_age_warning_days`` (LEO; default 7, scaled per class).
 
     Returns
     -------
@@ -928,7 +930,8 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise SatqkdError(f"stations: {dup!r} is given twice")
-    notes = check_element_age(satellites, t_start, t_end, max_element_age_days, allow_stale_elements)
+    notes = check_element_age(satellites, t_start, t_end, max_element_age_days, allow_stale_elements,
+                              element_age_warning_days)
     constraints = constraints if constraints is not None else Constraints()
     cons = [constraints.get(st.name, Constraints()) if isinstance(constraints, dict) else constraints
             for st in stations]

@@ -111,7 +111,8 @@ def pass_stage(scenario: Scenario, unit: Unit):
     setup = scenario.stations[unit.station]
     return find_passes(sat, [setup.station], scenario.start, scenario.end, {setup.station.name: setup.constraints},
                        max_element_age_days=scenario.max_element_age_days,
-                       allow_stale_elements=scenario.allow_stale_elements)
+                       allow_stale_elements=scenario.allow_stale_elements,
+                       element_age_warning_days=getattr(scenario, "element_age_warning_days", None))
 
 
 def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.DataFrame:

@@ -135,3 +135,40 @@ def test_bits_scale_their_unit():
     assert format_bits(316000.0) == "316.00 kbit"
     assert format_bits(999.9999e6) == "1.00 Gbit"
     assert format_bits(0.0) == "0 bit"
+
+
+def test_shipped_scenarios_run_without_element_age_warnings():
+    """Each shipped scenario's pass search is silent: the calibration week's
+    23-30-day-old elements and the year's idealised orbit are accepted in
+    the scenario itself (element_age_warning_days), not warned on every run."""
+    from satqkd.config import load_scenario, shipped
+    from satqkd.passes import find_passes
+
+    names = list(shipped("scenarios")) + [str(p) for p in (ROOT / "configs" / "validation").glob("*.yaml")]
+    for name in names:
+        sc = load_scenario(name)
+        fc = find_passes([s.satellite for s in sc.satellites], [s.station for s in sc.stations], sc.start, sc.end,
+                         {s.station.name: s.constraints for s in sc.stations}, per_second=False,
+                         max_element_age_days=sc.max_element_age_days, allow_stale_elements=sc.allow_stale_elements,
+                         element_age_warning_days=sc.element_age_warning_days)
+        assert fc.warnings == [], (name, fc.warnings)
+
+
+def test_element_age_warning_days_moves_the_warning_not_the_refusal():
+    """The default LEO limits: warn above 7 days, refuse above 30
+    (satqkd.elements.ELEMENT_AGE_LIMITS_DAYS); element_age_warning_days
+    moves only the first."""
+    from skyfield.api import EarthSatellite, load
+
+    from satqkd.errors import SatqkdError
+    from satqkd.passes import find_passes
+    from satqkd.stations import Station
+
+    ts = load.timescale(builtin=True)
+    sat = EarthSatellite("1 41731U 16051A   17001.50000000  .00000800  00000-0  38000-4 0  9990",
+                         "2 41731  97.3700  94.0000 0012000  90.0000 270.0000 15.25000000 20007", "OLD-LEO", ts)
+    kw = dict(per_second=False)
+    assert any("20 days" in w for w in find_passes(sat, Station.nanshan(), "2017-01-20", "2017-01-21", **kw).warnings)
+    assert find_passes(sat, Station.nanshan(), "2017-01-20", "2017-01-21", element_age_warning_days=21, **kw).warnings == []
+    with pytest.raises(SatqkdError, match="over the 30-day limit"):
+        find_passes(sat, Station.nanshan(), "2017-02-10", "2017-02-11", element_age_warning_days=60, **kw)
