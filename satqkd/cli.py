@@ -356,10 +356,15 @@ def _run_summary(results) -> str:
     text = (f"{sc.name}: {format_bits(k['delivered_key_bits'])} of key delivered "
             f"in {k['passes_served']:,} of {_plural(len(p), 'pass', 'passes')} "
             f"({format_bits(k['delivered_key_bits'] / days)} a day), "
-            f"{sc.start.utc_strftime('%Y-%m-%d %H:%M')} to {sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC; "
-            f"lost to cloud {format_bits(k['lost_to_cloud_bits'])} ({_plural(k['cloudy_passes'], 'pass', 'passes')}), "
-            f"to conflicts {format_bits(k['lost_to_conflicts_bits'])} ({_plural(k['conflicting_passes'], 'pass', 'passes')}); "
-            f"clear-sky ceiling {format_bits(k['clear_sky_ceiling_bits'])}")
+            f"{sc.start.utc_strftime('%Y-%m-%d %H:%M')} to {sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC; ")
+    lost = []
+    if sc.weather is not None or k["cloudy_passes"]:
+        lost.append(f"to cloud {format_bits(k['lost_to_cloud_bits'])} ({_plural(k['cloudy_passes'], 'pass', 'passes')})")
+    if k["conflicting_passes"]:
+        lost.append(f"to conflicts {format_bits(k['lost_to_conflicts_bits'])} "
+                    f"({_plural(k['conflicting_passes'], 'pass', 'passes')})")
+    text += (f"lost {', '.join(lost)}; " if lost else "no pass lost to conflicts; ")
+    text += f"clear-sky ceiling {format_bits(k['clear_sky_ceiling_bits'])}"
     cache = getattr(results, "_weather_cache", {})
     if sc.weather is not None and (sc.weather.years, sc.weather.seed) in cache:
         yearly = cache[(sc.weather.years, sc.weather.seed)][0]

@@ -108,7 +108,7 @@ def test_key_distribution_mean_is_the_expectation():
     assert rows.loc["all", "mean_bits"] == pytest.approx(sum(expect.values()), rel=0.025)
     months = weather.monthly_distribution(passes, models, years=4000, seed=3)
     assert months.groupby("station")["mean_bits"].sum()["A"] == pytest.approx(rows.loc["A", "mean_bits"], rel=1e-9)
-    assert "<table>" in weather.distribution_html(table, 4000, 3)
+    assert "<table class='weather'>" in weather.distribution_html(table, 4000, 3)
 
 
 def test_persistence_widens_the_spread_not_the_mean():
