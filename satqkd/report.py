@@ -3,9 +3,15 @@
 It reads top-down, as a planner does: first the totals and trends, then
 the detail.
 
-1. *Overview*: final key per station and in total, cumulative key over
-   time, key per day and station, a timeline of the passes (a row per
-   station, each pass coloured by its key), and the parameters used
+1. *Overview*: the delivered key first (the passes scheduled on clear
+   nights, :func:`satqkd.schedule.key_summary`), beside it what cloud and
+   conflicts took and the clear-sky ceiling, labelled as such; the totals
+   per station; the cumulative delivered key under its ceiling; delivered
+   key per day (per week over a span of more than :data:`LONG_SPAN_DAYS`)
+   and station; a timeline of the passes (over a long span, a heatmap of
+   the delivered key per day and station); with weather, the delivered key
+   per month with its P10-P90 over the weather years, the weather table
+   and a note on how its numbers relate to the cards; the parameters used
    (equipment, protocol, constraints) with the satqkd version.
 2. *Passes*: a sortable table (key and rate first, units in the headers).
 3. *Sky*: a polar plot per station of the pass tracks, the key window drawn
@@ -39,7 +45,8 @@ from . import __version__
 from .schedule import key_summary
 from .units import bits_unit, format_bits
 
-__all__ = ["render_report", "render_provenance", "provenance", "orbit_height_km", "MAX_PASS_FIGURES", "MAX_SKY_TRACKS"]
+__all__ = ["render_report", "render_provenance", "provenance", "orbit_height_km", "MAX_PASS_FIGURES", "MAX_SKY_TRACKS",
+           "LONG_SPAN_DAYS"]
 
 MAX_PASS_FIGURES = 150  # passes whose per-second series are in the page (the rest: the per-second table)
 MAX_SKY_TRACKS = 40  # tracks per station in its sky plot

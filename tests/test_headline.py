@@ -93,3 +93,25 @@ def test_clear_weather_has_nothing_lost_to_cloud(weather_run, capsys):
     meta = json.loads((out / "run.json").read_text())
     assert meta["lost_to_cloud_bits"] == 0.0 and meta["cloudy_passes"] == 0
     assert meta["delivered_key_bits"] + meta["lost_to_conflicts_bits"] == pytest.approx(meta["clear_sky_ceiling_bits"])
+
+
+def test_year_report_text_names_its_files_and_heads_every_column(weather_run, capsys):
+    """With partitioned Parquet the page names seconds/part-*.parquet (not
+    seconds.csv); the weather table has a header over every column; the
+    sky plots leave room above the "N" label for their two-line caption."""
+    scenario, out = weather_run
+    assert main(["run", str(scenario), "-o", str(out), "--seconds", "parquet"]) == 0
+    capsys.readouterr()
+    page = (out / "report.html").read_text()
+    assert "seconds/part-*.parquet" in page and "seconds.csv" not in page
+    table = re.search(r"<table class='weather'><thead><tr>(.*?)</tr></thead><tbody>(.*?)</tbody>", page, re.S)
+    heads = re.findall(r"<th[^>]*>(.*?)</th>", table.group(1))
+    first_row = re.search(r"<tr>(.*?)</tr>", table.group(2)).group(1)
+    assert len(heads) == len(re.findall(r"<td", first_row)) and heads[-1] == "weather (source)"
+    assert "wrap" in re.findall(r"<td class='([^']*)'", first_row)[-1]  # the long source text wraps, not cut
+    sky = [m for m in re.finditer(r'"title":\{"text":"[^"]*sky tracks', page)]
+    assert sky
+    for m in sky:
+        layout = page[m.start() - 4000:m.start() + 4000]
+        tops = [int(t) for t in re.findall(r'"margin":\{[^}]*"t":(\d+)', layout)]
+        assert tops and max(tops) >= 100
