@@ -37,21 +37,20 @@ def _missing() -> str:
     return ""
 
 
+def _screenshots():
+    """tools/screenshots.py: the one place that starts the browser."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).resolve().parents[1] / "tools" / "screenshots.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def browser():
     """Headless Chromium at the Debian paths; selenium-manager never runs
     (the driver path is given), so nothing is downloaded."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager, if ever asked, must not download
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,2000", "--hide-scrollbars", "--allow-file-access-from-files"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    return _screenshots().browser(1280, 2000)
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +192,6 @@ def test_long_report_leads_with_delivered_key_and_months(long_page):
 
 
 if __name__ == "__main__":  # python tests/test_browser.py: regenerate the README's screenshots
-    import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).resolve().parents[1] / "tools" / "screenshots.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    sys.exit(tool.main(sys.argv[1:]))
+    sys.exit(_screenshots().main(sys.argv[1:]))
