@@ -69,9 +69,9 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
         return
     if workers is not None and workers < 1:
         raise SatqkdError(f"--workers: expected at least 1, got {workers}")
-    from dask.distributed import Client, LocalCluster
-
     if scheduler is not None:
+        from dask.distributed import Client
+
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
@@ -86,10 +86,59 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
     # large per-second arrays of every unit: measured on 12 satellites x 10
     # stations x 30 days, 5.5 s of system time in the workers instead of
     # 0.8 s serially.  Our workers keep glibc's own (adaptive) threshold.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                         dashboard_address=None, silence_logs=40) as local, Client(local) as client:
-        yield client
+    # The statistical profiler samples each worker's stack every 10 ms from a
+    # second thread, which takes the GIL from the unit: off (nobody reads it).
+    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.worker.profile.enabled": False}
+    with contextlib.ExitStack() as stack:
+        # Ctrl-C reaches every process of the terminal's foreground group: the
+        # workers would each die with a traceback (and their nannies log one).
+        # SIGINT is blocked while the cluster starts, so the threads that
+        # spawn the workers, and the workers, inherit the block; the client
+        # alone gets Ctrl-C (pending until the block ends) and closes them.
+        with _sigint_blocked():
+            from dask.distributed import Client, LocalCluster
+
+            stack.enter_context(dask.config.set(settings))
+            local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                                     dashboard_address=None, silence_logs=40))
+            client = stack.enter_context(Client(local))
+        try:
+            yield client
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: close without the workers' farewells
+                _silence_dask()
+            raise
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread, and in the threads and processes it
+    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # multiprocessing's resource tracker, started on first use, unblocks
+    # SIGINT in the thread that starts it: started now, before the block.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _silence_dask() -> None:
+    """No log lines from Dask while an interrupted run closes its cluster."""
+    import logging
+
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 # --------------------------------------------------------------------------
@@ -112,26 +161,38 @@ def _scenario_on_worker(raw, path, today) -> Scenario:
     return _SCENARIOS[key]
 
 
-def _unit_task(raw, path, today, unit):
-    return pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+def _unit_task(raw, path, today, unit, seconds=True):
+    passes, table, warnings = pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+    # A unit's per-second table is ~50 MB a year: not sent back when unused.
+    return passes, (table if seconds else table.iloc[:0]), warnings
 
 
-def _submit(client, scenario: Scenario):
+def _submit(client, scenario: Scenario, seconds: bool = True):
     if scenario.raw is None:
         raise SatqkdError("a scenario for a Dask run must come from load_scenario (it is rebuilt on the workers)")
     work = pipeline.units(scenario)
     n = len(work)
-    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work, pure=False)
+    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work,
+                      [seconds] * n, pure=False)
 
 
-def run_many(scenarios: list[Scenario], client=None, **kwargs) -> list:
+def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, **kwargs) -> list:
     """Run several scenarios, all their units at once on ``client`` (serially
-    without one); returns their :class:`~satqkd.pipeline.Results` in order."""
+    without one); returns their :class:`~satqkd.pipeline.Results` in order.
+
+    ``seconds=False``: the results' per-second tables are left empty (the
+    passes are the same); on a cluster they then never leave the workers.
+    """
     if client is None:
-        return [pipeline.run(sc, **kwargs) for sc in scenarios]
+        results = []
+        for sc in scenarios:
+            results.append(pipeline.run(sc, **kwargs))
+            if not seconds:
+                results[-1].seconds = results[-1].seconds.iloc[:0]
+        return results
     for sc in scenarios:
         pipeline.check_scenario(sc)
-    futures = [_submit(client, sc) for sc in scenarios]
+    futures = [_submit(client, sc, seconds) for sc in scenarios]
     return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures))]
 
 
@@ -251,7 +312,7 @@ def sweep(scenario: Scenario, client=None) -> pd.DataFrame:
     passes with key (bit/s), key lost to conflicts, and with a ``weather:``
     block the mean, P10 and P90 key per year over its weather years."""
     params, scenarios = sweep_scenarios(scenario)
-    results = run_many(scenarios, client, weather=False)
+    results = run_many(scenarios, client, weather=False, seconds=False)
     return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
 
 
