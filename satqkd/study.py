@@ -29,6 +29,7 @@ import copy
 import html
 import itertools
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
 
-__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_report", "SWEEP_PARAMETERS"]
+__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_report", "SWEEP_PARAMETERS"]
 
 # Short names of the usual sweep parameters: where each one lives in the
 # scenario (every satellite's or every station's block).
@@ -176,27 +177,33 @@ def _submit(client, scenario: Scenario, seconds: bool = True):
                       [seconds] * n, pure=False)
 
 
-def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, **kwargs) -> list:
+def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, progress=None, **kwargs) -> list:
     """Run several scenarios, all their units at once on ``client`` (serially
     without one); returns their :class:`~satqkd.pipeline.Results` in order.
 
     ``seconds=False``: the results' per-second tables are left empty (the
     passes are the same); on a cluster they then never leave the workers.
+    ``progress(stage, done, total)``: serially, :func:`satqkd.pipeline.run`'s
+    stages, with ``"scenario"`` (scenarios done) before each scenario; on a
+    cluster, stage ``"units"`` (units done of all scenarios' units) and
+    ``"passes done"`` (passes of the units done, total unknown: 0).
     """
     if client is None:
         results = []
-        for sc in scenarios:
-            results.append(pipeline.run(sc, **kwargs))
+        for k, sc in enumerate(scenarios):
+            if progress is not None and len(scenarios) > 1:
+                progress("scenario", k, len(scenarios))
+            results.append(pipeline.run(sc, progress=progress, **kwargs))
             if not seconds:
                 results[-1].seconds = results[-1].seconds.iloc[:0]
         return results
     for sc in scenarios:
         pipeline.check_scenario(sc)
     futures = [_submit(client, sc, seconds) for sc in scenarios]
-    return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures))]
+    return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures, progress))]
 
 
-def _gather(futures: list[list]) -> list[list]:
+def _gather(futures: list[list], progress=None) -> list[list]:
     """The results of lists of futures, fetched as each task ends (``client.gather``
     waits for the last task before it fetches any, leaving the workers idle
     while hundreds of MB of per-second tables cross over)."""
@@ -204,18 +211,29 @@ def _gather(futures: list[list]) -> list[list]:
 
     where = {f.key: (i, j) for i, fs in enumerate(futures) for j, f in enumerate(fs)}
     out = [[None] * len(fs) for fs in futures]
+    done, passes = 0, 0
+    if progress is not None:
+        progress("units", 0, len(where))
     for future, result in as_completed([f for fs in futures for f in fs], with_results=True):
         i, j = where[future.key]
         out[i][j] = result
+        done, passes = done + 1, passes + len(result[0])
+        if progress is not None:
+            progress("units", done, len(where))
+            progress("passes done", passes, 0)
     return out
 
 
-def run(scenario: Scenario, *, workers: int | None = None, scheduler: str | None = None, client=None, **kwargs):
-    """:func:`satqkd.pipeline.run` with the units on a Dask cluster."""
+def run(scenario: Scenario, *, workers: int | None = None, scheduler: str | None = None, client=None,
+        progress=None, **kwargs):
+    """:func:`satqkd.pipeline.run` with the units on a Dask cluster
+    (``progress``: see :func:`run_many`; stage ``"cluster"`` while it starts)."""
     if client is not None:
-        return run_many([scenario], client, **kwargs)[0]
+        return run_many([scenario], client, progress=progress, **kwargs)[0]
+    if progress is not None and (workers is not None or scheduler is not None):
+        progress("cluster", 0, 0)
     with cluster(workers, scheduler) as c:
-        return run_many([scenario], c, **kwargs)[0]
+        return run_many([scenario], c, progress=progress, **kwargs)[0]
 
 
 # --------------------------------------------------------------------------
@@ -305,46 +323,148 @@ def _row(results) -> dict:
     return row
 
 
-def sweep(scenario: Scenario, client=None) -> pd.DataFrame:
+def sweep(scenario: Scenario, client=None, progress=None) -> pd.DataFrame:
     """One row per combination of the sweep: its parameters, then passes,
     scheduled passes, key bits of the scheduled passes under a clear sky,
     key bits per year (the span scaled to 365.25 days), mean key rate of
     passes with key (bit/s), key lost to conflicts, and with a ``weather:``
-    block the mean, P10 and P90 key per year over its weather years."""
+    block the mean, P10 and P90 key per year over its weather years.
+    ``progress``: see :func:`run_many`."""
     params, scenarios = sweep_scenarios(scenario)
-    results = run_many(scenarios, client, weather=False, seconds=False)
+    results = run_many(scenarios, client, weather=False, seconds=False, progress=progress)
     return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
 
 
-def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep") -> str:
-    """A self-contained HTML page: the sweep table and, for each parameter,
-    key per year and mean key rate against it (one line per combination of
-    the other parameters)."""
+# How sweep.html names the columns of a sweep table: label and unit.
+_PARAMETER_LABELS = {
+    "height_km": "orbit height (km)", "ltan_hours": "LTAN (h)", "wavelength_nm": "wavelength (nm)",
+    "divergence_urad": "beam divergence (µrad)", "transmitter_aperture_m": "transmitter aperture (m)",
+    "aperture_m": "telescope aperture (m)", "fov_urad": "field of view (µrad)",
+}
+_UNIT_SUFFIXES = {"_km": "km", "_m": "m", "_nm": "nm", "_urad": "µrad", "_deg": "deg", "_hours": "h", "_s": "s",
+                  "_db": "dB", "_hz": "Hz", "_bps": "bit/s"}
+_RESULT_LABELS = {  # column -> (label, base unit for a decimal prefix, or None for a plain number)
+    "passes": ("passes", None), "scheduled_passes": ("scheduled passes", None),
+    "key_bits": ("key over the span", "bit"), "key_bits_per_year": ("key per year", "bit"),
+    "mean_key_rate_bps": ("mean key rate", "bit/s"), "lost_to_conflicts_bits": ("lost to conflicts", "bit"),
+    "weather_mean_bits_per_year": ("key per year, weather mean", "bit"),
+    "weather_p10_bits_per_year": ("key per year, weather P10", "bit"),
+    "weather_p90_bits_per_year": ("key per year, weather P90", "bit"),
+}
+
+
+def _parameter_label(name: str) -> str:
+    """``aperture_m`` -> ``telescope aperture (m)``; a dotted path keeps its
+    text, with the unit its last part names."""
+    if name in _PARAMETER_LABELS:
+        return _PARAMETER_LABELS[name]
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return f"{name[:-len(suffix)]} ({unit})"
+    return name
+
+
+def _prefixed(values: np.ndarray, unit: str) -> tuple[float, str]:
+    """The scale and unit (bit, kbit, Mbit, Gbit, Tbit) for a column's largest value."""
+    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if top >= scale:
+            return scale, prefix + unit
+    return 1.0, unit
+
+
+def _column_format(values: np.ndarray):
+    """One format for a column: thousands separators and, for fractions,
+    the decimals that give four significant digits at its largest value."""
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0 or np.all(finite == np.round(finite)):
+        decimals = 0
+    else:
+        top = float(finite.max())
+        decimals = int(min(max(3 - math.floor(math.log10(top)), 0), 4)) if top > 0 else 0
+
+    def fmt(v) -> str:
+        return "–" if not np.isfinite(v) else f"{v:,.{decimals}f}"
+
+    return fmt
+
+
+def sweep_columns(table: pd.DataFrame, parameters: list[str], span_days: float | None = None) -> list[tuple]:
+    """How each column of a sweep table reads: ``(column, label with unit,
+    scale, formatter)``, the key columns in the prefixed unit of their
+    largest value.  ``span_days``: the length of the swept span; a key per
+    year scaled from a span shorter than a year says so in its label."""
+    scaled = ""
+    if span_days is not None and span_days < 365.0:
+        scaled = f", {span_days:g}-day span × {365.25 / span_days:,.4g}"
+    columns = []
+    for col in table.columns:
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        if col in parameters:
+            label, scale = _parameter_label(col), 1.0
+        elif col in _RESULT_LABELS:
+            label, unit = _RESULT_LABELS[col]
+            scale = 1.0
+            if unit is not None:
+                scale, unit = _prefixed(values, unit)
+                label = f"{label} ({unit}{scaled if col.endswith('per_year') else ''})"
+        else:
+            label, scale = col.replace("_", " "), 1.0
+        columns.append((col, label, scale, _column_format(values / scale)))
+    return columns
+
+
+def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep",
+                 span_days: float | None = None) -> str:
+    """A self-contained HTML page: the sweep table (named columns with units,
+    one number format per column) and, for each parameter, key per year and
+    mean key rate against it (one line per combination of the other
+    parameters, in the same colour in both plots and the legend).
+    ``span_days``: the swept span, named where a key per year is scaled from it."""
     import plotly.graph_objects as go
+    from plotly.colors import qualitative
     from plotly.offline import get_plotlyjs
     from plotly.subplots import make_subplots
 
+    columns = {c[0]: c for c in sweep_columns(table, parameters, span_days)}
+    _, year_label, year_scale, _ = columns["key_bits_per_year"]
+    _, rate_label, rate_scale, _ = columns["mean_key_rate_bps"]
+    palette = qualitative.Plotly
     figs = []
     for name in parameters:
         others = [p for p in parameters if p != name]
-        fig = make_subplots(rows=1, cols=2, subplot_titles=("key per year (Gbit)", "mean key rate (kbit/s)"))
+        fig = make_subplots(rows=1, cols=2, subplot_titles=(year_label, rate_label))
         groups = table.groupby(others, sort=True) if others else [((), table)]
-        for label, g in groups:
+        for k, (label, g) in enumerate(groups):
             label = label if isinstance(label, tuple) else (label,)
-            text = ", ".join(f"{o}={v}" for o, v in zip(others, label)) or "all"
+            text = ", ".join(f"{_parameter_label(o)} {v}" for o, v in zip(others, label)) or "all"
             g = g.sort_values(name)
-            fig.add_trace(go.Scatter(x=g[name], y=g["key_bits_per_year"] / 1e9, mode="lines+markers", name=text,
-                                     legendgroup=text), row=1, col=1)
-            fig.add_trace(go.Scatter(x=g[name], y=g["mean_key_rate_bps"] / 1e3, mode="lines+markers", name=text,
-                                     legendgroup=text, showlegend=False), row=1, col=2)
-        fig.update_xaxes(title_text=name)
-        fig.update_layout(template="plotly_white", title=f"Trade-off: {name}", height=420)
+            style = dict(mode="lines+markers", name=text, legendgroup=text,
+                         line={"color": palette[k % len(palette)]}, marker={"color": palette[k % len(palette)]})
+            fig.add_trace(go.Scatter(x=g[name], y=g["key_bits_per_year"] / year_scale, **style), row=1, col=1)
+            fig.add_trace(go.Scatter(x=g[name], y=g["mean_key_rate_bps"] / rate_scale, showlegend=False, **style),
+                          row=1, col=2)
+        fig.update_xaxes(title_text=_parameter_label(name))
+        fig.update_yaxes(title_text=year_label, row=1, col=1)
+        fig.update_yaxes(title_text=rate_label, row=1, col=2)
+        fig.update_layout(template="plotly_white", title=f"Trade-off: {_parameter_label(name)}", height=420)
         figs.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{v:,.4g}</td>" if isinstance(v, (float, np.floating)) else f"<td>{html.escape(str(v))}</td>"
-                                    for v in row) + "</tr>" for row in table.itertuples(index=False))
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _, _ in columns.values())
+    rows = []
+    for r in range(len(table)):
+        cells = []
+        for col, _, scale, fmt in columns.values():
+            v = table[col].iloc[r]
+            number = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            cells.append(f"<td>{fmt(float(v) / scale)}</td>" if number else f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    note = ""
+    if span_days is not None and span_days < 365.0:
+        note = (f"<p>Key per year is the key of the {span_days:g}-day span scaled by 365.25/{span_days:g}: "
+                "it samples neither the seasons nor the year's weather. Set <code>days: 365</code> to measure it.</p>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;"
             "max-width:1200px}} table{border-collapse:collapse;font-size:.85rem} td,th{padding:.2rem .5rem;"
-            "border-bottom:1px solid #eee;text-align:right}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{body}</table>" + "".join(figs) + "</body></html>")
+            "border-bottom:1px solid #eee;text-align:right} th{vertical-align:bottom}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{''.join(rows)}</table>{note}" + "".join(figs)
+            + "</body></html>")
