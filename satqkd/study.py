@@ -102,7 +102,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
 
             stack.enter_context(dask.config.set(settings))
             local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                                     dashboard_address=None, silence_logs=40))
+                                                     dashboard_address=":0", silence_logs=40))
             client = stack.enter_context(Client(local))
         try:
             yield client
