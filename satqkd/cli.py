@@ -513,7 +513,6 @@ def _constraints(base: dict, overrides: dict):
     """
     from pydantic import TypeAdapter, ValidationError
 
-    from .config import format_validation_error
     from .constraints import Constraints
 
     adapter = TypeAdapter(Constraints)
@@ -521,6 +520,8 @@ def _constraints(base: dict, overrides: dict):
         try:
             adapter.validate_python({key: value})
         except ValidationError as exc:
+            from .config import format_validation_error
+
             message = format_validation_error(exc, _CONSTRAINT_OPTIONS[key])
             # "--night: night: expected ..." -> "--night: expected ..."
             raise SatqkdError(message.replace(f": {key}: ", ": ", 1)) from None
@@ -564,7 +565,6 @@ def passes(
     import dataclasses
     import datetime as dt
 
-    from .config import check_span, load_scenario
     from .elements import load_catalogue, load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
@@ -584,6 +584,8 @@ def passes(
         overrides["max_range_km"] = max_range_km
 
     if scenario is not None:
+        from .config import load_scenario
+
         sc = load_scenario(scenario)
         sats = [s.satellite for s in sc.satellites]
         stations = [s.station for s in sc.stations]
@@ -615,6 +617,8 @@ def passes(
         t1 = None
     if t1 is None or days is not None:
         t1 = t0.ts.tt_jd(t0.tt + (days if days is not None else 7.0))
+    from .sky import check_span  # (not via satqkd.config: its models cost a plain search 0.07 s to import)
+
     check_span(t0, t1, "", labels=("--start", "--start + --days"))
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)
