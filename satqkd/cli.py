@@ -317,6 +317,7 @@ def _progress(quiet: bool):
             if status.stage == stage:
                 bar.update(task, completed=done, total=total or None)
 
+        update.refresh = bar.refresh  # draw now (tests; the display also redraws itself)
         yield update
 
 

@@ -16,7 +16,10 @@ in a fixed order, so the tables are the same, byte for byte, as a serial run.
 * :func:`sweep` -- runs every combination (all units of all combinations in
   one go on the cluster) and returns one row per combination: passes,
   scheduled passes, key, key per year, mean key rate, key lost to conflicts.
-* :func:`sweep_report` -- an HTML page of trade-off plots for the sweep.
+* :func:`sweep_report` -- an HTML page of the sweep: its table (named
+  columns with units, one number format per column; a key per year scaled
+  from a span shorter than a year says so) and trade-off plots
+  (:func:`sweep_figures`).
 
 Workers rebuild a scenario from its YAML mapping (skyfield's satellites do
 not pickle), once per worker and scenario.
@@ -39,7 +42,7 @@ from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
 
-__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_report", "SWEEP_PARAMETERS"]
+__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
 
 # Short names of the usual sweep parameters: where each one lives in the
 # scenario (every satellite's or every station's block).
@@ -364,6 +367,15 @@ def _parameter_label(name: str) -> str:
     return name
 
 
+def _parameter_value(name: str, value) -> str:
+    """``aperture_m``, 0.6 -> ``telescope aperture 0.6 m``."""
+    label = _parameter_label(name)
+    if label.endswith(")") and " (" in label:
+        text, unit = label[:-1].rsplit(" (", 1)
+        return f"{text} {value} {unit}"
+    return f"{label} {value}"
+
+
 def _prefixed(values: np.ndarray, unit: str) -> tuple[float, str]:
     """The scale and unit (bit, kbit, Mbit, Gbit, Tbit) for a column's largest value."""
     top = float(np.nanmax(np.abs(values))) if values.size else 0.0
@@ -414,16 +426,12 @@ def sweep_columns(table: pd.DataFrame, parameters: list[str], span_days: float |
     return columns
 
 
-def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep",
-                 span_days: float | None = None) -> str:
-    """A self-contained HTML page: the sweep table (named columns with units,
-    one number format per column) and, for each parameter, key per year and
-    mean key rate against it (one line per combination of the other
-    parameters, in the same colour in both plots and the legend).
-    ``span_days``: the swept span, named where a key per year is scaled from it."""
+def sweep_figures(table: pd.DataFrame, parameters: list[str], span_days: float | None = None) -> list:
+    """For each parameter, a plotly figure of key per year and mean key rate
+    against it: one line per combination of the other parameters, in one
+    colour in both panels (and the legend)."""
     import plotly.graph_objects as go
     from plotly.colors import qualitative
-    from plotly.offline import get_plotlyjs
     from plotly.subplots import make_subplots
 
     columns = {c[0]: c for c in sweep_columns(table, parameters, span_days)}
@@ -437,7 +445,7 @@ def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqk
         groups = table.groupby(others, sort=True) if others else [((), table)]
         for k, (label, g) in enumerate(groups):
             label = label if isinstance(label, tuple) else (label,)
-            text = ", ".join(f"{_parameter_label(o)} {v}" for o, v in zip(others, label)) or "all"
+            text = ", ".join(_parameter_value(o, v) for o, v in zip(others, label)) or "all"
             g = g.sort_values(name)
             style = dict(mode="lines+markers", name=text, legendgroup=text,
                          line={"color": palette[k % len(palette)]}, marker={"color": palette[k % len(palette)]})
@@ -448,7 +456,22 @@ def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqk
         fig.update_yaxes(title_text=year_label, row=1, col=1)
         fig.update_yaxes(title_text=rate_label, row=1, col=2)
         fig.update_layout(template="plotly_white", title=f"Trade-off: {_parameter_label(name)}", height=420)
-        figs.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+        figs.append(fig)
+    return figs
+
+
+def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep",
+                 span_days: float | None = None) -> str:
+    """A self-contained HTML page: the sweep table (named columns with units,
+    one number format per column) and, for each parameter, key per year and
+    mean key rate against it (one line per combination of the other
+    parameters, in the same colour in both plots and the legend).
+    ``span_days``: the swept span, named where a key per year is scaled from it."""
+    from plotly.offline import get_plotlyjs
+
+    columns = {c[0]: c for c in sweep_columns(table, parameters, span_days)}
+    figs = [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+            for fig in sweep_figures(table, parameters, span_days)]
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _, _ in columns.values())
     rows = []
     for r in range(len(table)):
