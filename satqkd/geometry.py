@@ -14,8 +14,8 @@ Polar motion (~10 m at the surface) is ignored, as skyfield does unless a
 polar-motion table is loaded.
 
 The Sun and the Moon move slowly compared to a LEO satellite, so
-:class:`SunMoon` splines their apparent geocentric positions from an hourly
-skyfield grid and rotates them to the Earth-fixed frame at each query time:
+:class:`SunMoon` interpolates their apparent geocentric positions from an
+hourly skyfield grid and rotates them to the Earth-fixed frame at each query time:
 altitudes agree with skyfield's ``altaz()`` to about 1e-4 degrees.
 """
 
