@@ -401,6 +401,16 @@ def _column_format(values: np.ndarray):
     return fmt
 
 
+def _given_format(values: np.ndarray):
+    """A parameter's values as the sweep lists them (0.6, 1.2), with the
+    decimals of the most precise one, the same for the whole column."""
+    texts = [f"{v:g}" for v in values if np.isfinite(v)]
+    if any("e" in t for t in texts):
+        return _column_format(values)
+    decimals = max([len(t.split(".")[1]) if "." in t else 0 for t in texts] + [0])
+    return lambda v: "–" if not np.isfinite(v) else f"{v:,.{decimals}f}"
+
+
 def sweep_columns(table: pd.DataFrame, parameters: list[str], span_days: float | None = None) -> list[tuple]:
     """How each column of a sweep table reads: ``(column, label with unit,
     scale, formatter)``, the key columns in the prefixed unit of their
@@ -413,8 +423,9 @@ def sweep_columns(table: pd.DataFrame, parameters: list[str], span_days: float |
     for col in table.columns:
         values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
         if col in parameters:
-            label, scale = _parameter_label(col), 1.0
-        elif col in _RESULT_LABELS:
+            columns.append((col, _parameter_label(col), 1.0, _given_format(values)))
+            continue
+        if col in _RESULT_LABELS:
             label, unit = _RESULT_LABELS[col]
             scale = 1.0
             if unit is not None:

@@ -68,3 +68,9 @@ def test_formatter_keeps_a_column_in_one_unit():
     assert label["key_bits_per_year"] == ("key per year (Mbit)", 1e6)
     assert label["mean_key_rate_bps"] == ("mean key rate (kbit/s)", 1e3)
     assert np.isclose(label["aperture_m"][1], 1.0)
+
+
+def test_parameters_read_as_the_sweep_lists_them():
+    page = sweep_report(_table(), PARAMETERS, span_days=1.0)
+    cells = [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(<td>.*?)</tr>", page)]
+    assert [row[:2] for row in cells] == [["500", "0.6"], ["500", "1.2"], ["600", "0.6"], ["600", "1.2"]]
