@@ -21,12 +21,18 @@
 5. **A year of one LEO over 2 stations** with the per-second series of
    every usable night window, against ``find_events`` (rise/culmination/set
    only) for the same satellite, stations and span.
+6. **The same year from the command line**, as whole processes (imports
+   and CSV output included): ``satqkd passes --days 365`` with two stations
+   and ``--format csv`` against a plain skyfield process running
+   ``find_events`` for the same satellite, stations and span and writing its
+   events as CSV; alternating ``--cli-repeat`` times, best of each and the
+   spread of the pairs, wall and CPU time (``--cli``: this section only).
 
 Every timing is the best of ``--repeat`` runs, alternating ours and the
 baseline so that load from other processes hits both.  Prints readable
 lines, then one JSON object on the last line.
 
-Usage: python benchmarks/bench_passes.py [--repeat 3] [--oracle] [--constellation 100] [--quick]
+Usage: python benchmarks/bench_passes.py [--repeat 3] [--oracle] [--constellation 100] [--quick] [--cli [--cli-repeat 5]]
 """
 
 from __future__ import annotations
@@ -355,6 +361,76 @@ def bench_leo_year(args, ts):
             "leo_year_passes": int(len(fc.passes)), "leo_year_seconds": int(len(fc.seconds))}
 
 
+# -- 6. the same year from the command line, as processes ----------------------
+
+FIND_EVENTS_CHILD = r"""
+import sys
+from skyfield.api import EarthSatellite, load, wgs84
+tle, start, days = sys.argv[1], sys.argv[2], float(sys.argv[3])
+ts = load.timescale(builtin=True)
+lines = [l for l in open(tle).read().splitlines() if l.strip()]
+sat = EarthSatellite(lines[-2], lines[-1], lines[0] if len(lines) > 2 else "SAT", ts)
+y, m, d = (int(x) for x in start.split("-"))
+t0 = ts.utc(y, m, d)
+t1 = ts.tt_jd(t0.tt + days)
+rows = ["satellite,station,event,time_utc"]
+for spec in sys.argv[4:]:
+    name, lat, lon, h = spec.split(",")
+    t, events = sat.find_events(wgs84.latlon(float(lat), float(lon), elevation_m=float(h)), t0, t1, altitude_degrees=10.0)
+    rows += [f"{sat.name},{name},{e},{iso}" for e, iso in zip(events, t.utc_iso())]
+sys.stdout.write("\n".join(rows) + "\n")
+"""
+
+
+def _child(command):
+    """Wall and CPU (user + system) seconds of one child process, and its stdout."""
+    a = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[:4]}... exited with {proc.returncode}")
+    return time.perf_counter() - a, usage.ru_utime + usage.ru_stime, out
+
+
+def bench_cli_year(args):
+    """``satqkd passes --days 365`` (one LEO, 2 stations, CSV; defaults: above
+    10 deg at nautical night) against a plain skyfield process that runs
+    ``find_events`` (above 10 deg) for the same satellite, stations and span
+    and writes the events as CSV: whole processes, imports included."""
+    tle = ROOT / "ephemeris" / "micius-2021-04-27.tle"
+    days = "60" if args.quick else "365"
+    stations = [Station.nanshan(), Station.xinglong()]
+    ours = [sys.executable, "-m", "satqkd", "passes", "--tle", str(tle), "--station", "nanshan", "--station", "xinglong",
+            "--start", "2021-04-27", "--days", days, "--format", "csv", "--allow-stale-elements", "--quiet"]
+    theirs = [sys.executable, "-c", FIND_EVENTS_CHILD, str(tle), "2021-04-27", days,
+              *[f"{st.name},{st.latitude_deg!r},{st.longitude_deg!r},{st.height_m!r}" for st in stations]]
+    runs = {"satqkd": [], "find_events": []}
+    for _ in range(args.cli_repeat):
+        for name, command in (("satqkd", ours), ("find_events", theirs)):
+            wall, cpu, out = _child(command)
+            runs[name].append((wall, cpu))
+    n_passes = out_ours = None
+    _, _, out_ours = _child(ours)
+    n_passes = len(out_ours.decode().splitlines()) - 1
+    best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in runs.items()}
+    ratio_wall = best["satqkd"][0] / best["find_events"][0]
+    ratio_cpu = best["satqkd"][1] / best["find_events"][1]
+    pair_ratios = [a[0] / b[0] for a, b in zip(runs["satqkd"], runs["find_events"])]
+    print(f"CLI, {days} days of one LEO over 2 stations as CSV ({n_passes} night passes): satqkd passes best "
+          f"{best['satqkd'][0]:.2f} s wall / {best['satqkd'][1]:.2f} s CPU; skyfield find_events process best "
+          f"{best['find_events'][0]:.2f} s / {best['find_events'][1]:.2f} s; ratio {ratio_wall:.2f} (wall, best of "
+          f"{args.cli_repeat}), {ratio_cpu:.2f} (CPU); alternating pairs {min(pair_ratios):.2f}-{max(pair_ratios):.2f}")
+    return {"cli_year_s": round(best["satqkd"][0], 3), "cli_year_cpu_s": round(best["satqkd"][1], 3),
+            "cli_year_find_events_s": round(best["find_events"][0], 3),
+            "cli_year_find_events_cpu_s": round(best["find_events"][1], 3),
+            "cli_year_ratio": round(ratio_wall, 3), "cli_year_ratio_cpu": round(ratio_cpu, 3),
+            "cli_year_pair_ratios": [round(r, 3) for r in pair_ratios],
+            "cli_year_runs_s": {k: [[round(w, 3), round(c, 3)] for w, c in v] for k, v in runs.items()},
+            "cli_year_passes": n_passes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -362,7 +438,12 @@ def main() -> None:
     parser.add_argument("--constellation", type=int, default=100)
     parser.add_argument("--oracle", action="store_true", help="check the catalogue passes against brute force")
     parser.add_argument("--quick", action="store_true", help="shorter spans (a smoke test, not the targets)")
+    parser.add_argument("--cli", action="store_true", help="only section 6: the CLI year against find_events, as processes")
+    parser.add_argument("--cli-repeat", type=int, default=5, help="alternating runs of section 6")
     args = parser.parse_args()
+    if args.cli:
+        print(json.dumps(bench_cli_year(args)))
+        return
 
     ts = sky.timescale()
     # Warm imports and caches on both sides before timing anything.
@@ -376,6 +457,7 @@ def main() -> None:
     result.update(bench_constellation(args, ts))
     result.update(bench_geo_year(args))
     result.update(bench_leo_year(args, ts))
+    result.update(bench_cli_year(args))
     print(json.dumps(result))
 
 

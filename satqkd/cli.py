@@ -256,26 +256,111 @@ def _warn(lines) -> None:
         _say(f"satqkd: warning: {line}", err=True)
 
 
+class _Status:
+    """What the progress line says, from the library's ``progress(stage,
+    done, total)`` calls: the stage (``combination 2/4: key per pass``), what
+    is counted (``620/1,213 passes``), the time elapsed since the start and
+    the time the stage has left at the rate it has gone so far (blank until
+    there is a rate)."""
+
+    LABELS = {"load": "reading the scenario", "cluster": "starting the Dask cluster",
+              "passes": "searching passes", "key": "key per pass", "units": "running on the cluster",
+              "schedule": "weather and schedule", "weather": "weather Monte Carlo", "write": "writing outputs"}
+    # What ``done/total`` counts in a stage: (satellite, station) pairs, or passes.
+    COUNTS = {"passes": "satellite-station pairs", "key": "passes", "units": "satellite-station pairs"}
+
+    def __init__(self, clock=None):
+        import time
+
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.stage, self.prefix = "", ""
+        self.done = self.total = 0
+        self.passes_done = None
+        self._since = (self.start, 0)  # (time, done) when the stage began
+        self._last = self.start  # time of the last update
+
+    def update(self, stage, done=0, total=0) -> None:
+        now = self.clock()
+        if stage == "scenario":  # a sweep, serially: one scenario after another
+            self.prefix = f"combination {done + 1}/{total}: "
+            return
+        if stage == "passes done":  # on a cluster: passes of the units finished
+            self.passes_done = done
+            return
+        if stage != self.stage:
+            self.stage, self._since, self.passes_done = stage, (now, done), None
+        self.done, self.total, self._last = done, total, now
+
+    @property
+    def description(self) -> str:
+        return self.prefix + self.LABELS.get(self.stage, self.stage or "starting")
+
+    @property
+    def count(self) -> str:
+        if not self.total:
+            return ""
+        text = f"{self.done:,}/{self.total:,} {self.COUNTS.get(self.stage, '')}".rstrip()
+        if self.passes_done is not None:
+            text += f", {self.passes_done:,} passes done"
+        return text
+
+    @staticmethod
+    def _clock_text(seconds: float) -> str:
+        seconds = int(round(max(seconds, 0.0)))
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+    @property
+    def elapsed(self) -> str:
+        return f"elapsed {self._clock_text(self.clock() - self.start)}"
+
+    @property
+    def left(self) -> str:
+        t0, done0 = self._since
+        if not self.total or self.done <= done0 or self._last <= t0:
+            return ""
+        rate = (self.done - done0) / (self._last - t0)
+        # Counts down between updates, never below zero.
+        return f"left {self._clock_text((self.total - self.done) / rate - (self.clock() - self._last))}"
+
+    @property
+    def text(self) -> str:
+        return "  ".join(t for t in (self.description, self.count, self.elapsed, self.left) if t)
+
+
 @contextlib.contextmanager
 def _progress(quiet: bool):
-    """A progress display on stderr (stage, items done, time left), shown
-    only on a terminal and without ``--quiet``; yields ``update(stage,
-    done, total)`` for the library's ``progress=`` hooks."""
+    """A progress display on stderr (stage, what is done of how many, time
+    elapsed and left: :class:`_Status`), shown only on a terminal and
+    without ``--quiet``; yields ``update(stage, done, total)`` for the
+    library's ``progress=`` hooks."""
     console = _stderr_console()
     if quiet or not console.is_terminal:
         yield lambda stage, done=0, total=0: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn
+    from rich.text import Text
 
-    labels = {"load": "reading the scenario", "passes": "searching passes", "key": "key per pass", "write": "writing outputs"}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=None)
+    status = _Status()
+
+    class Column(ProgressColumn):
+        def __init__(self, part):
+            super().__init__()
+            self.part = part
+
+        def render(self, task):
+            return Text(getattr(status, self.part))
+
+    with Progress(SpinnerColumn(), Column("description"), BarColumn(bar_width=20), Column("count"),
+                  Column("elapsed"), Column("left"), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
 
         def update(stage, done=0, total=0):
-            bar.update(task, description=labels.get(stage, stage), completed=done, total=total or None)
+            status.update(stage, done, total)
+            if status.stage == stage:
+                bar.update(task, completed=done, total=total or None)
 
+        update.refresh = bar.refresh  # draw now (tests; the display also redraws itself)
         yield update
 
 
@@ -324,11 +409,12 @@ def run(
         if workers is None and scheduler is None:
             results = run_pipeline(sc, progress=update, weather=draw)
         else:
-            results = run_study(sc, workers=workers, scheduler=scheduler, weather=draw)
+            results = run_study(sc, workers=workers, scheduler=scheduler, weather=draw, progress=update)
         extra = {}
         if sc.weather is not None and weather != "clear":
             from .io import render_table
 
+            update("weather")
             yearly, monthly = weather_tables(results)
             extra = {"weather.csv": render_table(yearly, "weather.csv"),
                      "weather-monthly.csv": render_table(monthly, "weather-monthly.csv")}
@@ -380,6 +466,7 @@ def sweep(
     out: str = typer.Option("sweep", "-o", "--out", metavar="DIR", help="Output folder for sweep.csv and sweep.html."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker processes."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on the existing Dask cluster at ADDRESS."),
+    quiet: bool = _QUIET,
 ):
     """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
     from .config import load_scenario
@@ -387,14 +474,21 @@ def sweep(
     from .study import cluster, sweep as run_sweep, sweep_report
 
     check_output_dir(out, "-o/--out")
-    sc = load_scenario(scenario)
-    if not sc.sweep:
-        raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
-    with cluster(workers, scheduler) as client:
-        table = run_sweep(sc, client)
-    folder = prepare_dir(out)
-    paths = write_files({folder / "sweep.csv": render_table(table, folder / "sweep.csv"),
-                         folder / "sweep.html": sweep_report(table, list(sc.sweep), title=f"Sweep: {sc.name}")})
+    with _progress(quiet) as update:
+        update("load")
+        sc = load_scenario(scenario)
+        if not sc.sweep:
+            raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
+        if workers is not None or scheduler is not None:
+            update("cluster")
+        with cluster(workers, scheduler) as client:
+            table = run_sweep(sc, client, progress=update)
+        update("write")
+        folder = prepare_dir(out)
+        span_days = float(sc.end.tt - sc.start.tt)
+        paths = write_files({folder / "sweep.csv": render_table(table, folder / "sweep.csv"),
+                             folder / "sweep.html": sweep_report(table, list(sc.sweep), title=f"Sweep: {sc.name}",
+                                                                 span_days=span_days)})
     _emit(table, Format.table, title=f"{len(table)} combinations", float_format="{:.4g}")
     for path in paths:
         typer.echo(f"  {path}")
@@ -487,7 +581,6 @@ def _constraints(base: dict, overrides: dict):
     """
     from pydantic import TypeAdapter, ValidationError
 
-    from .config import format_validation_error
     from .constraints import Constraints
 
     adapter = TypeAdapter(Constraints)
@@ -495,6 +588,8 @@ def _constraints(base: dict, overrides: dict):
         try:
             adapter.validate_python({key: value})
         except ValidationError as exc:
+            from .config import format_validation_error
+
             message = format_validation_error(exc, _CONSTRAINT_OPTIONS[key])
             # "--night: night: expected ..." -> "--night: expected ..."
             raise SatqkdError(message.replace(f": {key}: ", ": ", 1)) from None
@@ -538,7 +633,7 @@ def passes(
     import dataclasses
     import datetime as dt
 
-    from .config import check_span, find_config, load_scenario
+    from .equipment import find_config
     from .elements import load_catalogue, load_elements
     from .passes import find_passes, to_time
     from .stations import load_horizon_mask, parse_station
@@ -558,6 +653,8 @@ def passes(
         overrides["max_range_km"] = max_range_km
 
     if scenario is not None:
+        from .config import load_scenario
+
         sc = load_scenario(scenario)
         sats = [s.satellite for s in sc.satellites]
         stations = [s.station for s in sc.stations]
@@ -589,6 +686,8 @@ def passes(
         t1 = None
     if t1 is None or days is not None:
         t1 = t0.ts.tt_jd(t0.tt + (days if days is not None else 7.0))
+    from .sky import check_span  # (not via satqkd.config: its models cost a plain search 0.07 s to import)
+
     check_span(t0, t1, "", labels=("--start", "--start + --days"))
     if horizon_mask is not None:
         mask = load_horizon_mask(horizon_mask)

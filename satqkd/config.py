@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import SatqkdError
+from .sky import check_span  # noqa: F401  (where it lived before; the CLI imports it from sky)
 
 __all__ = ["Scenario", "load_scenario", "load_system", "shipped", "find_config", "build_block", "read_yaml", "format_validation_error", "DEFAULT_SCENARIO"]
 
@@ -197,27 +198,6 @@ class Scenario:
     allow_stale_elements: bool = False
     network: Any = None  # a satqkd.network.Network when the scenario has a network: block
     element_age_warning_days: float | None = None
-
-
-def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end")) -> None:
-    """Refuse a time span the planetary ephemeris (DE421) does not cover.
-
-    Sun and Moon positions (night, Moon constraints, sky background) come
-    from DE421, 1899-07-29 to 2053-10-09; outside it skyfield raises deep in
-    the pass search, after minutes of work.
-    """
-    from .sky import ephemeris, timescale
-
-    segments = [seg.spk_segment for seg in ephemeris().segments]
-    # One day of margin: the search samples a little beyond the span.
-    first = max(seg.start_jd for seg in segments) + 1.0
-    last = min(seg.end_jd for seg in segments) - 1.0
-    ts = timescale()
-    for label, t in zip(labels, (start, end)):
-        if not (math.isfinite(t.tdb) and first <= t.tdb <= last):
-            lo, hi = ts.tdb_jd(first).utc_strftime("%Y-%m-%d"), ts.tdb_jd(last).utc_strftime("%Y-%m-%d")
-            shown = t.utc_strftime("%Y-%m-%d") if math.isfinite(t.tdb) else "not finite"
-            raise SatqkdError(f"{where}{label}: {shown} is outside the DE421 ephemeris; expected dates from {lo} to {hi}")
 
 
 def _parse_when(value, where: str, today: dt.date):

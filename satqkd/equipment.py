@@ -24,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
 
 from .errors import SatqkdError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = ["read_yaml", "build_block", "format_validation_error", "shipped", "find_config", "load_system"]
 
@@ -256,6 +258,8 @@ def build_block(cls, presets: dict, data: Any, where: str, *, default: str | Non
         if not isinstance(preset, str) or preset not in presets:
             raise SatqkdError(f"{where}.preset: unknown preset {preset!r}; expected one of {', '.join(presets)}")
         base = dataclasses.asdict(presets[preset]())
+    from pydantic import TypeAdapter, ValidationError  # (here: a plain pass search never pays for pydantic)
+
     try:
         return TypeAdapter(cls).validate_python({**base, **data})
     except ValidationError as exc:

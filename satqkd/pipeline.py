@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -139,13 +139,15 @@ def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.Data
     return seconds.join(budget.drop(columns=[c for c in ("range_km", "elevation_deg") if c in budget]))
 
 
-def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.DataFrame):
+def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.DataFrame,
+              progress: Callable | None = None):
     """The finite key of every pass: ``passes`` gains :data:`KEY_COLUMNS`,
     ``seconds`` gains ``key_rate_bps`` and ``in_key_window``.
 
     ``seconds`` must hold each pass's rows together (as :func:`pass_stage`
     gives them).  Passes are optimised from the highest to the lowest, each
-    warm-started from the previous one of the unit.
+    warm-started from the previous one of the unit.  ``progress(done)``, if
+    given, is called after each pass with the number of passes done.
     """
     setup = scenario.stations[unit.station]
     sat_setup = scenario.satellites[unit.satellite]
@@ -169,7 +171,7 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
         # than in time order over 90 days of the default scenario).
         order = np.argsort(-passes["max_elevation_deg"].to_numpy()[[row_of[p] for p in pid[starts]]], kind="stable")
         previous = None
-        for i in order:
+        for done, i in enumerate(order):
             sl = slice(bounds[i], bounds[i + 1])
             eta, y0 = eta_all[sl], y0_all[sl]
             if scenario.optimise:
@@ -196,6 +198,8 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
             if window_loss.size:
                 rows["min_loss_db"][k] = float(window_loss.min())
                 rows["mean_loss_db"][k] = float(window_loss.mean())
+            if progress is not None:
+                progress(done + 1)
     passes = passes.assign(**rows)
     seconds = seconds.assign(key_rate_bps=key_rate, in_key_window=in_window)
     return passes, seconds
@@ -249,16 +253,34 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
 
     ``weather`` draws one weather year (default: when the scenario has a
     ``weather`` block); ``seed`` overrides the scenario's weather seed.
-    ``progress(stage, done, total)``, if given, is called as the units run
-    (stage ``"passes"``; one step per satellite and station).
+    ``progress(stage, done, total)``, if given, is called as the work goes:
+    stage ``"passes"`` counts the (satellite, station) units searched, then
+    ``"key"`` the passes whose key is done (the pass search of every unit
+    comes first, so the key stage knows how many passes there are), then
+    ``"schedule"`` once.  The results are those of :func:`run_unit` on each
+    unit.
     """
+    from threadpoolctl import threadpool_limits
+
     check_scenario(scenario)
     work = units(scenario)
-    parts = []
-    for k, u in enumerate(work):
-        if progress is not None:
-            progress("passes", k, len(work))
-        parts.append(run_unit(scenario, u))
+    report = progress if progress is not None else (lambda stage, done=0, total=0: None)
+    forecasts = []
+    with threadpool_limits(limits=1, user_api="blas"):  # as in run_unit
+        for k, u in enumerate(work):
+            report("passes", k, len(work))
+            forecasts.append(pass_stage(scenario, u))
+        total = sum(len(f.passes) for f in forecasts)
+        parts, done = [], 0
+        report("key", 0, total)
+        for k, (u, forecast) in enumerate(zip(work, forecasts)):
+            seconds = link_stage(scenario, u, forecast.seconds)
+            passes, seconds = key_stage(scenario, u, forecast.passes, seconds,
+                                        progress=lambda n, _base=done: report("key", _base + n, total))
+            parts.append((passes, seconds, list(forecast.warnings)))
+            forecasts[k] = None  # its per-second table now lives in parts
+            done += len(passes)
+    report("schedule", 0, 0)
     return finish(scenario, parts, weather=weather, seed=seed)
 
 

@@ -16,7 +16,10 @@ in a fixed order, so the tables are the same, byte for byte, as a serial run.
 * :func:`sweep` -- runs every combination (all units of all combinations in
   one go on the cluster) and returns one row per combination: passes,
   scheduled passes, key, key per year, mean key rate, key lost to conflicts.
-* :func:`sweep_report` -- an HTML page of trade-off plots for the sweep.
+* :func:`sweep_report` -- an HTML page of the sweep: its table (named
+  columns with units, one number format per column; a key per year scaled
+  from a span shorter than a year says so) and trade-off plots
+  (:func:`sweep_figures`).
 
 Workers rebuild a scenario from its YAML mapping (skyfield's satellites do
 not pickle), once per worker and scenario.
@@ -29,6 +32,7 @@ import copy
 import html
 import itertools
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -38,7 +42,7 @@ from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
 
-__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_report", "SWEEP_PARAMETERS"]
+__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
 
 # Short names of the usual sweep parameters: where each one lives in the
 # scenario (every satellite's or every station's block).
@@ -69,9 +73,9 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
         return
     if workers is not None and workers < 1:
         raise SatqkdError(f"--workers: expected at least 1, got {workers}")
-    from dask.distributed import Client, LocalCluster
-
     if scheduler is not None:
+        from dask.distributed import Client
+
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
@@ -86,10 +90,59 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
     # large per-second arrays of every unit: measured on 12 satellites x 10
     # stations x 30 days, 5.5 s of system time in the workers instead of
     # 0.8 s serially.  Our workers keep glibc's own (adaptive) threshold.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                         dashboard_address=None, silence_logs=40) as local, Client(local) as client:
-        yield client
+    # The statistical profiler samples each worker's stack every 10 ms from a
+    # second thread, which takes the GIL from the unit: off (nobody reads it).
+    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.worker.profile.enabled": False}
+    with contextlib.ExitStack() as stack:
+        # Ctrl-C reaches every process of the terminal's foreground group: the
+        # workers would each die with a traceback (and their nannies log one).
+        # SIGINT is blocked while the cluster starts, so the threads that
+        # spawn the workers, and the workers, inherit the block; the client
+        # alone gets Ctrl-C (pending until the block ends) and closes them.
+        with _sigint_blocked():
+            from dask.distributed import Client, LocalCluster
+
+            stack.enter_context(dask.config.set(settings))
+            local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                                     dashboard_address=":0", silence_logs=40))
+            client = stack.enter_context(Client(local))
+        try:
+            yield client
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: close without the workers' farewells
+                _silence_dask()
+            raise
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread, and in the threads and processes it
+    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # multiprocessing's resource tracker, started on first use, unblocks
+    # SIGINT in the thread that starts it: started now, before the block.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _silence_dask() -> None:
+    """No log lines from Dask while an interrupted run closes its cluster."""
+    import logging
+
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 # --------------------------------------------------------------------------
@@ -112,30 +165,48 @@ def _scenario_on_worker(raw, path, today) -> Scenario:
     return _SCENARIOS[key]
 
 
-def _unit_task(raw, path, today, unit):
-    return pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+def _unit_task(raw, path, today, unit, seconds=True):
+    passes, table, warnings = pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+    # A unit's per-second table is ~50 MB a year: not sent back when unused.
+    return passes, (table if seconds else table.iloc[:0]), warnings
 
 
-def _submit(client, scenario: Scenario):
+def _submit(client, scenario: Scenario, seconds: bool = True):
     if scenario.raw is None:
         raise SatqkdError("a scenario for a Dask run must come from load_scenario (it is rebuilt on the workers)")
     work = pipeline.units(scenario)
     n = len(work)
-    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work, pure=False)
+    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work,
+                      [seconds] * n, pure=False)
 
 
-def run_many(scenarios: list[Scenario], client=None, **kwargs) -> list:
+def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, progress=None, **kwargs) -> list:
     """Run several scenarios, all their units at once on ``client`` (serially
-    without one); returns their :class:`~satqkd.pipeline.Results` in order."""
+    without one); returns their :class:`~satqkd.pipeline.Results` in order.
+
+    ``seconds=False``: the results' per-second tables are left empty (the
+    passes are the same); on a cluster they then never leave the workers.
+    ``progress(stage, done, total)``: serially, :func:`satqkd.pipeline.run`'s
+    stages, with ``"scenario"`` (scenarios done) before each scenario; on a
+    cluster, stage ``"units"`` (units done of all scenarios' units) and
+    ``"passes done"`` (passes of the units done, total unknown: 0).
+    """
     if client is None:
-        return [pipeline.run(sc, **kwargs) for sc in scenarios]
+        results = []
+        for k, sc in enumerate(scenarios):
+            if progress is not None and len(scenarios) > 1:
+                progress("scenario", k, len(scenarios))
+            results.append(pipeline.run(sc, progress=progress, **kwargs))
+            if not seconds:
+                results[-1].seconds = results[-1].seconds.iloc[:0]
+        return results
     for sc in scenarios:
         pipeline.check_scenario(sc)
-    futures = [_submit(client, sc) for sc in scenarios]
-    return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures))]
+    futures = [_submit(client, sc, seconds) for sc in scenarios]
+    return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures, progress))]
 
 
-def _gather(futures: list[list]) -> list[list]:
+def _gather(futures: list[list], progress=None) -> list[list]:
     """The results of lists of futures, fetched as each task ends (``client.gather``
     waits for the last task before it fetches any, leaving the workers idle
     while hundreds of MB of per-second tables cross over)."""
@@ -143,18 +214,29 @@ def _gather(futures: list[list]) -> list[list]:
 
     where = {f.key: (i, j) for i, fs in enumerate(futures) for j, f in enumerate(fs)}
     out = [[None] * len(fs) for fs in futures]
+    done, passes = 0, 0
+    if progress is not None:
+        progress("units", 0, len(where))
     for future, result in as_completed([f for fs in futures for f in fs], with_results=True):
         i, j = where[future.key]
         out[i][j] = result
+        done, passes = done + 1, passes + len(result[0])
+        if progress is not None:
+            progress("units", done, len(where))
+            progress("passes done", passes, 0)
     return out
 
 
-def run(scenario: Scenario, *, workers: int | None = None, scheduler: str | None = None, client=None, **kwargs):
-    """:func:`satqkd.pipeline.run` with the units on a Dask cluster."""
+def run(scenario: Scenario, *, workers: int | None = None, scheduler: str | None = None, client=None,
+        progress=None, **kwargs):
+    """:func:`satqkd.pipeline.run` with the units on a Dask cluster
+    (``progress``: see :func:`run_many`; stage ``"cluster"`` while it starts)."""
     if client is not None:
-        return run_many([scenario], client, **kwargs)[0]
+        return run_many([scenario], client, progress=progress, **kwargs)[0]
+    if progress is not None and (workers is not None or scheduler is not None):
+        progress("cluster", 0, 0)
     with cluster(workers, scheduler) as c:
-        return run_many([scenario], c, **kwargs)[0]
+        return run_many([scenario], c, progress=progress, **kwargs)[0]
 
 
 # --------------------------------------------------------------------------
@@ -244,46 +326,179 @@ def _row(results) -> dict:
     return row
 
 
-def sweep(scenario: Scenario, client=None) -> pd.DataFrame:
+def sweep(scenario: Scenario, client=None, progress=None) -> pd.DataFrame:
     """One row per combination of the sweep: its parameters, then passes,
     scheduled passes, key bits of the scheduled passes under a clear sky,
     key bits per year (the span scaled to 365.25 days), mean key rate of
     passes with key (bit/s), key lost to conflicts, and with a ``weather:``
-    block the mean, P10 and P90 key per year over its weather years."""
+    block the mean, P10 and P90 key per year over its weather years.
+    ``progress``: see :func:`run_many`."""
     params, scenarios = sweep_scenarios(scenario)
-    results = run_many(scenarios, client, weather=False)
+    results = run_many(scenarios, client, weather=False, seconds=False, progress=progress)
     return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
 
 
-def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep") -> str:
-    """A self-contained HTML page: the sweep table and, for each parameter,
-    key per year and mean key rate against it (one line per combination of
-    the other parameters)."""
+# How sweep.html names the columns of a sweep table: label and unit.
+_PARAMETER_LABELS = {
+    "height_km": "orbit height (km)", "ltan_hours": "LTAN (h)", "wavelength_nm": "wavelength (nm)",
+    "divergence_urad": "beam divergence (µrad)", "transmitter_aperture_m": "transmitter aperture (m)",
+    "aperture_m": "telescope aperture (m)", "fov_urad": "field of view (µrad)",
+}
+_UNIT_SUFFIXES = {"_km": "km", "_m": "m", "_nm": "nm", "_urad": "µrad", "_deg": "deg", "_hours": "h", "_s": "s",
+                  "_db": "dB", "_hz": "Hz", "_bps": "bit/s"}
+_RESULT_LABELS = {  # column -> (label, base unit for a decimal prefix, or None for a plain number)
+    "passes": ("passes", None), "scheduled_passes": ("scheduled passes", None),
+    "key_bits": ("key over the span", "bit"), "key_bits_per_year": ("key per year", "bit"),
+    "mean_key_rate_bps": ("mean key rate", "bit/s"), "lost_to_conflicts_bits": ("lost to conflicts", "bit"),
+    "weather_mean_bits_per_year": ("key per year, weather mean", "bit"),
+    "weather_p10_bits_per_year": ("key per year, weather P10", "bit"),
+    "weather_p90_bits_per_year": ("key per year, weather P90", "bit"),
+}
+
+
+def _parameter_label(name: str) -> str:
+    """``aperture_m`` -> ``telescope aperture (m)``; a dotted path keeps its
+    text, with the unit its last part names."""
+    if name in _PARAMETER_LABELS:
+        return _PARAMETER_LABELS[name]
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return f"{name[:-len(suffix)]} ({unit})"
+    return name
+
+
+def _parameter_value(name: str, value) -> str:
+    """``aperture_m``, 0.6 -> ``telescope aperture 0.6 m``."""
+    label = _parameter_label(name)
+    if label.endswith(")") and " (" in label:
+        text, unit = label[:-1].rsplit(" (", 1)
+        return f"{text} {value} {unit}"
+    return f"{label} {value}"
+
+
+def _prefixed(values: np.ndarray, unit: str) -> tuple[float, str]:
+    """The scale and unit (bit, kbit, Mbit, Gbit, Tbit) for a column's largest value."""
+    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if top >= scale:
+            return scale, prefix + unit
+    return 1.0, unit
+
+
+def _column_format(values: np.ndarray):
+    """One format for a column: thousands separators and, for fractions,
+    the decimals that give four significant digits at its largest value."""
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0 or np.all(finite == np.round(finite)):
+        decimals = 0
+    else:
+        top = float(finite.max())
+        decimals = int(min(max(3 - math.floor(math.log10(top)), 0), 4)) if top > 0 else 0
+
+    def fmt(v) -> str:
+        return "–" if not np.isfinite(v) else f"{v:,.{decimals}f}"
+
+    return fmt
+
+
+def _given_format(values: np.ndarray):
+    """A parameter's values as the sweep lists them (0.6, 1.2), with the
+    decimals of the most precise one, the same for the whole column."""
+    texts = [f"{v:g}" for v in values if np.isfinite(v)]
+    if any("e" in t for t in texts):
+        return _column_format(values)
+    decimals = max([len(t.split(".")[1]) if "." in t else 0 for t in texts] + [0])
+    return lambda v: "–" if not np.isfinite(v) else f"{v:,.{decimals}f}"
+
+
+def sweep_columns(table: pd.DataFrame, parameters: list[str], span_days: float | None = None) -> list[tuple]:
+    """How each column of a sweep table reads: ``(column, label with unit,
+    scale, formatter)``, the key columns in the prefixed unit of their
+    largest value.  ``span_days``: the length of the swept span; a key per
+    year scaled from a span shorter than a year says so in its label."""
+    scaled = ""
+    if span_days is not None and span_days < 365.0:
+        scaled = f", {span_days:g}-day span × {365.25 / span_days:,.4g}"
+    columns = []
+    for col in table.columns:
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        if col in parameters:
+            columns.append((col, _parameter_label(col), 1.0, _given_format(values)))
+            continue
+        if col in _RESULT_LABELS:
+            label, unit = _RESULT_LABELS[col]
+            scale = 1.0
+            if unit is not None:
+                scale, unit = _prefixed(values, unit)
+                label = f"{label} ({unit}{scaled if col.endswith('per_year') else ''})"
+        else:
+            label, scale = col.replace("_", " "), 1.0
+        columns.append((col, label, scale, _column_format(values / scale)))
+    return columns
+
+
+def sweep_figures(table: pd.DataFrame, parameters: list[str], span_days: float | None = None) -> list:
+    """For each parameter, a plotly figure of key per year and mean key rate
+    against it: one line per combination of the other parameters, in one
+    colour in both panels (and the legend)."""
     import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
+    from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
+    columns = {c[0]: c for c in sweep_columns(table, parameters, span_days)}
+    _, year_label, year_scale, _ = columns["key_bits_per_year"]
+    _, rate_label, rate_scale, _ = columns["mean_key_rate_bps"]
+    palette = qualitative.Plotly
     figs = []
     for name in parameters:
         others = [p for p in parameters if p != name]
-        fig = make_subplots(rows=1, cols=2, subplot_titles=("key per year (Gbit)", "mean key rate (kbit/s)"))
+        fig = make_subplots(rows=1, cols=2, subplot_titles=(year_label, rate_label))
         groups = table.groupby(others, sort=True) if others else [((), table)]
-        for label, g in groups:
+        for k, (label, g) in enumerate(groups):
             label = label if isinstance(label, tuple) else (label,)
-            text = ", ".join(f"{o}={v}" for o, v in zip(others, label)) or "all"
+            text = ", ".join(_parameter_value(o, v) for o, v in zip(others, label)) or "all"
             g = g.sort_values(name)
-            fig.add_trace(go.Scatter(x=g[name], y=g["key_bits_per_year"] / 1e9, mode="lines+markers", name=text,
-                                     legendgroup=text), row=1, col=1)
-            fig.add_trace(go.Scatter(x=g[name], y=g["mean_key_rate_bps"] / 1e3, mode="lines+markers", name=text,
-                                     legendgroup=text, showlegend=False), row=1, col=2)
-        fig.update_xaxes(title_text=name)
-        fig.update_layout(template="plotly_white", title=f"Trade-off: {name}", height=420)
-        figs.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{v:,.4g}</td>" if isinstance(v, (float, np.floating)) else f"<td>{html.escape(str(v))}</td>"
-                                    for v in row) + "</tr>" for row in table.itertuples(index=False))
+            style = dict(mode="lines+markers", name=text, legendgroup=text,
+                         line={"color": palette[k % len(palette)]}, marker={"color": palette[k % len(palette)]})
+            fig.add_trace(go.Scatter(x=g[name], y=g["key_bits_per_year"] / year_scale, **style), row=1, col=1)
+            fig.add_trace(go.Scatter(x=g[name], y=g["mean_key_rate_bps"] / rate_scale, showlegend=False, **style),
+                          row=1, col=2)
+        fig.update_xaxes(title_text=_parameter_label(name))
+        fig.update_yaxes(title_text=year_label, row=1, col=1)
+        fig.update_yaxes(title_text=rate_label, row=1, col=2)
+        fig.update_layout(template="plotly_white", title=f"Trade-off: {_parameter_label(name)}", height=420)
+        figs.append(fig)
+    return figs
+
+
+def sweep_report(table: pd.DataFrame, parameters: list[str], title: str = "satqkd sweep",
+                 span_days: float | None = None) -> str:
+    """A self-contained HTML page: the sweep table (named columns with units,
+    one number format per column) and, for each parameter, key per year and
+    mean key rate against it (one line per combination of the other
+    parameters, in the same colour in both plots and the legend).
+    ``span_days``: the swept span, named where a key per year is scaled from it."""
+    from plotly.offline import get_plotlyjs
+
+    columns = {c[0]: c for c in sweep_columns(table, parameters, span_days)}
+    figs = [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+            for fig in sweep_figures(table, parameters, span_days)]
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _, _ in columns.values())
+    rows = []
+    for r in range(len(table)):
+        cells = []
+        for col, _, scale, fmt in columns.values():
+            v = table[col].iloc[r]
+            number = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            cells.append(f"<td>{fmt(float(v) / scale)}</td>" if number else f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    note = ""
+    if span_days is not None and span_days < 365.0:
+        note = (f"<p>Key per year is the key of the {span_days:g}-day span scaled by 365.25/{span_days:g}: "
+                "it samples neither the seasons nor the year's weather. Set <code>days: 365</code> to measure it.</p>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<script>{get_plotlyjs()}</script><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;"
             "max-width:1200px}} table{border-collapse:collapse;font-size:.85rem} td,th{padding:.2rem .5rem;"
-            "border-bottom:1px solid #eee;text-align:right}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{body}</table>" + "".join(figs) + "</body></html>")
+            "border-bottom:1px solid #eee;text-align:right} th{vertical-align:bottom}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{''.join(rows)}</table>{note}" + "".join(figs)
+            + "</body></html>")

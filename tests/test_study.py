@@ -54,7 +54,7 @@ def test_sweep_rows_and_report(tmp_path):
     # A larger telescope and a better detector each give more key, the same passes.
     assert key[(1.2, 0.6)] > key[(0.6, 0.6)] and key[(1.2, 0.6)] > key[(1.2, 0.3)]
     assert table["passes"].nunique() == 1
-    assert "Trade-off: aperture_m" in study.sweep_report(table, list(sc.sweep))
+    assert "Trade-off: telescope aperture (m)" in study.sweep_report(table, list(sc.sweep))
 
 
 def test_sweep_unknown_parameter_is_one_line(tmp_path):

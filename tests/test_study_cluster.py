@@ -1,0 +1,165 @@
+"""Sweeps on real Dask clusters: the serial rows on two local workers, a
+worker killed mid-sweep on an external cluster, Ctrl-C with local workers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import short_scenario
+
+from satqkd import study
+from satqkd.config import load_scenario
+
+
+def _sweep_file(tmp_path, days=1):
+    raw = short_scenario()
+    raw["days"] = days
+    raw["sweep"] = {"aperture_m": [0.6, 1.2], "stations.0.detector.efficiency": [0.3, 0.6]}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_sweep_on_two_workers_gives_the_serial_rows_and_leaves_seconds_there(tmp_path, monkeypatch):
+    """The sweep's rows on 2 worker processes equal the serial ones; the
+    per-second tables (1.5 s of a year's sweep went to shipping them) stay on
+    the workers: the units' results arrive with empty per-second tables."""
+    sc = load_scenario(_sweep_file(tmp_path))
+    serial = study.sweep(sc)
+    arrived = []
+    gather = study._gather
+
+    def spy(futures, progress=None):
+        out = gather(futures, progress)
+        arrived.extend(len(part[1]) for parts in out for part in parts)
+        return out
+
+    monkeypatch.setattr(study, "_gather", spy)
+    with study.cluster(workers=2) as client:
+        parallel = study.sweep(sc, client)
+    assert parallel.equals(serial)
+    assert len(serial) == 4 and serial["passes"].min() > 0
+    assert arrived == [0, 0, 0, 0]
+
+
+def _external_cluster(tmp_path):
+    """``dask scheduler`` + ``dask worker --nworkers 2`` as separate processes
+    (as on a batch system); returns (address, processes)."""
+    bin_dir = Path(sys.executable).parent
+    dask_cli = [str(bin_dir / "dask")] if (bin_dir / "dask").exists() else [sys.executable, "-m", "dask"]
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+    procs = [subprocess.Popen([*dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env, start_new_session=True)]
+    deadline = time.monotonic() + 60
+    while not info.exists() or not info.read_text().strip():
+        assert time.monotonic() < deadline, "the dask scheduler did not start"
+        time.sleep(0.1)
+    time.sleep(0.2)
+    address = json.loads(info.read_text())["address"]
+    procs.append(subprocess.Popen([*dask_cli, "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=env, start_new_session=True))
+    return address, procs
+
+
+def test_worker_killed_mid_sweep_on_an_external_cluster_is_recovered(tmp_path):
+    """A worker process killed (SIGKILL) while it runs a unit of a sweep: the
+    scheduler runs that unit again elsewhere and the rows are the serial ones."""
+    sc = load_scenario(_sweep_file(tmp_path, days=4))
+    serial = study.sweep(sc)
+    address, procs = _external_cluster(tmp_path)
+    try:
+        with study.cluster(scheduler=address) as client:
+            client.wait_for_workers(2, timeout=60)
+            pids = client.run(os.getpid)
+            result, errors = {}, []
+
+            def run():
+                try:
+                    result["table"] = study.sweep(sc, client)
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            killed = None
+            deadline = time.monotonic() + 60
+            while killed is None and thread.is_alive() and time.monotonic() < deadline:
+                busy = [w for w, keys in client.processing().items() if keys and w in pids]
+                if busy:
+                    killed = pids[busy[0]]
+                    os.kill(killed, signal.SIGKILL)
+                time.sleep(0.02)
+            thread.join(timeout=240)
+            assert not thread.is_alive() and not errors, errors
+        assert killed is not None, "no unit was running to kill"
+        assert result["table"].equals(serial)
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=30)
+
+
+# Runs `satqkd run --workers 2` and prints READY once the units are on the
+# cluster; the test then sends SIGINT to the whole process group, as a
+# terminal's Ctrl-C does (the workers get it too).
+_HARNESS = r"""
+import sys
+import satqkd.study
+gather = satqkd.study._gather
+def ready(*args, **kwargs):
+    print("READY", flush=True)
+    return gather(*args, **kwargs)
+satqkd.study._gather = ready
+from satqkd.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 1.5])
+def test_ctrl_c_with_two_local_workers_is_one_line_and_exit_130(tmp_path, delay_s):
+    """Ctrl-C with --workers 2 printed 67 lines of worker tracebacks (or a
+    ``distributed.nanny - ERROR`` traceback) before ``satqkd: interrupted``."""
+    raw = short_scenario()
+    raw["days"] = 20
+    raw["stations"].append({"preset": "xinglong", "detector": {"preset": "micius_2021_xinglong"}})
+    path = tmp_path / "month.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    proc = subprocess.Popen([sys.executable, "-c", _HARNESS, "run", str(path), "-o", str(tmp_path / "out"),
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        time.sleep(delay_s)  # 0: the workers still starting to import; 1.5 s: running units
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
+        _, stderr = proc.communicate(timeout=60)
+        took_s = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert stderr == "satqkd: interrupted\n"
+    assert took_s < 30
+    # Nothing of the run is left: the workers went with it.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "worker processes outlived the interrupted run"
+        time.sleep(0.1)
+    assert not (tmp_path / "out").exists()
