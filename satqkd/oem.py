@@ -32,13 +32,15 @@ a manoeuvre).  Every malformed input raises one
   from skyfield's builtin timescale: nothing is downloaded.
 * **Time systems.**  ``UTC``, ``TAI``, ``TT``, ``GPS`` and ``TDB``.
 * **Interpolation** as the segment says: ``LAGRANGE`` of ``INTERPOLATION_DEGREE``
-  N on the N + 1 nearest states, ``HERMITE`` of degree N on the (N + 1) / 2
+  N on the N + 1 nearest states (centred on the time: as many states on each
+  side, or centred on the nearest state for an odd number), ``HERMITE`` of degree N on the (N + 1) / 2
   nearest states (positions and velocities), ``LINEAR``; a segment without
   ``INTERPOLATION`` gets Lagrange of degree 7 (our choice; the standard leaves
   it to the producer).  The interpolant is built on the Earth-fixed states:
   the rotation is smooth, the same method and degree interpolate it, and a
   query then costs a few array operations (no rotation per query).
-  Velocities are interpolated by Lagrange on the same states.  Windows never
+  Velocities are the Lagrange interpolant of the velocities (Lagrange) or
+  the derivative of the Hermite polynomial (Hermite).  Windows never
   straddle two segments.
 * **Coverage.**  A satellite is defined from the first to the last usable
   state of its segments (``USEABLE_START_TIME``/``USEABLE_STOP_TIME`` where
@@ -289,6 +291,24 @@ def _lagrange_weights(t, nodes):
     return num / den
 
 
+def _lagrange_derivative_weights(t, nodes):
+    """Derivatives of the Lagrange basis (n, m) at ``t``: no division by
+    ``t - t_k``, so exact at the nodes too."""
+    d = t[:, None] - nodes
+    n, m = d.shape
+    out = np.zeros_like(d)
+    cols = np.arange(m)
+    for j in range(m):
+        den = np.ones(n)
+        for k in range(m):
+            if k != j:
+                den *= nodes[:, j] - nodes[:, k]
+                others = (cols != j) & (cols != k)
+                out[:, j] += np.prod(d[:, others], axis=1)
+        out[:, j] /= den
+    return out
+
+
 @dataclass
 class Segment:
     """One OEM segment, as read (file frame and time system)."""
@@ -459,7 +479,14 @@ class EphemerisSatellite:
         m = self._points[s]
         nodes_all = self._t[lo:hi]
         i = np.searchsorted(nodes_all, t, side="right")
-        start = np.clip(i - m // 2, 0, hi - lo - m) + lo
+        if m % 2:
+            # An odd number of states: centred on the nearest one.
+            below = nodes_all[np.clip(i - 1, 0, hi - lo - 1)]
+            above = nodes_all[np.clip(i, 0, hi - lo - 1)]
+            i = np.where(t - below <= above - t, i - 1, i)
+            start = np.clip(i - m // 2, 0, hi - lo - m) + lo
+        else:  # an even number: as many on each side
+            start = np.clip(i - m // 2, 0, hi - lo - m) + lo
         cols = start[:, None] + np.arange(m)
         nodes = self._t[cols]
         # Relative to the window's first node: well conditioned.
@@ -479,6 +506,11 @@ class EphemerisSatellite:
             dt_ = tt[:, None] - rel
             w2 = w * w
             r = np.einsum("inm,nm->in", rn, (1.0 - 2.0 * a * dt_) * w2) + np.einsum("inm,nm->in", vn, dt_ * w2)
+            # H'(t): d/dt of each term, with L_j' from the derivative weights.
+            dw = _lagrange_derivative_weights(tt, rel)
+            two_l_dl = 2.0 * w * dw
+            v = (np.einsum("inm,nm->in", rn, -2.0 * a * w2 + (1.0 - 2.0 * a * dt_) * two_l_dl)
+                 + np.einsum("inm,nm->in", vn, w2 + dt_ * two_l_dl))
         else:
             r = np.einsum("inm,nm->in", rn, w)
         return r, v
