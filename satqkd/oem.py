@@ -23,9 +23,10 @@ a manoeuvre).  Every malformed input raises one
   the pass engine works in (:mod:`satqkd.geometry`: the ITRS without polar
   motion, ~10 m at the surface, as for SGP4).  GCRF -> ITRS is the IAU
   2006/2000A CIO-based rotation ``R3(ERA) . C(t)`` (ERFA ``c2i06a`` and
-  ``era00``; the celestial-to-intermediate matrix ``C`` moves by milli-arc
-  seconds per hour and is interpolated from an hourly grid, ERA is exact at
-  each state); EME2000 -> GCRF is the constant frame bias (ERFA ``bp00``);
+  ``era00``; the celestial-to-intermediate matrix ``C`` holds precession and
+  nutation, whose fastest terms have periods of days, and is interpolated
+  linearly from a 6-hour grid: below a milli-arcsecond, 3 cm at a LEO
+  satellite; ERA is exact at each state); EME2000 -> GCRF is the constant frame bias (ERFA ``bp00``);
   TEME -> ITRS is ``R3(GMST 1982)``, the rotation SGP4's TEME is defined with
   (Vallado et al. 2006, AIAA 2006-6753), which is the pass engine's own for
   SGP4.  Velocities lose the frame's rotation (``v - omega x r``).  UT1 comes
@@ -60,6 +61,7 @@ metre (``tests/test_oem.py``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import io
 import math
@@ -102,8 +104,10 @@ EARTH_RADIUS_KM = 6378.137
 DEFAULT_DEGREE = 7
 # The Earth rotation angle's rate (IERS Conventions 2010, eq. 5.15), rad/s.
 ERA_RATE_RAD_S = 2.0 * math.pi * 1.00273781191135448 / DAY_S
-# Grid of the celestial-to-intermediate matrix (interpolated between).
-_C2I_STEP_S = 3600.0
+# Grid of the celestial-to-intermediate matrix (interpolated between): the
+# largest nutation term of short period (13.66 d, 0.23") is interpolated
+# linearly to 0.4 mas from 6-hourly values.
+_C2I_STEP_S = 6 * 3600.0
 
 _REQUIRED_META = ("OBJECT_NAME", "OBJECT_ID", "CENTER_NAME", "REF_FRAME", "TIME_SYSTEM", "START_TIME", "STOP_TIME")
 _KNOWN_META = _REQUIRED_META + ("REF_FRAME_EPOCH", "USEABLE_START_TIME", "USEABLE_STOP_TIME", "INTERPOLATION",
@@ -204,8 +208,7 @@ def _celestial_to_itrs(t):
     tt_frac = np.atleast_1d(np.asarray(t.tt_fraction, float))
     ut1_frac = np.atleast_1d(np.asarray(t.ut1_fraction, float))
     tt_whole = np.broadcast_to(tt_whole, tt_frac.shape)
-    # C(t) on an hourly grid, linearly interpolated (its fastest terms have
-    # periods of days: the interpolation error is below 1e-10 rad).
+    # C(t) on a 6-hour grid, linearly interpolated (see _C2I_STEP_S).
     tt_s = ((tt_whole - tt_whole[0]) + tt_frac) * DAY_S
     lo, hi = float(tt_s.min()), float(tt_s.max())
     n = int(math.ceil((hi - lo) / _C2I_STEP_S)) + 2
@@ -669,6 +672,10 @@ def _parse_kvn(text: str, source: str) -> list[Segment]:
     if i >= n:
         raise SatqkdError(f"{source}: no segment: expected META_START after the header")
 
+    # Where each data block ends: the next META_START or COVARIANCE_START
+    # (one pass over the lines; the data lines themselves go to pandas).
+    block_ends = [k for k, line in enumerate(lines) if line.lstrip().startswith(("META_START", "COVARIANCE_START"))]
+    block_ends.append(n)
     segments = []
     while i < n:
         s = lines[i].strip()
@@ -703,20 +710,17 @@ def _parse_kvn(text: str, source: str) -> list[Segment]:
 
         seg = _check_meta(meta, f"{source}:{meta_line}", keys_where)
         seg.line = meta_line
-        # The data block: up to the next META_START, COVARIANCE_START or the end.
-        j = i
-        while j < n:
-            s = lines[j].lstrip()
-            if s.startswith(("META_START", "COVARIANCE_START")):
-                break
-            j += 1
-        block_lines = [(k, lines[k]) for k in range(i, j) if lines[k].strip() and not lines[k].lstrip().startswith("COMMENT")]
-        seg.comments = [lines[k].strip()[7:].strip() for k in range(i, j) if lines[k].lstrip().startswith("COMMENT")]
-        epochs, states = _kvn_states(block_lines, source, stop_line)
-        linenos = [k + 1 for k, _ in block_lines]
+        # The data block: up to the next META_START, COVARIANCE_START or the
+        # end; COMMENT lines may open it.
+        j = block_ends[bisect.bisect_left(block_ends, i)]
+        while i < j and (not lines[i].strip() or lines[i].lstrip().startswith("COMMENT")):
+            if lines[i].strip():
+                seg.comments.append(lines[i].strip()[7:].strip())
+            i += 1
+        epochs, states, linenos = _kvn_states(lines, i, j, source, stop_line)
 
         def where_state(k, _nos=linenos, _stop=stop_line):
-            return f"{source}:{_nos[k]}" if _nos else f"{source}:{_stop}"
+            return f"{source}:{_nos[k]}" if len(_nos) else f"{source}:{_stop}"
 
         segments.append(_finish_segment(seg, meta, epochs, states, where_state, keys_where))
         i = j
@@ -735,26 +739,34 @@ def _short(text: str, width: int = 40) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
-def _kvn_states(block_lines, source, stop_line):
-    """Epochs and states (n, 6 or 9) of a KVN data block, fast for valid
-    files; the first bad line is named otherwise."""
-    if not block_lines:
+def _kvn_states(lines, i, j, source, stop_line):
+    """Epochs, states (n, 6 or 9) and line numbers of the KVN data lines
+    ``lines[i:j]``: parsed by pandas for a valid block; the first bad line is
+    named otherwise."""
+    body = "\n".join(lines[i:j])
+    if not body.strip():
         raise SatqkdError(f"{source}:{stop_line}: a segment without states: expected lines "
                           f"'EPOCH X Y Z X_DOT Y_DOT Z_DOT' after META_STOP")
-    body = "\n".join(line for _, line in block_lines)
-    try:
-        frame = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, dtype=str, engine="c")
-    except (pd.errors.ParserError, ValueError):
-        frame = None
-    if frame is not None and frame.shape[1] in (7, 10) and not frame.isna().any().any():
+    frame = None
+    if "COMMENT" not in body and "=" not in body:
         try:
-            states = frame.iloc[:, 1:].to_numpy(dtype=float)
-        except ValueError:
-            states = None
-        if states is not None:
-            epochs = _parse_epochs(frame.iloc[:, 0].to_numpy(), lambda k: f"{source}:{block_lines[k][0] + 1}")
-            return epochs, states
+            frame = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, dtype={0: str}, engine="c",
+                                skip_blank_lines=True)
+        except (pd.errors.ParserError, ValueError):
+            frame = None
+    if (frame is not None and frame.shape[1] in (7, 10)
+            and all(pd.api.types.is_float_dtype(frame[c]) or pd.api.types.is_integer_dtype(frame[c])
+                    for c in frame.columns[1:])
+            and not frame.isna().to_numpy().any()):
+        blank = [k + 1 for k in range(i, j) if not lines[k].strip()] if len(frame) != j - i else []
+        linenos = np.arange(i, j) + 1
+        if blank:
+            linenos = np.array([k + 1 for k in range(i, j) if lines[k].strip()])
+        states = frame.iloc[:, 1:].to_numpy(dtype=float)
+        epochs = _parse_epochs(frame.iloc[:, 0].to_numpy(), lambda k: f"{source}:{linenos[k]}")
+        return epochs, states, linenos
     # Slow path: find the first bad line.
+    block_lines = [(k, lines[k]) for k in range(i, j) if lines[k].strip()]
     width = None
     for k, line in block_lines:
         parts = line.split()
@@ -918,8 +930,9 @@ def format_oem(satellites, start, end, *, step_s: float = 60.0, frame: str = "EM
             "",
         ]
         table = np.column_stack([r_f.T, v_f.T])
+        # Python floats (tolist) format twice as fast as numpy scalars.
         body = [f"{stamp} {x:.6f} {y:.6f} {z:.6f} {vx:.9f} {vy:.9f} {vz:.9f}"
-                for stamp, (x, y, z, vx, vy, vz) in zip(stamps, table)]
+                for stamp, (x, y, z, vx, vy, vz) in zip(stamps.tolist(), table.tolist())]
         out += body + [""]
     return "\n".join(out)
 
