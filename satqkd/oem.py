@@ -131,33 +131,36 @@ def is_ephemeris(satellite) -> bool:
 # Times
 # ---------------------------------------------------------------------------
 
-def _parse_epochs(values, where: str) -> np.ndarray:
+def _parse_epochs(values, where) -> np.ndarray:
     """Epoch labels (ISO ``YYYY-MM-DDThh:mm:ss[.s][Z]`` or day of year
     ``YYYY-DDDThh:mm:ss``) as ``datetime64[ns]``; ``where(i)`` names the
     i-th value in an error."""
-    s = pd.Series(values, dtype=object).astype(str).str.strip()
-    doy = s.str.match(r"^\d{4}-\d{3}T")
+    u = np.char.strip(np.asarray(values, dtype=str))
+    if u.size and np.char.endswith(u, "Z").any():
+        u = np.char.rstrip(u, "Z")
+    t_at = np.char.find(u, "T")
+    doy = t_at == 8
     if doy.any():
         def convert(text):
-            m = _EPOCH_DOY.match(text)
+            m = _EPOCH_DOY.match(text + "Z")
             if not m:
                 return text
             day = dt.date(int(m.group(1)), 1, 1) + dt.timedelta(days=int(m.group(2)) - 1)
             return f"{day.isoformat()}T{m.group(3)}"
-        s = s.where(~doy, s[doy].map(convert))
-    s = s.str.removesuffix("Z")
-    try:
-        out = pd.to_datetime(s, format="ISO8601").to_numpy("datetime64[ns]")
-        ok = s.str.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d*)?$").to_numpy()
-        if ok.all():
-            return out
-    except (ValueError, TypeError, OverflowError):
-        pass
-    for i, text in enumerate(s):
+        u = u.astype(object)
+        u[doy] = [convert(x) for x in u[doy]]
+        u = u.astype(str)
+        t_at = np.char.find(u, "T")
+    if np.all(t_at == 10):
+        try:
+            return u.astype("datetime64[ns]")
+        except (ValueError, OverflowError):
+            pass
+    for i, text in enumerate(u.tolist()):
         try:
             if not _EPOCH_ISO.match(text):
                 raise ValueError
-            pd.Timestamp(text)
+            np.datetime64(text, "ns")
         except (ValueError, TypeError, OverflowError):
             raise SatqkdError(
                 f"{where(i)}: expected an epoch such as 2021-04-27T00:00:00.000 (or 2021-117T00:00:00), "
@@ -750,7 +753,8 @@ def _kvn_states(lines, i, j, source, stop_line):
     frame = None
     if "COMMENT" not in body and "=" not in body:
         try:
-            frame = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, dtype={0: str}, engine="c",
+            # Epochs as Python strings (object): faster than pandas' string dtype.
+            frame = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, dtype={0: object}, engine="c",
                                 skip_blank_lines=True)
         except (pd.errors.ParserError, ValueError):
             frame = None
