@@ -450,7 +450,7 @@ def _night(value: str):
 @app.command(epilog="Examples: satqkd passes --tle ephemeris/micius-2016-12-18.tle --station xinglong --start 2016-12-19 --days 1  ·  "
                      "satqkd passes --oem ephemeris/micius-2021-04-27.oem --station nanshan")
 def passes(
-    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name; or give --tle/--omm and --station."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name; or give --tle/--omm/--oem and --station."),
     tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file (2- or 3-line)."),
     omm: Optional[Path] = typer.Option(None, "--omm", help="CelesTrak OMM file (JSON, CSV or XML)."),
     oem: Optional[Path] = typer.Option(None, "--oem", help="CCSDS OEM ephemeris (KVN or XML); the span defaults to "

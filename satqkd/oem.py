@@ -903,9 +903,9 @@ def format_oem(satellites, start, end, *, step_s: float = 60.0, frame: str = "EM
         offsets = np.append(offsets, span_s)
     ts = sky.timescale()
     t = ts.tt_jd(t0.whole, t0.tt_fraction + offsets / DAY_S)
-    t0_utc = pd.Timestamp(t0.utc_datetime()).tz_convert(None).round("us")
-    labels = (t0_utc + pd.to_timedelta(np.round(clock.utc_label_s(offsets) * 1e6), unit="us"))
-    stamps = labels.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23).to_numpy()
+    t0_utc = np.datetime64(pd.Timestamp(t0.utc_datetime()).tz_convert(None).round("ms").to_datetime64(), "ms")
+    labels = t0_utc + np.round(clock.utc_label_s(offsets) * 1e3).astype(np.int64).astype("timedelta64[ms]")
+    stamps = labels.astype(str)  # 2021-04-27T00:00:00.000
     frame_name = "ITRF" if key == "ITRF" else key
     created = creation_date or t0.utc_strftime("%Y-%m-%dT%H:%M:%S")
     out = ["CCSDS_OEM_VERS = 2.0"]
@@ -933,11 +933,13 @@ def format_oem(satellites, start, end, *, step_s: float = 60.0, frame: str = "EM
             "META_STOP",
             "",
         ]
-        table = np.column_stack([r_f.T, v_f.T])
-        # Python floats (tolist) format twice as fast as numpy scalars.
-        body = [f"{stamp} {x:.6f} {y:.6f} {z:.6f} {vx:.9f} {vy:.9f} {vz:.9f}"
-                for stamp, (x, y, z, vx, vy, vz) in zip(stamps.tolist(), table.tolist())]
-        out += body + [""]
+        # One %-format over all rows: C speed, no Python loop per state.
+        rows = np.empty((stamps.size, 7), dtype=object)
+        rows[:, 0] = stamps.tolist()
+        rows[:, 1:4] = r_f.T
+        rows[:, 4:] = v_f.T
+        out.append((("%s %.6f %.6f %.6f %.9f %.9f %.9f\n" * stamps.size) % tuple(rows.ravel().tolist())).rstrip("\n"))
+        out.append("")
     return "\n".join(out)
 
 

@@ -8,7 +8,7 @@ of degree 7) by :func:`satqkd.oem.format_oem`.  Its header COMMENTs say so.
 
 Usage: python tools/make_oem_example.py [--check]
 (``--check`` compares the shipped file with a fresh one, state by state, and
-exits 1 if any position differs by more than a millimetre.)
+exits 1 if any position differs by more than a metre.)
 """
 
 from __future__ import annotations
