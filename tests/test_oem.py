@@ -18,10 +18,8 @@ References:
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-from contextlib import redirect_stderr
 from pathlib import Path
 
 import numpy as np
