@@ -371,3 +371,19 @@ def test_frame_rotations_match_skyfield_and_erfa(ts):
     ours_teme, _ = frame_to_itrs("TEME", t, r, v)
     via = np.einsum("ijn,jn->in", itrs.rotation_at(t), np.einsum("jin,jn->in", TEME.rotation_at(t), r))
     assert np.max(np.linalg.norm(ours_teme - via, axis=0)) < 0.02
+
+
+def test_sgp4_and_ephemeris_satellites_in_one_search(ts, tle_sat):
+    """A catalogue mixing SGP4 and ephemeris satellites is one batched
+    search: each satellite's passes are those it has alone."""
+    (sat,) = load_oem(EXAMPLE)
+    sat.name = "MICIUS-OEM"
+    span = ts.utc(2021, 4, 27), ts.utc(2021, 4, 29)
+    both = find_passes([tle_sat, sat], STATIONS, *span, CONS)
+    for s in (tle_sat, sat):
+        alone = find_passes(s, STATIONS, *span, CONS)
+        mine = both.passes[both.passes["satellite"] == s.name].reset_index(drop=True)
+        assert len(mine) == len(alone.passes) >= 5
+        assert (mine["rise_utc"] == alone.passes["rise_utc"]).all()
+        assert (mine["usable_s"] == alone.passes["usable_s"]).all()
+    assert len(both.seconds) == 2 * len(find_passes(tle_sat, STATIONS, *span, CONS).seconds)
