@@ -279,8 +279,20 @@ def itrs_to_frame(frame: str, t, r_km, v_km_s):
 # Interpolation
 # ---------------------------------------------------------------------------
 
-def _lagrange_weights(t, nodes):
-    """Lagrange basis values (n, m) at ``t`` (n,) on ``nodes`` (n, m)."""
+def _inverse_denominators(nodes):
+    """``1 / prod_{k != j} (t_j - t_k)`` (n, m) of Lagrange windows ``nodes`` (n, m)."""
+    m = nodes.shape[1]
+    den = np.ones(nodes.shape)
+    for j in range(m):
+        for k in range(m):
+            if k != j:
+                den[:, j] *= nodes[:, j] - nodes[:, k]
+    return 1.0 / den
+
+
+def _lagrange_weights(t, nodes, inverse_den=None):
+    """Lagrange basis values (n, m) at ``t`` (n,) on ``nodes`` (n, m);
+    ``inverse_den`` from :func:`_inverse_denominators` if precomputed."""
     d = t[:, None] - nodes
     m = nodes.shape[1]
     left = np.ones_like(d)
@@ -288,13 +300,7 @@ def _lagrange_weights(t, nodes):
     if m > 1:
         left[:, 1:] = np.cumprod(d[:, :-1], axis=1)
         right[:, :-1] = np.cumprod(d[:, :0:-1], axis=1)[:, ::-1]
-    num = left * right
-    den = np.ones_like(d)
-    for j in range(m):
-        for k in range(m):
-            if k != j:
-                den[:, j] *= nodes[:, j] - nodes[:, k]
-    return num / den
+    return left * right * (_inverse_denominators(nodes) if inverse_den is None else inverse_den)
 
 
 def _lagrange_derivative_weights(t, nodes):
@@ -383,6 +389,12 @@ class EphemerisSatellite:
         self._v = np.concatenate(v_all, axis=1)
         self._bounds = np.array(bounds)
         self._cover = np.array(cover, dtype=float)  # (n_segments, 2) usable TT seconds
+        # The Lagrange denominators of every window, once: a query then
+        # costs O(m) array operations instead of O(m^2).
+        self._inverse_den = []
+        for s, m in enumerate(self._points):
+            nodes = np.lib.stride_tricks.sliding_window_view(self._t[bounds[s]:bounds[s + 1]], m)
+            self._inverse_den.append(_inverse_denominators(nodes - nodes[:, :1]))
         self._clock_offsets: dict = {}
         radius = np.sqrt(np.einsum("ij,ij->j", self._r, self._r))
         rp, ra = float(radius.min()), float(radius.max())
@@ -498,7 +510,7 @@ class EphemerisSatellite:
         # Relative to the window's first node: well conditioned.
         base = nodes[:, :1]
         tt = t - base[:, 0]
-        w = _lagrange_weights(tt, nodes - base)
+        w = _lagrange_weights(tt, nodes - base, self._inverse_den[s][start - lo])
         rn, vn = self._r[:, cols], self._v[:, cols]
         v = np.einsum("inm,nm->in", vn, w)
         if self._method[s] == "HERMITE":
