@@ -609,13 +609,16 @@ def _night(value: str):
         return value.lower()
 
 
-@app.command(epilog="Example: satqkd passes --tle ephemeris/micius-2016-12-18.tle --station xinglong --start 2016-12-19 --days 1")
+@app.command(epilog="Examples: satqkd passes --tle ephemeris/micius-2016-12-18.tle --station xinglong --start 2016-12-19 --days 1  ·  "
+                     "satqkd passes --oem ephemeris/micius-2021-04-27.oem --station nanshan")
 def passes(
-    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name; or give --tle/--omm and --station."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario YAML or shipped name; or give --tle/--omm/--oem and --station."),
     tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file (2- or 3-line)."),
     omm: Optional[Path] = typer.Option(None, "--omm", help="CelesTrak OMM file (JSON, CSV or XML)."),
+    oem: Optional[Path] = typer.Option(None, "--oem", help="CCSDS OEM ephemeris (KVN or XML); the span defaults to "
+                                       "its first 7 days."),
     station: Optional[List[str]] = typer.Option(None, "--station", metavar="NAME|LAT,LON,HEIGHT_M", help="Preset name or LAT,LON,HEIGHT_M (repeatable)."),
-    start: Optional[str] = typer.Option(None, "--start", help="Start (ISO date/time, UTC); default: the scenario's, or today."),
+    start: Optional[str] = typer.Option(None, "--start", help="Start (ISO date/time, UTC); default: the scenario's, the OEM's, or today."),
     days: Optional[float] = typer.Option(None, "--days", help="Length of the span in days (default 7)."),
     min_elevation: Optional[float] = typer.Option(None, "--min-elevation", help="Minimum elevation (deg)."),
     night: Optional[str] = typer.Option(None, "--night", help="none|civil|nautical|astronomical|DEG (sun altitude limit)."),
@@ -640,8 +643,8 @@ def passes(
 
     if days is not None and not 0 < days <= MAX_DAYS:
         raise SatqkdError(f"--days: expected a number of days greater than 0 and at most {MAX_DAYS:g}, got {days:g}")
-    if scenario is not None and (tle is not None or omm is not None or station):
-        raise SatqkdError("passes: give either a scenario or --tle/--omm with --station, not both")
+    if scenario is not None and (tle is not None or omm is not None or oem is not None or station):
+        raise SatqkdError("passes: give either a scenario or --tle/--omm/--oem with --station, not both")
     overrides = {}
     if min_elevation is not None:
         overrides["min_elevation_deg"] = min_elevation
@@ -661,9 +664,13 @@ def passes(
         cons = {s.station.name: _constraints(dataclasses.asdict(s.constraints), overrides) for s in sc.stations}
         t0, t1 = sc.start, sc.end
     else:
-        if (tle is None) == (omm is None):
-            raise SatqkdError("passes: give a scenario, or exactly one of --tle FILE / --omm FILE with --station")
-        if tle is not None:
+        if sum(x is not None for x in (tle, omm, oem)) != 1:
+            raise SatqkdError("passes: give a scenario, or exactly one of --tle FILE / --omm FILE / --oem FILE with --station")
+        if oem is not None:
+            from .oem import load_oem
+
+            sats = load_oem(oem)
+        elif tle is not None:
             # A catalogue as it comes: keep what SGP4 accepts, report the rest.
             sats, rejected = load_catalogue(find_config(tle, "ephemeris"))
             _warn(rejected)
@@ -681,6 +688,12 @@ def passes(
         today = dt.datetime.now(dt.timezone.utc).date()
         t0 = to_time(dt.datetime(today.year, today.month, today.day))
         t1 = None
+        if oem is not None and start is None:
+            # An ephemeris has a span of its own: start at its first state.
+            t0 = min((s.epoch for s in sats), key=lambda t: t.tt)
+            end = max((s.end for s in sats), key=lambda t: t.tt)
+            if days is None:  # its first 7 days, or all of it if shorter
+                t1 = t0.ts.tt_jd(min(t0.tt + 7.0, end.tt))
     if start is not None:
         t0 = _time(start, "--start")
         t1 = None

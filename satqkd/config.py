@@ -9,7 +9,7 @@ A scenario names satellites, stations, equipment and constraints::
     protocol: {preset: satellite}
     satellites:
       - name: Micius-like
-        orbit: {sun_synchronous: {height_km: 500, ltan_hours: 12.0}}   # or elements: FILE
+        orbit: {sun_synchronous: {height_km: 500, ltan_hours: 12.0}}   # or elements: FILE, ephemeris: OEM
         transmitter: {preset: micius}
         source: {preset: micius_2021}
     stations:
@@ -85,15 +85,17 @@ class Orbit(_Strict):
     """Exactly one way of saying where the satellite is."""
 
     elements: str | None = None
+    ephemeris: str | None = None  # a CCSDS OEM (KVN or XML), satqkd.oem
     sun_synchronous: SunSynchronous | None = None
     classical: Classical | None = None
     geostationary: Geostationary | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in ("elements", "sun_synchronous", "classical", "geostationary") if getattr(self, k) is not None]
+        given = [k for k in ("elements", "ephemeris", "sun_synchronous", "classical", "geostationary")
+                 if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of elements, sun_synchronous, classical, geostationary")
+            raise ValueError("give exactly one of elements, ephemeris, sun_synchronous, classical, geostationary")
         return self
 
 
@@ -253,28 +255,41 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
     for i, sat in enumerate(spec.satellites):
         where = f"{name}: satellites[{i}]"
         o = sat.orbit
-        if o.elements is not None:
-            epath = Path(o.elements)
+        if o.elements is not None or o.ephemeris is not None:
+            key = "elements" if o.elements is not None else "ephemeris"
+            epath = Path(getattr(o, key))
             if not epath.is_absolute():
                 epath = path.parent / epath
             if not epath.exists():
                 # A shipped element set by name (micius-2021-04-27), as scenarios are named.
                 epath = find_config(o.elements, "ephemeris") if not Path(o.elements).is_absolute() else epath
             try:
-                loaded = elements.load_elements(epath)
+                if key == "elements":
+                    loaded = elements.load_elements(epath)
+                else:
+                    from .oem import load_oem
+
+                    loaded = load_oem(epath)
             except SatqkdError as exc:
-                raise SatqkdError(f"{where}.orbit.elements: {exc}") from None
+                raise SatqkdError(f"{where}.orbit.{key}: {exc}") from None
             if sat.name is not None:
                 matches = [s for s in loaded if s.name == sat.name]
                 if not matches and len(loaded) > 1:
                     # With one element set the name is just a label; with
                     # several, silently taking the first would plan the wrong satellite.
                     names = ", ".join(repr(s.name) for s in loaded[:10])
-                    raise SatqkdError(f"{where}.name: no element set named {sat.name!r} in {epath}; expected one of {names}")
+                    what = "element set" if key == "elements" else "object"
+                    raise SatqkdError(f"{where}.name: no {what} named {sat.name!r} in {epath}; expected one of {names}")
                 if not matches:  # one element set: the name is its label in tables
                     loaded[0].name = sat.name
                 loaded = matches or loaded
             sats = loaded
+            if key == "ephemeris":
+                for s in sats:
+                    try:  # found now, not after the other units have run
+                        s.check_span(start, end)
+                    except SatqkdError as exc:
+                        raise SatqkdError(f"{where}.orbit.ephemeris: {exc}") from None
         elif o.sun_synchronous is not None:
             ss = o.sun_synchronous
             sats = [elements.sun_synchronous(ss.height_km, ss.ltan_hours, start, name=sat.name or "SSO", eccentricity=ss.eccentricity)]

@@ -37,6 +37,16 @@ not the number of seconds in the passes.
 Passes that begin before the span or end after it are cut at the span's
 edges and flagged ``clipped``.  Element sets too far from the span are
 refused before any work (:func:`satqkd.elements.check_element_age`).
+
+**Position providers.**  A satellite is an SGP4 ``EarthSatellite`` or any
+object that gives its own Earth-fixed positions: ``itrs_km_at(clock,
+offset_s) -> (r_km, v_km_s)`` at arbitrary offsets, plus ``period_s``,
+``semi_major_axis_km``, ``eccentricity``, ``mu_km3_s2``, ``radius_km`` (for
+the grid steps and rate bounds above), ``epoch`` and ``check_span(start,
+end)`` (which replaces the element-age check).  The ephemerides of
+:mod:`satqkd.oem` are such providers; every stage above (the coarse grid,
+root finding, the in-pass search, the per-second series) runs on them
+unchanged, batched the same way.
 """
 
 from __future__ import annotations
@@ -51,7 +61,7 @@ from sgp4.api import SatrecArray
 from . import geometry as _geometry
 from . import sky
 from .constraints import Constraints
-from .elements import check_element_age, is_deep_space
+from .elements import check_element_age
 from .errors import SatqkdError
 from .geometry import (
     Clock,
@@ -132,9 +142,26 @@ def to_time(value):
     return ts.from_datetime(value)
 
 
+def _is_provider(satellite) -> bool:
+    """A satellite that gives its own Earth-fixed positions (see the module
+    docstring), not an SGP4 element set."""
+    return hasattr(satellite, "itrs_km_at")
+
+
 def orbital_period_s(satellite) -> float:
-    """Period from the element set's mean motion (``no_kozai`` in rad/min)."""
+    """Period from the element set's mean motion (``no_kozai`` in rad/min),
+    or a position provider's own ``period_s``."""
+    if _is_provider(satellite):
+        return float(satellite.period_s)
     return 2.0 * np.pi / satellite.model.no_kozai * 60.0
+
+
+def _orbit_size(satellite):
+    """``(a_km, eccentricity, mu_km3_s2, earth_radius_km)`` of a satellite."""
+    if _is_provider(satellite):
+        return satellite.semi_major_axis_km, satellite.eccentricity, satellite.mu_km3_s2, satellite.radius_km
+    m = satellite.model
+    return m.a * m.radiusearthkm, m.ecco, m.mu, m.radiusearthkm
 
 
 @dataclass
@@ -251,11 +278,10 @@ def _grid(span_s, step_s):
 def _max_angular_rate_deg_s(satellite) -> float:
     """Upper bound on how fast any station sees the satellite move (deg/s):
     perigee speed plus the ground's rotation speed over the perigee height."""
-    m = satellite.model
-    a_km = m.a * m.radiusearthkm
-    perigee_km = a_km * (1.0 - m.ecco)
-    v_perigee = np.sqrt(m.mu * (2.0 / perigee_km - 1.0 / a_km))
-    height_km = max(perigee_km - m.radiusearthkm, 100.0)
+    a_km, ecc, mu, radius_km = _orbit_size(satellite)
+    perigee_km = a_km * (1.0 - ecc)
+    v_perigee = np.sqrt(mu * (2.0 / perigee_km - 1.0 / a_km))
+    height_km = max(perigee_km - radius_km, 100.0)
     return float(np.degrees((v_perigee + 0.47) / height_km))
 
 
@@ -264,11 +290,10 @@ def _max_rate_below_deg_s(satellite, threshold_deg: float) -> float:
     below ``threshold_deg``: its speed relative to the station over the
     shortest possible range at that elevation (perigee height less 10 km for
     a high station, polar Earth radius), with a 20 % safety factor."""
-    m = satellite.model
-    a_km = m.a * m.radiusearthkm
-    perigee_km = a_km * (1.0 - m.ecco)
-    v_perigee = np.sqrt(m.mu * (2.0 / perigee_km - 1.0 / a_km))
-    h = max(perigee_km - m.radiusearthkm - 10.0, 100.0)
+    a_km, ecc, mu, radius_km = _orbit_size(satellite)
+    perigee_km = a_km * (1.0 - ecc)
+    v_perigee = np.sqrt(mu * (2.0 / perigee_km - 1.0 / a_km))
+    h = max(perigee_km - radius_km - 10.0, 100.0)
     r_earth = 6356.75
     e = np.radians(max(threshold_deg, -5.0))
     range_km = np.sqrt((r_earth + h) ** 2 - (r_earth * np.cos(e)) ** 2) - r_earth * np.sin(e)
@@ -287,14 +312,15 @@ def _coarse_step_s(satellite) -> float:
     step, so 1/25 (skyfield's ``find_events`` samples 1/20) is enough.
     """
     period = orbital_period_s(satellite)
-    if period < 225 * 60 and satellite.model.ecco < 0.05:
+    if period < 225 * 60 and _orbit_size(satellite)[1] < 0.05:
         return float(np.clip(period / 25.0, 5.0, 600.0))
     return float(np.clip(period / 100.0, 5.0, 600.0))
 
 
 def _pass_step_s(satellite) -> float:
     step = _coarse_step_s(satellite)
-    return step if is_deep_space(satellite) else min(step, _PASS_STEP_NEAR_S)
+    # SGP4's own split: periods of 225 min and more are deep space.
+    return step if orbital_period_s(satellite) >= 225 * 60 else min(step, _PASS_STEP_NEAR_S)
 
 
 # ---------------------------------------------------------------------------
@@ -355,6 +381,18 @@ def coarse_itrs_km(satellites, clock: Clock, offset_s):
     satellite and the time.
     """
     offset_s = np.atleast_1d(np.asarray(offset_s, dtype=float))
+    providers = np.array([_is_provider(s) for s in satellites], bool)
+    if providers.any():
+        # Position providers give their own positions; the SGP4 ones are
+        # still propagated together.
+        r = np.empty((3, len(satellites), offset_s.size))
+        v = np.empty_like(r)
+        for i in np.flatnonzero(providers):
+            r[:, i], v[:, i] = satellites[i].itrs_km_at(clock, offset_s)
+        rest = np.flatnonzero(~providers)
+        if rest.size:
+            r[:, rest], v[:, rest] = coarse_itrs_km([satellites[i] for i in rest], clock, offset_s)
+        return r, v
     whole, utc, ut1 = clock.args(offset_s)
     adapter = _Adapter(_ArrayModel(s.model for s in satellites))
     r, v, error = _geometry._teme_to_itrs(adapter, whole, utc, ut1, False, None)
@@ -417,7 +455,9 @@ class _Context:
         self.others = [o[1:] for o in objs]
         self.clock = Clock(t_start, 0.0, span_s)
         self._sunmoon = _Lazy(lambda: SunMoon(t_start, 0.0, span_s, self.clock))
-        self.models = [s.model for s in satellites]
+        self.providers = np.array([_is_provider(s) for s in satellites], bool)
+        # SGP4 models by satellite index (None for a position provider).
+        self.models = [None if p else s.model for s, p in zip(satellites, self.providers)]
 
     @property
     def sunmoon(self) -> SunMoon:
@@ -426,6 +466,19 @@ class _Context:
     def states(self, sat_idx, offset_s):
         """Earth-fixed r, v (3, n) of satellite ``sat_idx[k]`` at ``offset_s[k]``."""
         offset_s = np.asarray(offset_s, dtype=float)
+        if self.providers.any():
+            sat_idx = np.asarray(sat_idx)
+            on = self.providers[sat_idx]
+            if on.any():
+                r = np.empty((3, offset_s.size))
+                v = np.empty_like(r)
+                for i in np.unique(sat_idx[on]):
+                    k = np.flatnonzero(sat_idx == i)
+                    r[:, k], v[:, k] = self.satellites[i].itrs_km_at(self.clock, offset_s[k])
+                rest = np.flatnonzero(~on)
+                if rest.size:
+                    r[:, rest], v[:, rest] = self.states(sat_idx[rest], offset_s[rest])
+                return r, v
         whole, utc, ut1 = self.clock.args(offset_s)
         adapter = _Adapter(_ElementwiseModel(self.models, sat_idx))
         r, v, error = _geometry._teme_to_itrs(adapter, whole, utc, ut1, False, None)
@@ -930,8 +983,11 @@ def find_passes(satellites, stations, start, end, constraints=None, *, per_secon
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise SatqkdError(f"stations: {dup!r} is given twice")
-    notes = check_element_age(satellites, t_start, t_end, max_element_age_days, allow_stale_elements,
-                              element_age_warning_days)
+    notes = check_element_age([s for s in satellites if not _is_provider(s)], t_start, t_end,
+                              max_element_age_days, allow_stale_elements, element_age_warning_days)
+    for s in satellites:
+        if _is_provider(s):
+            s.check_span(t_start, t_end)  # an ephemeris covers the span, or the error says what it covers
     constraints = constraints if constraints is not None else Constraints()
     cons = [constraints.get(st.name, Constraints()) if isinstance(constraints, dict) else constraints
             for st in stations]

@@ -312,7 +312,9 @@ def weather_tables(results: Results, *, years: int | None = None, seed: int | No
 
 def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
                   seconds: str = "auto", extra: dict | None = None) -> dict[str, Path]:
-    """Write ``passes.csv``, the per-second table and ``report.html``.
+    """Write ``passes.csv``, the per-second table, the contact plan
+    (``contacts.csv``, ``contacts.ics``, ``orbit.oem``: :mod:`satqkd.contacts`)
+    and ``report.html``.
 
     ``seconds``: ``"auto"`` writes ``seconds.csv`` (or ``.parquet`` with the
     scenario's ``seconds_format``) up to :data:`SECONDS_CSV_MAX_ROWS` rows and
@@ -353,6 +355,12 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     for name, data in (extra or {}).items():
         contents[out / name] = data
         names.append(Path(name).stem)
+    # The contact plan of the scheduled passes: contacts.csv, contacts.ics, orbit.oem.
+    from .contacts import contact_plan_files
+
+    for name, (path, data) in contact_plan_files(results, out).items():
+        contents[path] = data
+        names.append(name)
     if report:
         from .report import render_report
 

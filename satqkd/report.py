@@ -154,7 +154,10 @@ def _weather_yearly(results, compute: bool = True):
 
 def orbit_height_km(satellite) -> float:
     """Mean height above the equator of an SGP4 satellite (semi-major axis
-    from the Kozai mean motion, minus the WGS-72 equatorial radius)."""
+    from the Kozai mean motion, minus the WGS-72 equatorial radius), or of
+    an ephemeris satellite (:mod:`satqkd.oem`: its semi-major axis)."""
+    if hasattr(satellite, "itrs_km_at"):
+        return float(satellite.semi_major_axis_km) - _EARTH_RADIUS_KM
     n_rad_s = satellite.model.no_kozai / 60.0
     return (_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0) - _EARTH_RADIUS_KM
 
@@ -544,6 +547,8 @@ def _loss_budget_figures(scenario) -> list[str]:
 
 
 def _is_geostationary(satellite) -> bool:
+    if hasattr(satellite, "itrs_km_at"):  # an ephemeris satellite: its period against a sidereal day
+        return abs(86164.1 / satellite.period_s - 1.0) < 0.05 and satellite.eccentricity < 0.05
     return abs(satellite.model.no_kozai * 1440.0 / (2 * math.pi) - 1.0027) < 0.05
 
 

@@ -412,7 +412,8 @@ def test_run_short_scenario(capsys, files):
     (out / "report.html").write_text("OLD REPORT")
     stdout = ok(capsys, ["run", files["short.yaml"], "-o", out])
     assert "short test" in stdout
-    assert {p.name for p in out.iterdir()} == {"report.html", "passes.csv", "seconds.csv", "run.json"}
+    assert {p.name for p in out.iterdir()} == {"report.html", "passes.csv", "seconds.csv", "run.json",
+                                              "contacts.csv", "contacts.ics", "orbit.oem"}
     assert "<html" in (out / "report.html").read_text()[:2000].lower()
     passes = pd.read_csv(out / "passes.csv")
     assert {"sifted_bits", "key_bits", "key_window_s", "mean_key_rate_bps"} <= set(passes.columns)
@@ -427,7 +428,8 @@ def test_run_short_scenario(capsys, files):
 def test_run_no_report(capsys, files):
     out = files["tmp"] / "tables"
     ok(capsys, ["run", files["short.yaml"], "-o", out, "--no-report"])
-    assert {p.name for p in out.iterdir()} == {"passes.csv", "seconds.csv", "run.json"}
+    assert {p.name for p in out.iterdir()} == {"passes.csv", "seconds.csv", "run.json",
+                                              "contacts.csv", "contacts.ics", "orbit.oem"}
 
 
 # --- faults of issue 12: each test failed before its fix ---------------------
@@ -582,7 +584,7 @@ def test_outputs_say_which_version_and_scenario_made_them(capsys, files):
     assert meta["version"] == satqkd.__version__
     assert meta["scenario"] == "short test" and meta["scenario_file"] == str(files["short.yaml"])
     assert meta["start_utc"] == "2021-04-27T00:00:00Z" and meta["end_utc"] == "2021-04-28T00:00:00Z"
-    assert set(meta["files"]) == {"passes.csv", "seconds.csv", "report.html"}
+    assert set(meta["files"]) == {"passes.csv", "seconds.csv", "report.html", "contacts.csv", "contacts.ics", "orbit.oem"}
     passes = pd.read_csv(out / "passes.csv")
     assert meta["passes"] == len(passes) and meta["clear_sky_ceiling_bits"] == pytest.approx(passes["key_bits"].sum())
     report = (out / "report.html").read_text()
