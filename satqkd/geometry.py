@@ -39,6 +39,7 @@ __all__ = [
     "SunMoon",
     "sunlit",
     "sunlit_margin_km",
+    "sun_separation_deg",
     "EQUATORIAL_RADIUS_KM",
 ]
 
@@ -316,3 +317,35 @@ def moon_illumination(r_moon_km, r_sun_km):
     to_earth = -r_moon_km
     phase = np.radians(separation_deg(to_sun, to_earth))
     return 0.5 * (1.0 + np.cos(phase))
+
+
+def sun_separation_deg(station, time_utc, elevation_deg, azimuth_deg, *, sun_altitude_deg=None,
+                       below_deg: float = -1.0) -> np.ndarray:
+    """Angle (deg) between the Sun and a line of sight from ``station``.
+
+    ``time_utc`` are pandas Timestamps (UTC) and ``elevation_deg``,
+    ``azimuth_deg`` the line of sight at each.  The Sun comes from
+    :class:`SunMoon` over the span of the samples.  Where
+    ``sun_altitude_deg`` is given and below ``below_deg`` the Sun cannot
+    light the sky and the angle is not computed (90 is returned): a night
+    run pays nothing.
+    """
+    import pandas as pd
+
+    from .passes import to_time
+
+    el = np.asarray(elevation_deg, dtype=float)
+    out = np.full(el.shape, 90.0)
+    need = np.ones(el.shape, bool) if sun_altitude_deg is None else np.asarray(sun_altitude_deg) > below_deg
+    if not need.any():
+        return out
+    t = pd.to_datetime(pd.Series(np.asarray(time_utc)[need]), utc=True)
+    t0 = t.min()
+    offset_s = (t - t0).dt.total_seconds().to_numpy()
+    sm = SunMoon(to_time(t0), 0.0, float(offset_s.max()) + 1.0)
+    d = sm.sun_itrs_km(offset_s) - station.itrs_km[:, None]
+    e, a = np.radians(el[need]), np.radians(np.asarray(azimuth_deg, dtype=float)[need])
+    enu = np.array([np.cos(e) * np.sin(a), np.cos(e) * np.cos(a), np.sin(e)])
+    los = station.enu_matrix.T @ enu
+    out[need] = separation_deg(d, los)
+    return out
