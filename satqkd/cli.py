@@ -352,6 +352,61 @@ def scenarios():
     _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
+def shutil_columns() -> int:
+    """The terminal's width ($COLUMNS wins), 100 when unknown."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _significant(v: float) -> str:
+    """A number for a text cell: 4 significant digits, thousands separated."""
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
+        return _sci(v)
+    digits = max(0, 3 - math.floor(math.log10(abs(v)))) if v != 0 else 0
+    return f"{v:,.{digits}f}"
+
+
+@app.command(epilog="Examples: satqkd validate  ·  satqkd validate --format csv > validation.csv")
+def validate(
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format: table, csv or json (every field)."),
+):
+    """Every published result satqkd is checked against: published value, satqkd's, difference, tolerance."""
+    import pandas as pd
+
+    from .validation import rows, rows_frame
+
+    items = rows()
+    frame = rows_frame(items)
+    if fmt != Format.table:
+        _emit(frame, fmt)
+        return
+    table = pd.DataFrame({
+        "#": [str(i + 1) for i in range(len(items))],
+        "architecture": frame["architecture"],
+        "quantity": frame["quantity"],
+        "published": [_significant(r.published) for r in items],
+        "satqkd": [_significant(r.value) for r in items],
+        "diff": [_significant(r.difference) for r in items],
+        "unit": frame["unit"],
+        "tolerance": [("±" + _significant(r.tolerance)) if r.tolerance > 0 else "one-sided" for r in items],
+        "within": ["yes" if r.within else "NO" for r in items],
+    })
+    _emit(table, fmt, title="satqkd against published results (sources and notes below)", keep=1, overflow="stack")
+    import textwrap
+
+    width = max(40, min(shutil_columns(), 100))
+    for i, r in enumerate(items, 1):
+        stated = f" Published: {r.published_text}." if r.published_text else ""
+        text = f"[{i}] {r.name}.{stated} {r.source}. {r.note}".rstrip(";. ") + "."
+        typer.echo(textwrap.fill(text, width=width, subsequent_indent="    "))
+    missed = [str(i) for i, r in enumerate(items, 1) if not r.within]
+    typer.echo(f"{len(items) - len(missed)} of {len(items)} rows within their tolerance"
+               + (f"; outside: {', '.join(missed)} (the note names the unknown)" if missed else ""))
+
+
 @app.command(epilog="Example: satqkd network china-network -o out-network")
 def network(
     scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a network: block, or a shipped one's name (china-network)."),
