@@ -111,10 +111,11 @@ def test_micius_uplink_scenario_makes_key_at_night():
     det = sc.satellites[0].detector
     np.testing.assert_allclose(s["noise_prob"], det.dark_count_prob, rtol=1e-9)
     assert (s["background_cps"] == 0).all()
-    # The loss of every second is the uplink budget of that second.
+    # The loss of every second is the uplink budget of that second (to the
+    # turbulence integral's one orbit height per call: 1e-6 relative).
     b = link.uplink_budget(s["range_km"].iloc[:5], s["elevation_deg"].iloc[:5], sc.stations[0].transmitter,
                            sc.satellites[0].receiver, det, site_height_m=5100.0)
-    np.testing.assert_allclose(s["loss_db"].iloc[:5], b["loss_db"], rtol=1e-12)
+    np.testing.assert_allclose(s["loss_db"].iloc[:5], b["loss_db"], rtol=1e-5)
 
 
 def test_uplink_station_needs_a_receiver_on_the_satellite(tmp_path, capsys):
