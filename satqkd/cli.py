@@ -642,15 +642,21 @@ def link(
     for setup in sc.stations:
         for sat in sc.satellites[:1]:
             h = height_km if height_km is not None else orbit_height_km(sat.satellite)
-            table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
-                                       height_km=h, site_height_m=setup.station.height_m)
+            if setup.uplink:
+                table = linklib.loss_table(setup.transmitter, sat.receiver, sat.detector, height_km=h,
+                                           site_height_m=setup.station.height_m, uplink=True)
+                what = f"Uplink loss budget (dB): {setup.station.name} -> {sat.satellite.name}"
+            else:
+                table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
+                                           height_km=h, site_height_m=setup.station.height_m)
+                what = f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}"
             if fmt == Format.table:
                 first = ["elevation_deg", "range_km", "loss_db"]
                 table = table[first + [c for c in table.columns if c not in first]]
-                _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}, {h:,.0f} km orbit",
-                      keep=1, overflow="stack")
+                _emit(table, fmt, title=f"{what}, {h:,.0f} km orbit", keep=1, overflow="stack")
             else:
-                tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name))
+                tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name,
+                                           direction="uplink" if setup.uplink else "downlink"))
     if tables:
         # One CSV/JSON document for all stations (two concatenated ones parse as neither).
         table = pd.concat(tables, ignore_index=True)
