@@ -1089,10 +1089,15 @@ class Sky:
         scattering = (self.daylight == "scattering" and elevation_deg is not None
                       and sun_separation_deg is not None)
         if scattering:
-            day = np.maximum(day_sky_radiance(wavelength_nm, np.clip(sun, 0.0, 90.0), elevation_deg,
-                                              sun_separation_deg, atmosphere, site_height_m),
-                             10.0**mid)
-            log_day = np.log10(day)
+            # Only the seconds with the Sun up pay for the scattering model.
+            up = np.broadcast_to(sun > 0.0, np.broadcast_shapes(sun.shape, np.shape(elevation_deg),
+                                                                np.shape(sun_separation_deg)))
+            log_day = np.full(up.shape, mid)
+            if up.any():
+                pick = lambda v: np.broadcast_to(np.asarray(v, dtype=float), up.shape)[up]  # noqa: E731
+                day = day_sky_radiance(wavelength_nm, pick(sun), pick(elevation_deg), pick(sun_separation_deg),
+                                       atmosphere, site_height_m)
+                log_day[up] = np.log10(np.maximum(day, 10.0**mid))
         else:
             log_day = mid + (hi - mid) * np.clip(sun / 10.0, 0.0, 1.0)
         log_r = np.where(sun <= 0.0, lo + (mid - lo) * np.clip((sun + 18.0) / 18.0, 0.0, 1.0), log_day)

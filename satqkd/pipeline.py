@@ -120,7 +120,7 @@ def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.Data
     kwargs = {k: getattr(setup, k) for k in ("atmosphere", "turbulence", "sky") if getattr(setup, k) is not None}
     # The Sun-line-of-sight angle sets the daylight sky; only computed for
     # seconds with the Sun near or above the horizon.
-    sun_sep = sun_separation_deg(setup.station, seconds["time_utc"].to_numpy(), seconds["elevation_deg"].to_numpy(),
+    sun_sep = sun_separation_deg(setup.station, seconds["time_utc"], seconds["elevation_deg"].to_numpy(),
                                  seconds["azimuth_deg"].to_numpy(), sun_altitude_deg=sun_alt)
     budget = link.link_budget(
         seconds["range_km"].to_numpy(),
