@@ -136,3 +136,16 @@ def test_daylight_passes_make_key_where_the_noise_allows():
     sw = res_wide.seconds
     med = sw.groupby("pass_id")["sun_altitude_deg"].median()
     assert pw.loc[med.index[med > 10.0], "key_bits"].sum() < 0.1 * p.loc[day_passes, "key_bits"].sum()
+
+
+def test_report_shows_the_sun_and_the_sky_background():
+    from satqkd.report import render_report
+
+    sc = load_scenario(CONFIGS / "leo-1550-daylight.yaml")
+    res = run(dataclasses.replace(sc, end=sc.start.ts.tt_jd(sc.start.tt + 1.0)))
+    page = render_report(res)
+    assert "Sun, highest (°)" in page and "sky background (counts/s)" in page
+    assert "(daylight)" in page and '"bg":[' in page
+    # A night scenario's report has none of it.
+    night = load_scenario(CONFIGS / "micius-2017-xinglong.yaml")
+    assert "Sun, highest" not in render_report(run(night))

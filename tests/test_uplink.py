@@ -137,3 +137,18 @@ def test_qeyssat_like_uplink_loads():
     st = sc.stations[0]
     assert st.uplink and st.transmitter.wavelength_nm == 785.0 and st.source.rep_rate_hz == 1e8
     assert sc.satellites[0].receiver.aperture_m == 0.08
+
+
+def test_report_of_an_uplink_says_uplink():
+    """The report labels an uplink's passes station -> satellite, draws the
+    uplink's budget and lists the ground transmitter, not a downlink's."""
+    from satqkd.report import render_report
+
+    sc = load_scenario(CONFIGS / "micius-uplink-ngari.yaml")
+    res = run(dataclasses.replace(sc, end=sc.start.ts.tt_jd(sc.start.tt + 2.0)))
+    page = render_report(res)
+    assert "Uplink loss budget, Ngari" in page  # (plotly escapes the arrow)
+    assert "Uplink Ngari \\u2192 Micius-like" in page  # the pass titles, JSON in the page
+    assert ">uplink<" in page  # the pass table's link column
+    assert "Ngari: uplink transmitter" in page and "Micius-like: uplink receiver" in page
+    assert "Micius-like: transmitter" not in page
