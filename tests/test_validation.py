@@ -120,3 +120,18 @@ def test_validate_command_formats(capsys, monkeypatch, rows):
     assert table["within"].tolist() == [r.within for r in rows]
     doc = json.loads(_main(capsys, ["validate", "--format", "json"]))
     assert [d["value"] for d in doc] == pytest.approx([r.value for r in rows])
+
+
+def test_the_rows_equipment_ships_in_the_wheel():
+    """satqkd validate works after a plain pip install: every configs/ file the
+    rows read is matched by pyproject's package-data."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["satqkd.configs"]
+    needed = [p.relative_to(root / "configs").as_posix() for p in (root / "configs" / "validation").glob("*.yaml")]
+    needed += ["micius-uplink-ngari.yaml", "leo-1550-daylight.yaml", "geo-1550-daylight.yaml", "qeyssat-uplink.yaml"]
+    for rel in needed:
+        assert any(fnmatch.fnmatch(rel, pattern) for pattern in data), rel
