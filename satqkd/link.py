@@ -1,4 +1,4 @@
-"""Free-space downlink link budget: from the satellite's laser to a click.
+"""Free-space link budgets, downlink and uplink: from a laser to a click.
 
 The efficiency of one second of a pass is a product of independent factors,
 
@@ -25,8 +25,17 @@ come from:
 * :class:`satqkd.detector.Detector` -- the detector's efficiency and dark
   counts (not defined here).
 * :class:`Sky` -- sky background radiance (night sky per wavelength with OH
-  airglow, twilight, the Moon with the Krisciunas & Schaefer phase law)
-  turned into noise clicks per pulse.
+  airglow, twilight, the Moon with the Krisciunas & Schaefer phase law, the
+  daytime sky by single scattering, :func:`day_sky_radiance`) turned into
+  noise clicks per pulse.
+
+:func:`link_budget` is the downlink (satellite transmitter, ground
+receiver); :func:`uplink_budget` the uplink (ground transmitter, receiver
+on the satellite), where turbulence next to the transmitter spreads and
+wanders the beam (:meth:`Turbulence.uplink_spread_rad`) and the background
+is the sunlit ground (:func:`earth_radiance`).  Invariant of both:
+``loss_db`` is the sum of the ``*_loss_db`` components and ``noise_prob``
+is the detector's dark clicks plus the background within its gate.
 
 References used throughout:
 Siegman, *Lasers* (1986), ch. 17 (Gaussian beams, M^2);
