@@ -511,6 +511,46 @@ def scenarios():
     _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
+@app.command(epilog="Examples: satqkd validate  ·  satqkd validate --format csv > validation.csv")
+def validate(
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format: table, csv or json (every field)."),
+):
+    """Every published result satqkd is checked against: published value, satqkd's, difference, tolerance."""
+    import pandas as pd
+
+    from .validation import rows, rows_frame
+
+    items = rows()
+    frame = rows_frame(items)
+    if fmt != Format.table:
+        _emit(frame, fmt)
+        return
+    published, value, diff = (_number_formatter([getattr(r, k) for r in items]) for k in ("published", "value", "difference"))
+    tolerance = _number_formatter([r.tolerance for r in items])
+    table = pd.DataFrame({
+        "#": [str(i + 1) for i in range(len(items))],
+        "architecture": frame["architecture"],
+        "quantity": frame["quantity"],
+        "published": [published(r.published) for r in items],
+        "satqkd": [value(r.value) for r in items],
+        "diff": [diff(r.difference) for r in items],
+        "unit": frame["unit"],
+        "tolerance": [("±" + tolerance(r.tolerance)) if r.tolerance > 0 else "one-sided" for r in items],
+        "within": ["yes" if r.within else "NO" for r in items],
+    })
+    _emit(table, fmt, title="satqkd against published results (sources and notes below)", keep=1, overflow="stack")
+    import textwrap
+
+    width = min(_width() or 100, 100)
+    for i, r in enumerate(items, 1):
+        stated = f" Published: {r.published_text}." if r.published_text else ""
+        text = f"[{i}] {r.name}.{stated} {r.source}. {r.note}".rstrip(";. ") + "."
+        typer.echo(textwrap.fill(text, width=width, subsequent_indent="    "))
+    missed = [str(i) for i, r in enumerate(items, 1) if not r.within]
+    typer.echo(f"{len(items) - len(missed)} of {len(items)} rows within their tolerance"
+               + (f"; outside: {', '.join(missed)} (the note names the unknown)" if missed else ""))
+
+
 @app.command(epilog="Example: satqkd network china-network -o out/network")
 def network(
     scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a network: block, or a shipped one's name (china-network)."),
@@ -767,15 +807,21 @@ def link(
     for setup in sc.stations:
         for sat in sc.satellites[:1]:
             h = height_km if height_km is not None else orbit_height_km(sat.satellite)
-            table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
-                                       height_km=h, site_height_m=setup.station.height_m)
+            if setup.uplink:
+                table = linklib.loss_table(setup.transmitter, sat.receiver, sat.detector, height_km=h,
+                                           site_height_m=setup.station.height_m, uplink=True)
+                what = f"Uplink loss budget (dB): {setup.station.name} -> {sat.satellite.name}"
+            else:
+                table = linklib.loss_table(sat.transmitter, setup.telescope, setup.detector,
+                                           height_km=h, site_height_m=setup.station.height_m)
+                what = f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}"
             if fmt == Format.table:
                 first = ["elevation_deg", "range_km", "loss_db"]
                 table = table[first + [c for c in table.columns if c not in first]]
-                _emit(table, fmt, title=f"Loss budget (dB): {sat.satellite.name} -> {setup.station.name}, {h:,.0f} km orbit",
-                      keep=1, overflow="stack")
+                _emit(table, fmt, title=f"{what}, {h:,.0f} km orbit", keep=1, overflow="stack")
             else:
-                tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name))
+                tables.append(table.assign(satellite=sat.satellite.name, station=setup.station.name,
+                                           direction="uplink" if setup.uplink else "downlink"))
     if tables:
         # One CSV/JSON document for all stations (two concatenated ones parse as neither).
         table = pd.concat(tables, ignore_index=True)

@@ -104,6 +104,8 @@ class SatelliteSpec(_Strict):
     orbit: Orbit
     transmitter: Any = None
     source: Any = None
+    receiver: Any = None  # an uplink's receiving telescope on the satellite (satqkd.link.Telescope)
+    detector: Any = None  # and its detectors
 
 
 class StationSpec(_Strict):
@@ -119,6 +121,8 @@ class StationSpec(_Strict):
     atmosphere: Any = None
     turbulence: Any = None
     sky: Any = None
+    transmitter: Any = None  # a ground transmitter: this station's links are uplinks
+    source: Any = None       # the uplink's source (default micius_2017)
     constraints: dict | None = None
     weather: Any = None  # a satqkd.weather.CloudModel block; default: the preset of the station's name
 
@@ -169,6 +173,13 @@ class StationSetup:
     turbulence: Any = None
     sky: Any = None
     weather: Any = None  # satqkd.weather.CloudModel or None (always clear)
+    transmitter: Any = None  # a ground transmitter: the station's links are uplinks (satqkd.link.uplink_budget)
+    source: Any = None       # the uplink's source
+
+    @property
+    def uplink(self) -> bool:
+        """True when this station transmits (its links are uplinks)."""
+        return self.transmitter is not None
 
 
 @dataclasses.dataclass
@@ -176,6 +187,8 @@ class SatelliteSetup:
     satellite: Any
     transmitter: Any
     source: Any
+    receiver: Any = None  # an uplink's receiving telescope on the satellite
+    detector: Any = None  # and its detectors
 
 
 @dataclasses.dataclass
@@ -308,8 +321,12 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             sats = [elements.geostationary(o.geostationary.longitude_deg, start, name=sat.name or "GEO")]
         tx = build_block(link.Transmitter, link.TRANSMITTER_PRESETS, sat.transmitter, f"{where}.transmitter", default="micius")
         src = build_block(keyrate.Source, keyrate.SOURCE_PRESETS, sat.source, f"{where}.source", default="micius_2021")
+        rx = (None if sat.receiver is None else
+              build_block(link.Telescope, link.TELESCOPE_PRESETS, sat.receiver, f"{where}.receiver"))
+        rx_det = (None if sat.detector is None else
+                  build_block(Detector, DETECTOR_PRESETS, sat.detector, f"{where}.detector"))
         for s in sats:
-            satellites.append(SatelliteSetup(s, tx, src))
+            satellites.append(SatelliteSetup(s, tx, src, rx, rx_det))
 
     stations = []
     for i, st in enumerate(spec.stations):
@@ -354,6 +371,19 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
         if st.weather is not None or default_weather is not None:
             extra["weather"] = build_block(weatherlib.CloudModel, weatherlib.CLOUD_PRESETS, st.weather,
                                            f"{where}.weather", default=default_weather)
+        if st.transmitter is not None:
+            # An uplink: the station transmits, every satellite must be able to receive.
+            extra["transmitter"] = build_block(link.Transmitter, link.TRANSMITTER_PRESETS, st.transmitter,
+                                               f"{where}.transmitter")
+            extra["source"] = build_block(keyrate.Source, keyrate.SOURCE_PRESETS, st.source, f"{where}.source",
+                                          default="micius_2017")
+            for k, sat in enumerate(spec.satellites):
+                for key in ("receiver", "detector"):
+                    if getattr(sat, key) is None:
+                        raise SatqkdError(f"{name}: satellites[{k}].{key}: required because stations[{i}] has a "
+                                          f"transmitter (an uplink); expected a mapping of fields or {{preset: NAME}}")
+        elif st.source is not None:
+            raise SatqkdError(f"{where}.source: a station source needs a station transmitter (an uplink)")
         stations.append(StationSetup(station, telescope, detector, cons, **extra))
 
     sat_names = [s.satellite.name for s in satellites]

@@ -39,7 +39,7 @@ from .passes import PASS_COLUMNS, SECOND_COLUMNS, find_passes
 
 __all__ = [
     "Results", "Unit", "run", "run_unit", "units", "assemble", "finish", "weather_tables", "pass_stage", "link_stage", "key_stage",
-    "write_outputs", "KEY_COLUMNS", "SECONDS_CSV_MAX_ROWS",
+    "write_outputs", "link_ends", "KEY_COLUMNS", "SECONDS_CSV_MAX_ROWS",
 ]
 
 KEY_COLUMNS = ["sifted_bits", "key_bits", "key_window_s", "mean_key_rate_bps", "qber", "min_loss_db", "mean_loss_db"]
@@ -119,9 +119,25 @@ def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.Data
     """The per-second table with the link budget's columns joined on."""
     if seconds.empty:
         return seconds
+    from .geometry import sun_separation_deg
+
     setup = scenario.stations[unit.station]
     sat_setup = scenario.satellites[unit.satellite]
+    sun_alt = seconds["sun_altitude_deg"].to_numpy()
+    if setup.uplink:
+        # Ground transmitter -> the satellite's receiver and detectors.
+        kwargs = {k: getattr(setup, k) for k in ("atmosphere", "turbulence") if getattr(setup, k) is not None}
+        budget = link.uplink_budget(
+            seconds["range_km"].to_numpy(), seconds["elevation_deg"].to_numpy(), setup.transmitter,
+            sat_setup.receiver, sat_setup.detector, site_height_m=setup.station.height_m,
+            sun_altitude_deg=sun_alt, **kwargs)
+        budget.index = seconds.index
+        return seconds.join(budget.drop(columns=["range_km", "elevation_deg"]))
     kwargs = {k: getattr(setup, k) for k in ("atmosphere", "turbulence", "sky") if getattr(setup, k) is not None}
+    # The Sun-line-of-sight angle sets the daylight sky; only computed for
+    # seconds with the Sun near or above the horizon.
+    sun_sep = sun_separation_deg(setup.station, seconds["time_utc"], seconds["elevation_deg"].to_numpy(),
+                                 seconds["azimuth_deg"].to_numpy(), sun_altitude_deg=sun_alt)
     budget = link.link_budget(
         seconds["range_km"].to_numpy(),
         seconds["elevation_deg"].to_numpy(),
@@ -129,14 +145,26 @@ def link_stage(scenario: Scenario, unit: Unit, seconds: pd.DataFrame) -> pd.Data
         setup.telescope,
         setup.detector,
         site_height_m=setup.station.height_m,
-        sun_altitude_deg=seconds["sun_altitude_deg"].to_numpy(),
+        sun_altitude_deg=sun_alt,
         moon_altitude_deg=seconds["moon_altitude_deg"].to_numpy(),
         moon_illumination=seconds["moon_illumination"].to_numpy(),
         moon_separation_deg=seconds["moon_separation_deg"].to_numpy(),
+        sun_separation_deg=sun_sep,
         **kwargs,
     )
     budget.index = seconds.index
     return seconds.join(budget.drop(columns=[c for c in ("range_km", "elevation_deg") if c in budget]))
+
+
+def link_ends(scenario: Scenario, unit: Unit):
+    """``(source, detector)`` of a unit's link: the satellite's source and the
+    station's detectors for a downlink, the station's source and the
+    satellite's detectors for an uplink."""
+    setup = scenario.stations[unit.station]
+    sat_setup = scenario.satellites[unit.satellite]
+    if setup.uplink:
+        return setup.source, sat_setup.detector
+    return sat_setup.source, setup.detector
 
 
 def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.DataFrame,
@@ -149,8 +177,7 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
     warm-started from the previous one of the unit.  ``progress(done)``, if
     given, is called after each pass with the number of passes done.
     """
-    setup = scenario.stations[unit.station]
-    sat_setup = scenario.satellites[unit.satellite]
+    source, detector = link_ends(scenario, unit)
     n = len(seconds)
     key_rate = np.zeros(n)
     in_window = np.zeros(n, bool)
@@ -176,14 +203,14 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
             eta, y0 = eta_all[sl], y0_all[sl]
             if scenario.optimise:
                 result = keyrate.optimise_pass(
-                    eta, y0, sat_setup.source, setup.detector, scenario.protocol,
+                    eta, y0, source, detector, scenario.protocol,
                     slot_s=1.0, elevation_deg=elev_all[sl], x0=previous,
                 )
                 previous = result
             else:
-                result = keyrate.finite_key(eta, y0, sat_setup.source, setup.detector, scenario.protocol, slot_s=1.0)
+                result = keyrate.finite_key(eta, y0, source, detector, scenario.protocol, slot_s=1.0)
             # The large-block limit of the bound that gives the pass's key (same bases, intensities).
-            per_pulse = keyrate.large_block_key_per_pulse(eta, y0, result.source, setup.detector, scenario.protocol,
+            per_pulse = keyrate.large_block_key_per_pulse(eta, y0, result.source, detector, scenario.protocol,
                                                           key_basis=result.key_basis)
             window = np.asarray(result.window_mask, bool)
             key_rate[sl] = per_pulse * result.source.rep_rate_hz

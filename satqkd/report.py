@@ -92,11 +92,15 @@ function satqkdPass(id){
     {x:t,y:data.el,name:'elevation (deg)',line:{color:'#1f77b4'},yaxis:'y'},
     {x:t,y:data.loss,name:'loss (dB)',line:{color:'#d62728'},yaxis:'y2'},
     {x:t,y:data.rate,name:'asymptotic key rate (kbit/s)',line:{color:'#2ca02c'},yaxis:'y3'}];
+  const bg=data.bg&&data.bg.length;
+  if(bg) traces.push({x:t,y:data.bg,name:'sky background (counts/s)',line:{color:'#ff7f0e'},yaxis:'y4'});
   const shapes=xw?[{type:'rect',xref:'x',yref:'paper',x0:xw[0],x1:xw[1],y0:0,y1:1,fillcolor:'#2ca02c',opacity:0.08,line:{width:0}}]:[];
-  Plotly.react(div,traces,{title:{text:data.title},height:540,template:SATQKD_TEMPLATE,showlegend:false,shapes:shapes,
-    margin:{l:60,r:20,t:60,b:40},grid:{rows:3,columns:1,subplots:[['xy'],['xy2'],['xy3']]},
+  const layout={title:{text:data.title},height:bg?700:540,template:SATQKD_TEMPLATE,showlegend:false,shapes:shapes,
+    margin:{l:60,r:20,t:60,b:40},grid:{rows:bg?4:3,columns:1,subplots:bg?[['xy'],['xy2'],['xy3'],['xy4']]:[['xy'],['xy2'],['xy3']]},
     yaxis:{title:{text:'elevation (deg)'}},yaxis2:{title:{text:'loss (dB)'}},yaxis3:{title:{text:'key rate (kbit/s)'}},
-    xaxis:{title:{text:'UTC'}}},{displaylogo:false,responsive:true});
+    xaxis:{title:{text:'UTC'}}};
+  if(bg) layout.yaxis4={title:{text:'background (counts/s)'},type:'log'};
+  Plotly.react(div,traces,layout,{displaylogo:false,responsive:true});
 }
 document.addEventListener('DOMContentLoaded',()=>{
   document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>satqkdSort(th)));
@@ -186,18 +190,34 @@ _PASS_COLUMNS = [
     ("mean_key_rate_bps", "key rate (kbit/s)", 1e-3, 2),
     ("station", "station", None, None),
     ("satellite", "satellite", None, None),
+    ("direction", "link", None, None),
     ("served", "served", None, None),
     ("culmination_utc", "culmination (UTC)", None, None),
     ("max_elevation_deg", "max elevation (°)", 1, 1),
     ("key_window_s", "key window (s)", 1, 0),
     ("usable_s", "usable (s)", 1, 0),
     ("min_loss_db", "min loss (dB)", 1, 1),
+    ("max_sun_altitude_deg", "Sun, highest (°)", 1, 0),
+    ("mean_background_cps", "sky background (counts/s)", 1, 1),
     ("qber", "QBER (%)", 100, 2),
     ("sifted_bits", "sifted (kbit)", 1e-3, 1),
     ("min_range_km", "min range (km)", 1, 0),
     ("rise_utc", "rise (UTC)", None, None),
     ("set_utc", "set (UTC)", None, None),
 ]
+
+
+def _link_columns(passes: pd.DataFrame, seconds: pd.DataFrame, uplinks: frozenset) -> pd.DataFrame:
+    """The pass table's uplink and daylight columns, only when the scenario
+    has uplinks (``direction``) or passes with the Sun up (the Sun's highest
+    altitude and the mean sky background of the pass)."""
+    if uplinks:
+        passes = passes.assign(direction=np.where(passes["station"].isin(uplinks), "uplink", "downlink"))
+    if len(seconds) and "sun_altitude_deg" in seconds and (seconds["sun_altitude_deg"] > 0).any():
+        g = seconds.groupby("pass_id")
+        passes = passes.assign(max_sun_altitude_deg=passes["pass_id"].map(g["sun_altitude_deg"].max()),
+                               mean_background_cps=passes["pass_id"].map(g["background_cps"].mean()))
+    return passes
 
 
 def _cell(value, scale, decimals) -> str:
@@ -472,17 +492,25 @@ def _parameters(sc) -> str:
         return f"<div><h4>{_esc(title)}</h4><table class='params'>{rows}</table></div>"
 
     parts = [block("protocol", sc.protocol)]
+    uplink_only = bool(sc.stations) and all(getattr(s, "uplink", False) for s in sc.stations)
     for s in sc.satellites[:3]:
-        parts.append(block(f"{s.satellite.name}: transmitter", s.transmitter))
-        parts.append(block(f"{s.satellite.name}: source", s.source))
+        if not uplink_only:
+            parts.append(block(f"{s.satellite.name}: transmitter", s.transmitter))
+            parts.append(block(f"{s.satellite.name}: source", s.source))
+        if getattr(s, "receiver", None) is not None:
+            parts.append(block(f"{s.satellite.name}: uplink receiver", s.receiver))
+            parts.append(block(f"{s.satellite.name}: uplink detector", s.detector))
     if len(sc.satellites) > 3:
         parts.append(f"<p class='meta'>… and {len(sc.satellites) - 3} more satellites.</p>")
     for s in sc.stations:
         st = s.station
         parts.append(f"<div><h4>{_esc(st.name)}</h4><p class='meta'>{st.latitude_deg:.4f}°, {st.longitude_deg:.4f}°, "
                      f"{st.height_m:,.0f} m</p></div>")
-        for label in ("constraints", "telescope", "detector", "atmosphere", "turbulence", "sky"):
-            parts.append(block(f"{st.name}: {label}", getattr(s, label, None)))
+        labels = (("constraints", "transmitter", "source", "atmosphere", "turbulence") if getattr(s, "uplink", False)
+                  else ("constraints", "telescope", "detector", "atmosphere", "turbulence", "sky"))
+        for label in labels:
+            title = f"{st.name}: uplink {label}" if label in ("transmitter", "source") else f"{st.name}: {label}"
+            parts.append(block(title, getattr(s, label, None)))
     return "<details><summary>Parameters used (equipment, protocol, constraints)</summary><div class='grid'>" + "".join(parts) + "</div></details>"
 
 
@@ -534,14 +562,22 @@ def _loss_budget_figures(scenario) -> list[str]:
     sat = scenario.satellites[0]
     height = orbit_height_km(sat.satellite)
     for setup in scenario.stations:
-        table = loss_table(sat.transmitter, setup.telescope, setup.detector, height_km=height, site_height_m=setup.station.height_m)
+        if setup.uplink:
+            table = loss_table(setup.transmitter, sat.receiver, sat.detector, height_km=height,
+                               site_height_m=setup.station.height_m, uplink=True)
+        else:
+            table = loss_table(sat.transmitter, setup.telescope, setup.detector, height_km=height,
+                               site_height_m=setup.station.height_m)
         comps = [c for c in table.columns if c.endswith("_loss_db")]
         fig = go.Figure()
         for c in comps:
             fig.add_trace(go.Bar(x=table["elevation_deg"], y=table[c], name=c.replace("_loss_db", "")))
         fig.add_trace(go.Scatter(x=table["elevation_deg"], y=table["loss_db"], name="total", mode="lines+markers", line=dict(color="black")))
         fig.update_layout(barmode="stack", xaxis_title="elevation (deg)", yaxis_title="loss (dB)", height=400,
-                          title=f"Loss budget at {_esc(setup.station.name)} vs elevation ({height:,.0f} km orbit of {_esc(sat.satellite.name)})")
+                          title=(f"Uplink loss budget, {_esc(setup.station.name)} → {_esc(sat.satellite.name)}, vs elevation "
+                                 f"({height:,.0f} km orbit)" if setup.uplink else
+                                 f"Loss budget at {_esc(setup.station.name)} vs elevation ({height:,.0f} km orbit of "
+                                 f"{_esc(sat.satellite.name)})"))
         parts.append(_fig_html(fig))
     return parts
 
@@ -555,9 +591,12 @@ def _is_geostationary(satellite) -> bool:
 # --- each pass ------------------------------------------------------------------
 
 
-def _pass_series(seconds: pd.DataFrame, passes: pd.DataFrame) -> dict:
-    """Thinned per-second series of each pass, for the selector."""
+def _pass_series(seconds: pd.DataFrame, passes: pd.DataFrame, uplinks: frozenset = frozenset()) -> dict:
+    """Thinned per-second series of each pass, for the selector.  Passes over
+    a station in ``uplinks`` are titled station → satellite (uplink); the sky
+    background is drawn when the scenario has any (daylight, Moon)."""
     out = {}
+    show_bg = "background_cps" in seconds and bool((seconds["background_cps"] > 1.0).any())
     by_pass = dict(tuple(seconds.groupby("pass_id")))
     for rec in passes.to_dict("records"):
         g = by_pass.get(rec["pass_id"])
@@ -577,8 +616,16 @@ def _pass_series(seconds: pd.DataFrame, passes: pd.DataFrame) -> dict:
             w = g.loc[g["in_key_window"].astype(bool), "time_utc"]
             window = [w.iloc[0].strftime("%Y-%m-%d %H:%M:%S"), w.iloc[-1].strftime("%Y-%m-%d %H:%M:%S")]
         series["window"] = window
-        title = (f"{html.escape(str(rec['satellite']))} over {html.escape(str(rec['station']))}, culmination "
-                 f"{rec['culmination_utc']:%Y-%m-%d %H:%M:%S} UTC, max elevation {rec['max_elevation_deg']:.1f}°")
+        if show_bg:
+            series["bg"] = [float(f"{v:.3g}") for v in np.maximum(h["background_cps"].to_numpy(), 1e-3)]
+        if rec["station"] in uplinks:
+            who = f"Uplink {html.escape(str(rec['station']))} → {html.escape(str(rec['satellite']))}"
+        else:
+            who = f"{html.escape(str(rec['satellite']))} over {html.escape(str(rec['station']))}"
+        title = (f"{who}, culmination {rec['culmination_utc']:%Y-%m-%d %H:%M:%S} UTC, max elevation "
+                 f"{rec['max_elevation_deg']:.1f}°")
+        if "sun_altitude_deg" in g and g["sun_altitude_deg"].max() > 0:
+            title += f", Sun up to {g['sun_altitude_deg'].max():.0f}° (daylight)"
         if not pd.isna(rec.get("key_bits", np.nan)):
             title += f" — {rec['key_bits'] / 1e3:,.1f} kbit in {rec['key_window_s']:.0f} s"
         series["title"] = title
@@ -696,7 +743,9 @@ def render_report(results, seconds_file: str | None = "seconds.csv") -> str:
     body.append(_parameters(sc))
 
     shown = passes.head(MAX_PASS_FIGURES)
-    series = _pass_series(seconds, shown) if n else {}
+    uplinks = frozenset(s.station.name for s in sc.stations if getattr(s, "uplink", False))
+    series = _pass_series(seconds, shown, uplinks) if n else {}
+    passes = _link_columns(passes, seconds, uplinks)
     body.append(f"<h2>Passes ({n:,})</h2>")
     if n:
         body.append("<p class='meta'>Click a header to sort; click a row to plot that pass below. "

@@ -117,14 +117,16 @@ def _elevation_at_range(range_km, height_km=494.0):
 
 def test_yin_2017_prl_delingha_gap_is_as_documented():
     """Yin et al., PRL 119, 200501 (2017): ~29 dB at 530 km and ~36 dB at
-    1,000 km into Delingha at 810 nm.  With the presets of
-    configs/validation/yin-2017-prl-delingha.yaml (nothing tuned to this
-    row) our loss is lower by 7-10 dB at both ranges and rises less -- the
-    gap the README's validation table reports and explains.  A change of
-    physics that closes or widens it must update that table."""
+    1,000 km into Delingha at 810 nm.  With the presets as shipped
+    (configs/validation/yin-2017-prl-delingha-as-2020.yaml, nothing tuned to
+    this row) our loss is lower by 7-10 dB at both ranges and rises less --
+    the gap the README's validation section explains; the published
+    what-ifs of configs/validation/yin-2017-prl-delingha.yaml close most of
+    it (tests/test_validation.py).  A change of physics that closes or
+    widens it must update that section."""
     from satqkd.link import link_budget
 
-    sc = load_scenario(CONFIGS / "validation" / "yin-2017-prl-delingha.yaml")
+    sc = load_scenario(CONFIGS / "validation" / "yin-2017-prl-delingha-as-2020.yaml")
     st, sat = sc.stations[0], sc.satellites[0]
     assert sat.transmitter.wavelength_nm == 810.0 and st.station.name == "Delingha"
     loss = {r: float(link_budget(r, _elevation_at_range(r), sat.transmitter, st.telescope, st.detector,
