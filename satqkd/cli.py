@@ -296,6 +296,11 @@ def run(
     p = results.passes
     total = float(p["key_bits"].sum()) if len(p) else 0.0
     delivered = float(p.loc[p["scheduled"] & p["clear"], "key_bits"].sum()) if len(p) else 0.0
+    if results.dual is not None:
+        from .entanglement import summary_line
+
+        for _, row in results.dual.summary.iterrows():
+            typer.echo(f"{sc.name}: {summary_line(row)}")
     typer.echo(
         f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
         f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "

@@ -84,6 +84,7 @@ __all__ = [
     "EntangledSource",
     "BBM92",
     "DualDownlink",
+    "DualResults",
     "ENTANGLED_SOURCE_PRESETS",
     "BBM92_PRESETS",
     "DUAL_SECOND_COLUMNS",
@@ -99,6 +100,7 @@ __all__ = [
     "dual_windows",
     "dual_summary",
     "dual_downlink_stage",
+    "summary_line",
     "equidistant_elevation_deg",
     "validation_rows",
 ]
@@ -209,6 +211,18 @@ class DualDownlink:
     satellite: str | None
     source: EntangledSource
     protocol: BBM92
+
+
+@dataclass
+class DualResults:
+    """What the dual-downlink stage produces: one row per joint window
+    (:data:`DUAL_WINDOW_COLUMNS`), per joint second
+    (:data:`DUAL_SECOND_COLUMNS`) and per link over the span
+    (:data:`DUAL_SUMMARY_COLUMNS`)."""
+
+    windows: pd.DataFrame
+    seconds: pd.DataFrame
+    summary: pd.DataFrame
 
 
 # --------------------------------------------------------------------------
@@ -423,7 +437,7 @@ def dual_summary(windows: pd.DataFrame, link: DualDownlink, span_days: float) ->
 
 
 def dual_downlink_stage(links, passes: pd.DataFrame, seconds: pd.DataFrame, detectors: dict, span_days: float):
-    """All dual-downlink links of a scenario: ``(windows, seconds, summary)`` tables.
+    """All dual-downlink links of a scenario, as :class:`DualResults`.
 
     ``passes`` and ``seconds`` are the scenario's pass table and per-second
     table with the link budget joined (:mod:`satqkd.pipeline`);
@@ -450,7 +464,17 @@ def dual_downlink_stage(links, passes: pd.DataFrame, seconds: pd.DataFrame, dete
         rows.append(dual_summary(w, link, span_days))
     windows = pd.concat(all_w, ignore_index=True) if all_w else pd.DataFrame(columns=DUAL_WINDOW_COLUMNS)
     secs = pd.concat(all_s, ignore_index=True) if all_s else pd.DataFrame(columns=DUAL_SECOND_COLUMNS)
-    return windows, secs, pd.DataFrame(rows, columns=DUAL_SUMMARY_COLUMNS)
+    return DualResults(windows, secs, pd.DataFrame(rows, columns=DUAL_SUMMARY_COLUMNS))
+
+
+def summary_line(row) -> str:
+    """One line for a link of :data:`DUAL_SUMMARY_COLUMNS` (the CLI's first word on a dual downlink)."""
+    block = "one block over the span" if row["block"] == "span" else "one block per window"
+    q = f"QBER {100 * row['qber']:.1f} %" if row["sifted_bits"] > 0 else "no coincidences"
+    return (f"dual downlink {row['link']} ({row['station_a']} + {row['station_b']}): "
+            f"{row['key_bits']:,.0f} bits of finite key ({block}; {row['key_bits_per_day']:,.0f} bit/day, clear skies) "
+            f"from {row['windows']} joint window{'s' if row['windows'] != 1 else ''} ({row['joint_s'] / 60:.1f} min), "
+            f"{row['coincidences']:,.0f} coincidences, {q}; trusted: {row['trusted']}")
 
 
 # --------------------------------------------------------------------------

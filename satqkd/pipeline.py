@@ -59,6 +59,7 @@ class Results:
     seconds: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     network: object = None  # satqkd.network.NetworkResults when the scenario has a network: block
+    dual: object = None  # satqkd.entanglement.DualResults when the scenario has dual_downlinks
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,13 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
     passes = weatherlib.weather_stage(scenario, passes, enabled=weather, seed=seed)
     passes = schedule.schedule_stage(scenario, passes)
     results = Results(scenario, passes, seconds, notes)
+    if scenario.dual_downlinks:
+        # The entanglement dual downlinks: the seconds both stations can use.
+        from .entanglement import dual_downlink_stage
+
+        detectors = {s.station.name: s.detector for s in scenario.stations}
+        results.dual = dual_downlink_stage(scenario.dual_downlinks, passes, seconds, detectors,
+                                           float(scenario.end.tt - scenario.start.tt))
     if scenario.network is not None:
         # The network stage: key pools fed by the scheduled, clear passes.
         from .network import run_network
@@ -332,6 +340,13 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
             path = folder / f"part-{k:05d}.parquet"
             contents[path] = render_table(part.reset_index(drop=True), path, provenance(results))
             names.append(f"seconds[{k}]")
+    if results.dual is not None:
+        # One row per link, per joint window and per joint second.
+        for name, table in (("dual_summary", results.dual.summary), ("dual_windows", results.dual.windows),
+                            ("dual_seconds", results.dual.seconds)):
+            path = out / f"{name}.csv"
+            contents[path] = render_table(table, path)
+            names.append(name)
     for name, data in (extra or {}).items():
         contents[out / name] = data
         names.append(Path(name).stem)
