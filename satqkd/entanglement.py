@@ -64,7 +64,10 @@ where a link has no efficiency.
 Not modelled: multi-pair emission beyond the accidentals above, detector
 dead time and saturation, the coincidence window's loss of true pairs
 (timing jitter is assumed well inside ``tau``), clock drift between the
-stations, weather (a dual-downlink window is taken clear at both ends).
+stations.  Weather enters through the pass table's ``clear`` column (one
+seeded draw, :mod:`satqkd.weather`): a joint window counts when the passes
+at both ends are clear (the product, for fractions); the clear-sky key is
+kept beside it as a ceiling.
 """
 
 from __future__ import annotations
@@ -223,6 +226,7 @@ class DualResults:
     windows: pd.DataFrame
     seconds: pd.DataFrame
     summary: pd.DataFrame
+    architectures: pd.DataFrame | None = None  # satqkd.network.entangled.compare_architectures
 
 
 # --------------------------------------------------------------------------
@@ -301,11 +305,12 @@ DUAL_SECOND_COLUMNS = [
 DUAL_WINDOW_COLUMNS = [
     "link", "window_id", "satellite", "station_a", "station_b", "start_utc", "end_utc", "duration_s",
     "joint_s", "max_elevation_deg_a", "max_elevation_deg_b", "min_loss_db", "mean_loss_db",
-    "coincidences", "mean_coincidence_cps", "qber", "sifted_bits", "asymptotic_key_bits", "key_bits",
+    "coincidences", "mean_coincidence_cps", "qber", "sifted_bits", "asymptotic_key_bits", "key_bits", "clear",
 ]
 DUAL_SUMMARY_COLUMNS = [
     "link", "station_a", "station_b", "satellite", "block", "days", "windows", "joint_s",
-    "coincidences", "sifted_bits", "qber", "asymptotic_key_bits", "key_bits", "key_bits_per_day", "trusted",
+    "coincidences", "sifted_bits", "qber", "asymptotic_key_bits", "key_bits", "key_bits_per_day",
+    "key_bits_clear_sky", "trusted",
 ]
 
 # Trust statement of the architecture (who must be honest for the key to be secret).
@@ -357,14 +362,16 @@ def dual_seconds(joint: pd.DataFrame, link: DualDownlink, detector_a, detector_b
     return out[DUAL_SECOND_COLUMNS]
 
 
-def dual_windows(windows: pd.DataFrame, seconds: pd.DataFrame, link: DualDownlink):
+def dual_windows(windows: pd.DataFrame, seconds: pd.DataFrame, link: DualDownlink, passes: pd.DataFrame | None = None):
     """Number the per-second rows by joint window and sum them per window.
 
     ``windows`` is :func:`satqkd.passes.joint_windows`; ``seconds`` is
     :func:`dual_seconds`.  Returns ``(windows, seconds)``: windows with
     :data:`DUAL_WINDOW_COLUMNS` (``key_bits`` the finite key of the window
-    as its own block), seconds with ``window_id`` set (rows outside every
-    window are dropped -- there are none when both come from one run).
+    as its own block; ``clear`` the product of the two passes' ``clear``
+    in ``passes``, 1 without one), seconds with ``window_id`` set (rows
+    outside every window are dropped -- there are none when both come from
+    one run).
     """
     w = windows.copy()
     if link.satellite is not None:
@@ -410,29 +417,43 @@ def dual_windows(windows: pd.DataFrame, seconds: pd.DataFrame, link: DualDownlin
     w["mean_coincidence_cps"] = w["coincidences"] / w["joint_s"].where(w["joint_s"] > 0)
     w["key_bits"] = finite_key_bits(w["sifted_bits"].to_numpy(float), w["qber"].fillna(0.5).to_numpy(float),
                                     link.protocol) if len(w) else np.zeros(0)
+    w["clear"] = 1.0
+    if passes is not None and "clear" in passes and len(w):
+        clear = pd.Series(passes["clear"].astype(float).to_numpy(), index=passes["pass_id"].to_numpy())
+        w["clear"] = clear.reindex(w["pass_id_a"]).fillna(1.0).to_numpy() * clear.reindex(w["pass_id_b"]).fillna(1.0).to_numpy()
     w.insert(0, "link", link.name)
     return w[DUAL_WINDOW_COLUMNS], s
 
 
-def dual_summary(windows: pd.DataFrame, link: DualDownlink, span_days: float) -> dict:
-    """One row for the link over the span: totals, and the finite key of its
-    block setting (``span``: all windows as one block; ``window``: the sum
-    of the windows' own keys)."""
-    sifted = float(windows["sifted_bits"].sum())
-    errors = float((windows["qber"].fillna(0.0) * windows["sifted_bits"]).sum())
+def _block_key(windows: pd.DataFrame, weight, protocol: BBM92) -> tuple[float, float, float]:
+    """``(sifted bits, QBER, finite key)`` of the windows weighted by ``weight``."""
+    sifted = float((windows["sifted_bits"] * weight).sum())
+    errors = float((windows["qber"].fillna(0.0) * windows["sifted_bits"] * weight).sum())
     e = errors / sifted if sifted > 0 else float("nan")
-    if link.protocol.block == "span":
-        key = float(finite_key_bits(sifted, e if sifted > 0 else 0.5, link.protocol))
+    if protocol.block == "span":
+        key = float(finite_key_bits(sifted, e if sifted > 0 else 0.5, protocol))
     else:
-        key = float(windows["key_bits"].sum())
+        key = float((windows["key_bits"] * weight).sum())
+    return sifted, e, key
+
+
+def dual_summary(windows: pd.DataFrame, link: DualDownlink, span_days: float) -> dict:
+    """One row for the link over the span: totals of the clear windows, and
+    the finite key of its block setting (``span``: the clear windows as one
+    block; ``window``: the sum of the clear windows' own keys).
+    ``key_bits_clear_sky`` is the same with every window clear (a ceiling)."""
+    clear = windows["clear"].to_numpy(float) if len(windows) else np.zeros(0)
+    sifted, e, key = _block_key(windows, clear, link.protocol)
+    _, _, ceiling = _block_key(windows, np.ones_like(clear), link.protocol)
     sats = sorted(set(windows["satellite"])) if len(windows) else ([link.satellite] if link.satellite else [])
     return {
         "link": link.name, "station_a": link.station_a, "station_b": link.station_b,
         "satellite": ", ".join(map(str, sats)) or "-", "block": link.protocol.block, "days": float(span_days),
         "windows": int(len(windows)), "joint_s": int(windows["joint_s"].sum()) if len(windows) else 0,
-        "coincidences": float(windows["coincidences"].sum()), "sifted_bits": sifted, "qber": e,
-        "asymptotic_key_bits": float(windows["asymptotic_key_bits"].sum()), "key_bits": key,
-        "key_bits_per_day": key / span_days if span_days > 0 else float("nan"), "trusted": TRUSTED,
+        "coincidences": float((windows["coincidences"] * clear).sum()), "sifted_bits": sifted, "qber": e,
+        "asymptotic_key_bits": float((windows["asymptotic_key_bits"] * clear).sum()), "key_bits": key,
+        "key_bits_per_day": key / span_days if span_days > 0 else float("nan"),
+        "key_bits_clear_sky": ceiling, "trusted": TRUSTED,
     }
 
 
@@ -458,7 +479,7 @@ def dual_downlink_stage(links, passes: pd.DataFrame, seconds: pd.DataFrame, dete
             joint = joint[joint["satellite"] == link.satellite].reset_index(drop=True)
         per = (dual_seconds(joint, link, detectors[link.station_a], detectors[link.station_b]) if joint is not None
                else pd.DataFrame(columns=DUAL_SECOND_COLUMNS))
-        w, s = dual_windows(windows, per, link)
+        w, s = dual_windows(windows, per, link, passes)
         all_w.append(w)
         all_s.append(s)
         rows.append(dual_summary(w, link, span_days))
@@ -472,7 +493,8 @@ def summary_line(row) -> str:
     block = "one block over the span" if row["block"] == "span" else "one block per window"
     q = f"QBER {100 * row['qber']:.1f} %" if row["sifted_bits"] > 0 else "no coincidences"
     return (f"dual downlink {row['link']} ({row['station_a']} + {row['station_b']}): "
-            f"{row['key_bits']:,.0f} bits of finite key ({block}; {row['key_bits_per_day']:,.0f} bit/day, clear skies) "
+            f"{row['key_bits']:,.0f} bits of finite key ({block}; {row['key_bits_per_day']:,.0f} bit/day; "
+            f"{row['key_bits_clear_sky']:,.0f} bits if every window were clear) "
             f"from {row['windows']} joint window{'s' if row['windows'] != 1 else ''} ({row['joint_s'] / 60:.1f} min), "
             f"{row['coincidences']:,.0f} coincidences, {q}; trusted: {row['trusted']}")
 

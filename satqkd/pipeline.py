@@ -260,13 +260,16 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
         from .entanglement import dual_downlink_stage
 
         detectors = {s.station.name: s.detector for s in scenario.stations}
-        results.dual = dual_downlink_stage(scenario.dual_downlinks, passes, seconds, detectors,
-                                           float(scenario.end.tt - scenario.start.tt))
+        days = float(scenario.end.tt - scenario.start.tt)
+        results.dual = dual_downlink_stage(scenario.dual_downlinks, passes, seconds, detectors, days)
+        from .network.entangled import compare_architectures
+
+        results.dual.architectures = compare_architectures(passes, results.dual.summary, days)
     if scenario.network is not None:
-        # The network stage: key pools fed by the scheduled, clear passes.
+        # The network stage: key pools fed by the scheduled, clear passes (and the dual downlinks).
         from .network import run_network
 
-        results.network = run_network(scenario, results.passes)
+        results.network = run_network(scenario, results.passes, results.dual)
     return results
 
 
@@ -343,7 +346,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     if results.dual is not None:
         # One row per link, per joint window and per joint second.
         for name, table in (("dual_summary", results.dual.summary), ("dual_windows", results.dual.windows),
-                            ("dual_seconds", results.dual.seconds)):
+                            ("dual_seconds", results.dual.seconds), ("architectures", results.dual.architectures)):
             path = out / f"{name}.csv"
             contents[path] = render_table(table, path)
             names.append(name)

@@ -537,16 +537,23 @@ def _dual_section(results) -> list[str]:
         cards = [
             ("finite key", f"{r['key_bits']:,.0f} bit"),
             ("per day", f"{r['key_bits_per_day']:,.0f} bit"),
-            ("asymptotic ceiling", f"{r['asymptotic_key_bits']:,.0f} bit"),
+            ("clear-sky ceiling", f"{r['key_bits_clear_sky']:,.0f} bit"),
             ("joint windows", f"{int(r['windows']):,} ({r['joint_s'] / 60:,.1f} min)"),
             ("coincidences", f"{r['coincidences']:,.0f}"),
             ("QBER", f"{100 * r['qber']:.2f} %" if r["sifted_bits"] > 0 else "–"),
         ]
         out.append(f"<h3>{_esc(r['link'])}: {_esc(r['station_a'])} + {_esc(r['station_b'])} via {_esc(r['satellite'])}</h3>")
         out.append('<div class="cards dual">' + "".join(f'<div class="card">{k}<b>{_esc(v)}</b></div>' for k, v in cards) + "</div>")
-        out.append(f"<p class='meta'>Finite key: BBM92, {block}, under clear skies at both stations (no weather, no "
-                   f"scheduling against the downlink passes). Trusted: {_esc(r['trusted'])}. "
+        out.append(f"<p class='meta'>Finite key: BBM92, {block}, from the windows clear at both stations "
+                   f"(asymptotic: {r['asymptotic_key_bits']:,.0f} bit; no scheduling against the downlink passes). "
+                   f"Trusted: {_esc(r['trusted'])}. "
                    "Every window is in dual_windows.csv, every second in dual_seconds.csv.</p>")
+    arch = getattr(dual, "architectures", None)
+    if arch is not None and len(arch):
+        out.append("<h3>Two architectures, same passes</h3>")
+        shown = arch.assign(key_bits_per_day=arch["key_bits_per_day"].round(0))[
+            ["station_a", "station_b", "architecture", "key_bits_per_day", "trusted", "note"]]
+        out.append(_plain_table(shown.rename(columns={"key_bits_per_day": "key bit/day"}), "architectures"))
     w = dual.windows
     if len(w):
         table = pd.DataFrame({
@@ -555,7 +562,7 @@ def _dual_section(results) -> list[str]:
             "max el. B °": w["max_elevation_deg_b"].round(1), "min loss dB": w["min_loss_db"].round(1),
             "mean loss dB": w["mean_loss_db"].round(1), "pairs /s": w["mean_coincidence_cps"].round(2),
             "QBER %": (100 * w["qber"]).round(2), "sifted bit": w["sifted_bits"].round(0),
-            "key bit (window alone)": w["key_bits"].round(0),
+            "key bit (window alone)": w["key_bits"].round(0), "clear": w["clear"].round(2),
         })
         out.append("<div class='scroll'>" + _plain_table(table, "dual-windows") + "</div>")
     sec = dual.seconds
