@@ -335,13 +335,19 @@ def dual_seconds(joint: pd.DataFrame, link: DualDownlink, detector_a, detector_b
     e = qber(true, acc, src.intrinsic_qber)
     sifted = sifting_factor(detector_a.basis_prob_x, detector_b.basis_prob_x) * (true + acc)
     n = len(joint)
+
+    def constant(text):  # a categorical column: one value, no n-string array
+        return pd.Categorical.from_codes(np.zeros(n, np.int8), [text])
+
+    # Key columns as they are (a tz-aware time through numpy would become
+    # Python objects), numbers as arrays, in the output's order.
     out = pd.DataFrame({
-        "link": np.full(n, link.name, dtype=object),
+        "link": constant(link.name),
         "window_id": np.full(n, -1, dtype=np.int64),
-        "satellite": joint["satellite"].to_numpy(),
-        "time_utc": joint["time_utc"].to_numpy(),
-        "station_a": np.full(n, link.station_a, dtype=object),
-        "station_b": np.full(n, link.station_b, dtype=object),
+        "satellite": joint["satellite"].reset_index(drop=True),
+        "time_utc": joint["time_utc"].reset_index(drop=True),
+        "station_a": constant(link.station_a),
+        "station_b": constant(link.station_b),
         "elevation_deg_a": joint["elevation_deg_a"].to_numpy(float),
         "elevation_deg_b": joint["elevation_deg_b"].to_numpy(float),
         "range_km_a": joint["range_km_a"].to_numpy(float),
@@ -357,9 +363,7 @@ def dual_seconds(joint: pd.DataFrame, link: DualDownlink, detector_a, detector_b
         "sifted_cps": sifted,
         "key_rate_bps": asymptotic_key_rate_bps(sifted, e, proto.f_ec),
     })
-    if n:
-        out["time_utc"] = pd.to_datetime(out["time_utc"], utc=True)
-    return out[DUAL_SECOND_COLUMNS]
+    return out
 
 
 def dual_windows(windows: pd.DataFrame, seconds: pd.DataFrame, link: DualDownlink, passes: pd.DataFrame | None = None):
