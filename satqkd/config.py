@@ -602,6 +602,10 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             sat_names, f"{name}: network", base_dir=path.parent,
         )
     dual = _dual_downlinks(spec.dual_downlinks, stations, satellites, name)
+    if network is not None:
+        from .network.entangled import check_entanglement_links
+
+        check_entanglement_links(network, dual, f"{name}: network")
     from .schedule import ScheduleSettings
     from .weather import WeatherSettings
 

@@ -73,15 +73,19 @@ def test_architectures_table_compares_key_and_trust(results):
     assert ent["key_bits_per_day"] == pytest.approx(results.dual.summary["key_bits_per_day"].iat[0])
 
 
-def test_missing_dual_downlink_for_an_entanglement_link_is_one_line():
+def test_missing_dual_downlink_for_an_entanglement_link_is_refused_at_load():
     from satqkd.config import load_scenario
-    from satqkd.pipeline import run
 
-    raw = _raw(network={**NETWORK, "entanglement_links": [{"stations": ["Delingha", "Nanshan"], "dual_downlink": "nope"}]},
-               days=0.2)
+    raw = _raw(network={**NETWORK, "entanglement_links": [{"stations": ["Delingha", "Nanshan"], "dual_downlink": "nope"}]})
     with pytest.raises(SatqkdError) as err:
-        run(load_scenario(SCENARIO, raw=raw))
-    assert "entanglement_links: Delingha~Nanshan: the scenario has no dual downlink 'nope'" in str(err.value)
+        load_scenario(SCENARIO, raw=raw)
+    msg = str(err.value)
+    assert "network.entanglement_links: Delingha~Nanshan: the scenario has no dual downlink 'nope'" in msg
+    assert str(SCENARIO) in msg and "\n" not in msg
+    raw = _raw(network=NETWORK)
+    del raw["dual_downlinks"]
+    with pytest.raises(SatqkdError, match="no dual downlink between 'Delingha' and 'Nanshan'"):
+        load_scenario(SCENARIO, raw=raw)
 
 
 def test_entanglement_link_to_a_non_station_is_refused():

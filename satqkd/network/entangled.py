@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..errors import SatqkdError
 
-__all__ = ["entanglement_link_rows", "attach_dual_key", "compare_architectures", "RELAY_TRUSTED", "ARCHITECTURE_COLUMNS"]
+__all__ = ["entanglement_link_rows", "check_entanglement_links", "attach_dual_key", "compare_architectures", "RELAY_TRUSTED", "ARCHITECTURE_COLUMNS"]
 
 RELAY_TRUSTED = "the satellite (it holds both stations' keys) and the two stations"
 ARCHITECTURE_COLUMNS = ["station_a", "station_b", "satellite", "architecture", "key_bits", "key_bits_per_day",
@@ -73,6 +73,32 @@ def entanglement_link_rows(spec, pos: dict, nodes: pd.DataFrame, graph, base_poo
         yield row, pool, (a, b)  # topology adds the edge before the next link is checked
 
 
+def _matching(rows: pd.DataFrame, a: str, b: str, name: str) -> pd.DataFrame:
+    """The rows (``link``, ``station_a``, ``station_b``) that feed link a~b."""
+    if name:
+        return rows[rows["link"] == name]
+    return rows[((rows["station_a"] == a) & (rows["station_b"] == b)) | ((rows["station_a"] == b) & (rows["station_b"] == a))]
+
+
+def check_entanglement_links(network, dual_downlinks, where: str = "network") -> None:
+    """Refuse, when the scenario is loaded, an entanglement link that no
+    ``dual_downlinks:`` entry feeds (by its name, else by its two stations),
+    or one whose named dual downlink joins other stations."""
+    links = network.links
+    rows = pd.DataFrame([{"link": d.name, "station_a": d.station_a, "station_b": d.station_b} for d in dual_downlinks],
+                        columns=["link", "station_a", "station_b"])
+    for k in links.index[links["kind"] == "entanglement"]:
+        a, b, name = links.at[k, "a"], links.at[k, "b"], links.at[k, "system"]
+        match = _matching(rows, a, b, name)
+        what = f"dual downlink {name!r}" if name else f"dual downlink between {a!r} and {b!r}"
+        if match.empty:
+            raise SatqkdError(f"{where}.entanglement_links: {links.at[k, 'link']}: the scenario has no {what}; "
+                              f"add it to dual_downlinks")
+        if {match["station_a"].iat[0], match["station_b"].iat[0]} != {a, b}:
+            raise SatqkdError(f"{where}.entanglement_links: {links.at[k, 'link']}: {what} joins "
+                              f"{match['station_a'].iat[0]!r} and {match['station_b'].iat[0]!r}; expected {a!r} and {b!r}")
+
+
 def attach_dual_key(network, dual_summary: pd.DataFrame, where: str = "network"):
     """A copy of ``network`` whose entanglement links carry their dual
     downlink's mean key rate (``key_bits_per_day / 86400``), in daily blocks.
@@ -87,11 +113,7 @@ def attach_dual_key(network, dual_summary: pd.DataFrame, where: str = "network")
         return network
     for k in rows:
         a, b, name = links.at[k, "a"], links.at[k, "b"], links.at[k, "system"]
-        if name:
-            match = dual_summary[dual_summary["link"] == name]
-        else:
-            match = dual_summary[((dual_summary["station_a"] == a) & (dual_summary["station_b"] == b))
-                                 | ((dual_summary["station_a"] == b) & (dual_summary["station_b"] == a))]
+        match = _matching(dual_summary, a, b, name)
         if match.empty:
             what = f"dual downlink {name!r}" if name else f"a dual downlink between {a!r} and {b!r}"
             raise SatqkdError(f"{where}.entanglement_links: {links.at[k, 'link']}: the scenario has no {what}; "
