@@ -487,6 +487,9 @@ def dual_downlink_stage(links, passes: pd.DataFrame, seconds: pd.DataFrame, dete
         all_w.append(w)
         all_s.append(s)
         rows.append(dual_summary(w, link, span_days))
+    # Links without windows add no rows (and no untyped columns).
+    all_w = [w for w in all_w if len(w)] or all_w[:1]
+    all_s = [s for s in all_s if len(s)] or all_s[:1]
     windows = pd.concat(all_w, ignore_index=True) if all_w else pd.DataFrame(columns=DUAL_WINDOW_COLUMNS)
     secs = pd.concat(all_s, ignore_index=True) if all_s else pd.DataFrame(columns=DUAL_SECOND_COLUMNS)
     return DualResults(windows, secs, pd.DataFrame(rows, columns=DUAL_SUMMARY_COLUMNS))

@@ -1083,8 +1083,10 @@ def joint_windows(passes: pd.DataFrame, station_a: str, station_b: str) -> pd.Da
         cols["end_utc"] += list(pd.to_datetime(end, unit="ms", utc=True))
         cols["duration_s"] += list(whole.astype(np.int64))
     out = pd.DataFrame(cols)
-    if out.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in JOINT_WINDOW_COLUMNS})
+    if out.empty:  # typed like a full table, so that tables of several links concatenate cleanly
+        kinds = {"start_utc": "datetime64[ns, UTC]", "end_utc": "datetime64[ns, UTC]", "window_id": np.int64,
+                 "pass_id_a": np.int64, "pass_id_b": np.int64, "duration_s": np.int64}
+        return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, object)) for c in JOINT_WINDOW_COLUMNS})
     out["start_utc"] = pd.to_datetime(out["start_utc"], utc=True)
     out["end_utc"] = pd.to_datetime(out["end_utc"], utc=True)
     out = out.sort_values(["start_utc", "satellite"], kind="stable").reset_index(drop=True)

@@ -557,7 +557,7 @@ def _dual_section(results) -> list[str]:
     w = dual.windows
     if len(w):
         table = pd.DataFrame({
-            "link": w["link"], "start UTC": w["start_utc"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "link": w["link"], "start UTC": pd.to_datetime(w["start_utc"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S"),
             "joint s": w["joint_s"], "max el. A °": w["max_elevation_deg_a"].round(1),
             "max el. B °": w["max_elevation_deg_b"].round(1), "min loss dB": w["min_loss_db"].round(1),
             "mean loss dB": w["mean_loss_db"].round(1), "pairs /s": w["mean_coincidence_cps"].round(2),

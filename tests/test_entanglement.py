@@ -146,6 +146,32 @@ def test_joint_windows_intersect_by_hand():
         joint_windows(p, "A", "A")
 
 
+def test_a_link_without_joint_windows_beside_one_with_them():
+    """Regression: a dual downlink between stations that never see the
+    satellite together made the windows table untyped, and the report failed."""
+    from satqkd.detector import Detector
+    from satqkd.report import _dual_section
+
+    p = _passes([("S", "A", "2021-01-01 00:00:00", "2021-01-01 00:00:09"),
+                 ("S", "B", "2021-01-01 00:00:00", "2021-01-01 00:00:09")])
+    t = pd.date_range("2021-01-01", periods=10, freq="s", tz="UTC")
+    sec = pd.concat([pd.DataFrame({"satellite": "S", "station": st, "time_utc": t, "elevation_deg": 45.0,
+                                   "range_km": 700.0, "loss_db": 30.0, "efficiency": 1e-3, "background_cps": 100.0})
+                     for st in ("A", "B", "C")], ignore_index=True)
+    links = [en.DualDownlink(name, "A", b, None, en.EntangledSource(), en.BBM92()) for name, b in (("AC", "C"), ("AB", "B"))]
+    dual = en.dual_downlink_stage(links, p, sec, {s: Detector() for s in "ABC"}, 1.0)
+    assert list(dual.summary["windows"]) == [0, 1]
+    assert str(dual.windows["start_utc"].dtype).startswith("datetime64")
+    assert len(dual.seconds) == 10
+
+    class R:
+        pass
+
+    r = R()
+    r.dual = dual
+    assert "AB" in "".join(_dual_section(r))
+
+
 @pytest.fixture(scope="module")
 def forecast(micius_2021):
     from satqkd.constraints import Constraints
