@@ -301,8 +301,9 @@ def run(
 
         for _, row in results.dual.summary.iterrows():
             typer.echo(f"{sc.name}: {summary_line(row)}")
+    alone = "each station alone (prepare-and-measure downlink): " if results.dual is not None else ""
     typer.echo(
-        f"{sc.name}: {_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
+        f"{sc.name}: {alone}{_plural(len(p), 'pass', 'passes')} from {sc.start.utc_strftime('%Y-%m-%d %H:%M')} to "
         f"{sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC, {total / 1e6:.2f} Mbit of final key "
         f"({delivered / 1e6:.2f} Mbit in {_plural(int(p['scheduled'].sum()) if len(p) else 0, 'scheduled pass', 'scheduled passes')}, "
         f"{lost_to_conflicts(p) / 1e6:.2f} Mbit lost to conflicts)"

@@ -499,11 +499,10 @@ def summary_line(row) -> str:
     """One line for a link of :data:`DUAL_SUMMARY_COLUMNS` (the CLI's first word on a dual downlink)."""
     block = "one block over the span" if row["block"] == "span" else "one block per window"
     q = f"QBER {100 * row['qber']:.1f} %" if row["sifted_bits"] > 0 else "no coincidences"
-    return (f"dual downlink {row['link']} ({row['station_a']} + {row['station_b']}): "
-            f"{row['key_bits']:,.0f} bits of finite key ({block}; {row['key_bits_per_day']:,.0f} bit/day; "
-            f"{row['key_bits_clear_sky']:,.0f} bits if every window were clear) "
-            f"from {row['windows']} joint window{'s' if row['windows'] != 1 else ''} ({row['joint_s'] / 60:.1f} min), "
-            f"{row['coincidences']:,.0f} coincidences, {q}; trusted: {row['trusted']}")
+    n = int(row["windows"])
+    return (f"dual downlink {row['link']}: {row['key_bits']:,.0f} bits of finite key "
+            f"({row['key_bits_per_day']:,.0f} bit/day; {row['key_bits_clear_sky']:,.0f} if all clear) in {n} joint "
+            f"window{'s' if n != 1 else ''} ({row['joint_s'] / 60:.1f} min), {q}, {block}; trusts only the two stations")
 
 
 # --------------------------------------------------------------------------

@@ -113,6 +113,12 @@ def render_provenance(results, files: list[str]) -> str:
     """``run.json``: the provenance of the outputs written beside it."""
     doc = {"generator": f"satqkd {__version__}", **provenance(results), "passes": int(len(results.passes)),
            "final_key_bits": float(results.passes["key_bits"].sum()) if len(results.passes) else 0.0, "files": files}
+    dual = getattr(results, "dual", None)
+    if dual is not None:  # the entanglement dual downlinks' finite key (satqkd.entanglement)
+        doc["dual_downlinks"] = [{"link": r["link"], "key_bits": float(r["key_bits"]),
+                                  "key_bits_per_day": float(r["key_bits_per_day"]),
+                                  "key_bits_clear_sky": float(r["key_bits_clear_sky"])}
+                                 for _, r in dual.summary.iterrows()]
     return json.dumps(doc, indent=1) + "\n"
 
 

@@ -268,6 +268,8 @@ def test_run_writes_dual_outputs_identically_twice(results, tmp_path):
     b = write_outputs(results, tmp_path / "b", report=False)
     for name in ("dual_summary", "dual_windows", "dual_seconds"):
         assert Path(a[name]).read_bytes() == Path(b[name]).read_bytes()
+    run_json = __import__("json").loads(Path(a["run"]).read_text())
+    assert run_json["dual_downlinks"][0]["key_bits"] == pytest.approx(results.dual.summary["key_bits"].iat[0])
     html = Path(a["report"]).read_text()
     assert "Entanglement dual downlink" in html and html.index("id='dual'") < html.index('id="totals"')
 
@@ -357,3 +359,22 @@ def test_yin_2020_chain_is_optimistic_by_a_bounded_factor(rows):
     bounded so that a regression either way fails."""
     r = {x["name"]: x for x in rows}["Yin 2020 two-photon count rate, whole chain"]
     assert 2.2 < r["value"] < 2.2 * 30
+
+
+def test_cli_run_says_the_dual_downlink_key_first(tmp_path, capsys):
+    """`satqkd run` of a dual-downlink scenario: the first line is the
+    entanglement key and whom it trusts; the files are written."""
+    import yaml
+
+    from satqkd.cli import main
+
+    raw = _raw(days=1)
+    raw["satellites"][0]["orbit"]["elements"] = str(CONFIGS.parent / "ephemeris" / "micius-2021-04-27.tle")
+    path = tmp_path / "dual.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(path), "-o", str(tmp_path / "out"), "--no-report", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "dual downlink Delingha-Nanshan:" in lines[0] and "trusts only the two stations" in lines[0]
+    assert "each station alone (prepare-and-measure downlink)" in lines[1]
+    for name in ("dual_summary.csv", "dual_windows.csv", "dual_seconds.csv", "architectures.csv"):
+        assert (tmp_path / "out" / name).exists()
