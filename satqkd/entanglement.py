@@ -553,11 +553,14 @@ def _two_link_loss_2017(summed_range_km: float) -> float:
     the satellite equidistant from Delingha and Lijiang."""
     from .detector import DETECTOR_PRESETS
     from .link import Telescope, Transmitter, link_budget
-    from .network.topology import great_circle_km
     from .stations import STATION_PRESETS
 
     d, lj = STATION_PRESETS["delingha"](), STATION_PRESETS["lijiang"]()
-    sep = float(great_circle_km(d.latitude_deg, d.longitude_deg, lj.latitude_deg, lj.longitude_deg))
+    # Great-circle separation on the sphere of the geometry above (haversine).
+    p1, p2 = math.radians(d.latitude_deg), math.radians(lj.latitude_deg)
+    dlon = math.radians(lj.longitude_deg - d.longitude_deg)
+    hav = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
+    sep = 2.0 * _EARTH_RADIUS_KM * math.asin(math.sqrt(hav))
     r = summed_range_km / 2.0
     e = equidistant_elevation_deg(sep, r, _HEIGHT_2017_KM)
     tx, det = Transmitter.micius_entanglement(), DETECTOR_PRESETS["si_apd_810"]()
