@@ -557,9 +557,13 @@ def _dual_section(results) -> list[str]:
     arch = getattr(dual, "architectures", None)
     if arch is not None and len(arch):
         out.append("<h3>Two architectures, same passes</h3>")
-        shown = arch.assign(key_bits_per_day=arch["key_bits_per_day"].round(0))[
-            ["station_a", "station_b", "architecture", "key_bits_per_day", "trusted", "note"]]
-        out.append(_plain_table(shown.rename(columns={"key_bits_per_day": "key bit/day"}), "architectures"))
+        shown = pd.DataFrame({"stations": arch["station_a"] + " + " + arch["station_b"],
+                              "architecture": arch["architecture"],
+                              "key bit/day": arch["key_bits_per_day"].map(lambda x: f"{x:,.0f}"),
+                              "trusted": arch["trusted"]})
+        out.append(_plain_table(shown, "architectures"))
+        out.append("<p class='meta'>The trusted relay: the smaller of the two stations' delivered "
+                   "prepare-and-measure key from the same satellite (every note in architectures.csv).</p>")
     w = dual.windows
     if len(w):
         table = pd.DataFrame({
@@ -570,6 +574,7 @@ def _dual_section(results) -> list[str]:
             "QBER %": (100 * w["qber"]).round(2), "sifted bit": w["sifted_bits"].round(0),
             "key bit (window alone)": w["key_bits"].round(0), "clear": w["clear"].round(2),
         })
+        out.append("<h3>Joint windows</h3>")
         out.append("<div class='scroll'>" + _plain_table(table, "dual-windows") + "</div>")
     sec = dual.seconds
     if len(sec):
