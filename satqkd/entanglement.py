@@ -547,15 +547,36 @@ YIN_2020 = {"pairs_cps": 2.2, "snr": 15.0, "sifted_cps": 1.1, "qber": 0.045, "f_
 _HEIGHT_2017_KM = 494.0
 
 
-def _two_link_loss_2017(summed_range_km: float) -> float:
-    """Two-link loss of the 2017 Science geometry with the shipped 2017
-    equipment (configs/validation/yin-2017-science-delingha-lijiang.yaml):
-    the satellite equidistant from Delingha and Lijiang."""
+def _extra(setup) -> dict:
+    """The atmosphere/turbulence/sky models a station setup gives (None: the defaults)."""
+    return {k: getattr(setup, k) for k in ("atmosphere", "turbulence", "sky") if getattr(setup, k, None) is not None}
+
+
+def _preset_setups(names_telescopes):
+    """Station setups from presets, shaped like :class:`satqkd.config.StationSetup`."""
+    from types import SimpleNamespace
+
     from .detector import DETECTOR_PRESETS
-    from .link import Telescope, Transmitter, link_budget
+    from .link import TELESCOPE_PRESETS
     from .stations import STATION_PRESETS
 
-    d, lj = STATION_PRESETS["delingha"](), STATION_PRESETS["lijiang"]()
+    return [SimpleNamespace(station=STATION_PRESETS[n](), telescope=TELESCOPE_PRESETS[t](),
+                            detector=DETECTOR_PRESETS["si_apd_810"](), constraints=None)
+            for n, t in names_telescopes]
+
+
+def _two_link_loss_2017(summed_range_km: float, scenario=None) -> float:
+    """Two-link loss of the 2017 Science geometry: the satellite equidistant
+    from the two stations.  ``scenario`` (a loaded
+    configs/validation/yin-2017-science-delingha-lijiang.yaml) gives the
+    equipment; without it, the presets that file names."""
+    from .link import Transmitter, link_budget
+
+    if scenario is None:
+        setups, tx = _preset_setups([("delingha", "delingha"), ("lijiang", "lijiang")]), Transmitter.micius_entanglement()
+    else:
+        setups, tx = scenario.stations[:2], scenario.satellites[0].transmitter
+    d, lj = setups[0].station, setups[1].station
     # Great-circle separation on the sphere of the geometry above (haversine).
     p1, p2 = math.radians(d.latitude_deg), math.radians(lj.latitude_deg)
     dlon = math.radians(lj.longitude_deg - d.longitude_deg)
@@ -563,14 +584,11 @@ def _two_link_loss_2017(summed_range_km: float) -> float:
     sep = 2.0 * _EARTH_RADIUS_KM * math.asin(math.sqrt(hav))
     r = summed_range_km / 2.0
     e = equidistant_elevation_deg(sep, r, _HEIGHT_2017_KM)
-    tx, det = Transmitter.micius_entanglement(), DETECTOR_PRESETS["si_apd_810"]()
-    total = 0.0
-    for st, tel in ((d, Telescope.delingha()), (lj, Telescope.lijiang())):
-        total += float(link_budget(r, e, tx, tel, det, site_height_m=st.height_m)["loss_db"].iloc[0])
-    return total
+    return sum(float(link_budget(r, e, tx, st.telescope, st.detector, site_height_m=st.station.height_m,
+                                 **_extra(st))["loss_db"].iloc[0]) for st in setups)
 
 
-def validation_rows() -> list[dict]:
+def validation_rows(science_2017=None, nature_2020=None) -> list[dict]:
     """The dual-downlink validation rows (fields: architecture, name,
     quantity, published, value, unit, tolerance, within, source, note), for
     ``satqkd validate``.
@@ -583,11 +601,18 @@ def validation_rows() -> list[dict]:
       counts (asymptotic and finite key) and the whole chain (coincidence
       rate and QBER) over the joint windows of the shipped scenario
       ``configs/micius-2020-delingha-nanshan.yaml``'s geometry.
+
+    ``science_2017`` and ``nature_2020`` are those two scenarios loaded
+    (:func:`satqkd.config.load_scenario` of
+    ``configs/validation/yin-2017-science-delingha-lijiang.yaml`` and of
+    ``micius-2020-delingha-nanshan``), so that the rows follow the
+    equipment files; without them, the presets those files name (a test
+    keeps the two the same).
     """
     rows = []
     science = "Yin et al., Science 356, 1140 (2017)"
     for summed, published in ((1600.0, 64.0), (2400.0, 82.0)):
-        loss = _two_link_loss_2017(summed)
+        loss = _two_link_loss_2017(summed, science_2017)
         rows.append(_row(
             f"Yin 2017 two-link loss at {summed:,.0f} km summed range", "two-link loss", published, loss, "dB",
             "±5 dB", abs(loss - published) <= 5.0, science,
@@ -611,7 +636,7 @@ def validation_rows() -> list[dict]:
                      f"key stage only: {y['sifted_cps'] * duration_s:,.0f} sifted bits in {duration_s:,.0f} s "
                      "(372 bits / 0.12 bit/s), QBER 4.5 %, eps 1e-10, Hoeffding margin on the phase error "
                      "(the paper's own bound not read here); 'serfling' gives no key"))
-    chain = _chain_2020()
+    chain = _chain_2020(nature_2020)
     if chain is not None:
         rate, e, loss = chain
         rows.append(_row("Yin 2020 two-photon count rate, whole chain", "coincidence rate", y["pairs_cps"], rate,
@@ -627,48 +652,53 @@ def validation_rows() -> list[dict]:
     return rows
 
 
-def _chain_2020():
+def _chain_2020(scenario=None):
     """Mean coincidence rate, QBER and two-link loss over the joint seconds of
-    the shipped 2020 scenario (passes -> link -> this module; no key
-    optimisation)."""
+    the 2020 scenario (passes -> link -> this module; no key optimisation).
+    ``scenario``: the loaded configs/micius-2020-delingha-nanshan.yaml;
+    without it, the presets, elements and span that file names."""
     from importlib.resources import files
     from pathlib import Path
 
-    from .detector import DETECTOR_PRESETS
-    from .elements import load_elements
     from .constraints import Constraints
-    from .link import Telescope, Transmitter, link_budget
+    from .elements import load_elements
+    from .link import Transmitter, link_budget
     from .passes import find_passes, joint_seconds
-    from .stations import STATION_PRESETS
 
-    tle = Path(str(files("satqkd.ephemeris") / "micius-2021-04-27.tle"))
-    sat = load_elements(tle)[0]
-    stations = [STATION_PRESETS["delingha"](), STATION_PRESETS["nanshan"]()]
-    cons = Constraints(min_elevation_deg=10.0, night="nautical")
-    fc = find_passes(sat, stations, "2021-05-20", "2021-05-27", cons, allow_stale_elements=True)
+    if scenario is None:
+        sat = load_elements(Path(str(files("satqkd.ephemeris") / "micius-2021-04-27.tle")))[0]
+        setups = _preset_setups([("delingha", "delingha"), ("nanshan", "nanshan")])
+        tx, start, end = Transmitter.micius_entanglement(), "2021-05-20", "2021-05-27"
+        cons = Constraints(min_elevation_deg=10.0, night="nautical")
+        constraints = {st.station.name: cons for st in setups}
+        link = DualDownlink("Delingha-Nanshan", setups[0].station.name, setups[1].station.name, None,
+                            EntangledSource.micius_2020(), BBM92.yin_2020())
+    else:
+        link = scenario.dual_downlinks[0]
+        by_name = {st.station.name: st for st in scenario.stations}
+        setups = [by_name[link.station_a], by_name[link.station_b]]
+        sat, tx = scenario.satellites[0].satellite, scenario.satellites[0].transmitter
+        start, end = scenario.start, scenario.end
+        constraints = {st.station.name: st.constraints for st in setups}
+    fc = find_passes(sat, [st.station for st in setups], start, end, constraints, allow_stale_elements=True)
     sec = fc.seconds
     if sec.empty:
         return None
-    tx, det = Transmitter.micius_entanglement(), DETECTOR_PRESETS["si_apd_810"]()
-    tels = {"Delingha": Telescope.delingha(), "Nanshan": Telescope.nanshan()}
     parts = []
-    for st in stations:
-        s = sec[sec["station"] == st.name]
-        b = link_budget(s["range_km"].to_numpy(), s["elevation_deg"].to_numpy(), tx, tels[st.name], det,
-                        site_height_m=st.height_m, sun_altitude_deg=s["sun_altitude_deg"].to_numpy(),
+    for st in setups:
+        s = sec[sec["station"] == st.station.name]
+        b = link_budget(s["range_km"].to_numpy(), s["elevation_deg"].to_numpy(), tx, st.telescope, st.detector,
+                        site_height_m=st.station.height_m, sun_altitude_deg=s["sun_altitude_deg"].to_numpy(),
                         moon_altitude_deg=s["moon_altitude_deg"].to_numpy(),
                         moon_illumination=s["moon_illumination"].to_numpy(),
-                        moon_separation_deg=s["moon_separation_deg"].to_numpy())
+                        moon_separation_deg=s["moon_separation_deg"].to_numpy(), **_extra(st))
         b.index = s.index
         parts.append(s.join(b[["loss_db", "efficiency", "background_cps"]]))
-    both = pd.concat(parts)
-    joint = joint_seconds(both, stations[0].name, stations[1].name,
+    joint = joint_seconds(pd.concat(parts), link.station_a, link.station_b,
                           columns=["elevation_deg", "range_km", "loss_db", "efficiency", "background_cps"])
     if joint.empty:
         return None
-    link = DualDownlink("Delingha-Nanshan", stations[0].name, stations[1].name, None,
-                        EntangledSource.micius_2020(), BBM92.yin_2020())
-    per = dual_seconds(joint, link, det, det)
+    per = dual_seconds(joint, link, setups[0].detector, setups[1].detector)
     c = per["coincidence_cps"].to_numpy()
     e = float((per["qber"] * c).sum() / c.sum())
     return float(c.mean()), e, float(per["loss_db"].mean())

@@ -378,3 +378,16 @@ def test_cli_run_says_the_dual_downlink_key_first(tmp_path, capsys):
     assert "each station alone (prepare-and-measure downlink)" in lines[1]
     for name in ("dual_summary.csv", "dual_windows.csv", "dual_seconds.csv", "architectures.csv"):
         assert (tmp_path / "out" / name).exists()
+
+
+def test_validation_rows_follow_the_equipment_files(rows):
+    """The rows built from presets equal the rows built from the loaded
+    equipment files they stand for (so a change to either is seen here)."""
+    from satqkd.config import load_scenario
+
+    science = load_scenario(CONFIGS / "validation" / "yin-2017-science-delingha-lijiang.yaml")
+    nature = load_scenario(SCENARIO)
+    again = en.validation_rows(science_2017=science, nature_2020=nature)
+    assert [r["name"] for r in again] == [r["name"] for r in rows]
+    for a, b in zip(again, rows):
+        assert a["value"] == pytest.approx(b["value"], rel=1e-6), a["name"]
