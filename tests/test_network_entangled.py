@@ -121,3 +121,22 @@ def test_weather_counts_only_windows_clear_at_both_ends():
     assert row["key_bits"] == pytest.approx(float(en.finite_key_bits(25.0 * 241, 0.03, link.protocol)))
     assert row["key_bits_clear_sky"] == pytest.approx(float(en.finite_key_bits(2 * 25.0 * 241, 0.03, link.protocol)))
     assert row["key_bits"] < row["key_bits_clear_sky"]
+
+
+def test_pipeline_weather_reaches_the_dual_windows():
+    """With a weather draw, a joint window is clear when both of its passes
+    are (passes.csv's ``clear``), and the key is the block of those windows."""
+    from satqkd.config import load_scenario
+    from satqkd.pipeline import run
+
+    raw = _raw(days=7, weather={"seed": 2, "years": 5})
+    r = run(load_scenario(SCENARIO, raw=raw))
+    w, clear = r.dual.windows, r.passes.set_index("pass_id")["clear"].astype(float)
+    expected = clear.reindex(w["pass_id_a"]).to_numpy() * clear.reindex(w["pass_id_b"]).to_numpy()
+    np.testing.assert_array_equal(w["clear"].to_numpy(), expected)
+    assert 0 < expected.sum() < len(w)  # this draw has both kinds
+    row = r.dual.summary.iloc[0]
+    sifted = float((w["sifted_bits"] * expected).sum())
+    e = float((w["qber"] * w["sifted_bits"] * expected).sum()) / sifted
+    assert row["key_bits"] == pytest.approx(float(en.finite_key_bits(sifted, e, en.BBM92.yin_2020())))
+    assert row["key_bits"] < row["key_bits_clear_sky"]
