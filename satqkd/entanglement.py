@@ -303,8 +303,8 @@ DUAL_SECOND_COLUMNS = [
     "coincidence_cps", "accidental_cps", "qber", "sifted_cps", "key_rate_bps",
 ]
 DUAL_WINDOW_COLUMNS = [
-    "link", "window_id", "satellite", "station_a", "station_b", "start_utc", "end_utc", "duration_s",
-    "joint_s", "max_elevation_deg_a", "max_elevation_deg_b", "min_loss_db", "mean_loss_db",
+    "link", "window_id", "satellite", "station_a", "station_b", "pass_id_a", "pass_id_b", "start_utc", "end_utc",
+    "duration_s", "joint_s", "max_elevation_deg_a", "max_elevation_deg_b", "min_loss_db", "mean_loss_db",
     "coincidences", "mean_coincidence_cps", "qber", "sifted_bits", "asymptotic_key_bits", "key_bits", "clear",
 ]
 DUAL_SUMMARY_COLUMNS = [
