@@ -347,6 +347,8 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
         # One row per link, per joint window and per joint second.
         for name, table in (("dual_summary", results.dual.summary), ("dual_windows", results.dual.windows),
                             ("dual_seconds", results.dual.seconds), ("architectures", results.dual.architectures)):
+            if name == "dual_seconds" and seconds == "none":  # no per-second table asked for
+                continue
             path = out / f"{name}.csv"
             contents[path] = render_table(table, path)
             names.append(name)

@@ -266,6 +266,8 @@ def test_run_writes_dual_outputs_identically_twice(results, tmp_path):
 
     a = write_outputs(results, tmp_path / "a", report=True)
     b = write_outputs(results, tmp_path / "b", report=False)
+    c = write_outputs(results, tmp_path / "c", report=False, seconds="none")
+    assert "dual_seconds" not in c and "dual_windows" in c
     for name in ("dual_summary", "dual_windows", "dual_seconds"):
         assert Path(a[name]).read_bytes() == Path(b[name]).read_bytes()
     run_json = __import__("json").loads(Path(a["run"]).read_text())
