@@ -33,8 +33,8 @@ budgets of :mod:`satqkd.link` for the seconds both stations can use,
   sources: Ma, Fung, Lo, PRA 76, 012307 (2007)), ``K = q C [1 - f h(E) -
   h(E)]``, bit and phase error rates equal for a symmetric source.
 
-Finite key of a block of ``n`` sifted bits with QBER ``E`` (Tomamichel, Lim,
-Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. (2) of the paper's form)::
+Finite key of a block of ``n`` sifted bits with QBER ``E``, in the form of the key
+length of Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012)::
 
     l = n [1 - h(E + theta)] - f n h(E) - log2(2 / (eps_sec^2 eps_cor))
 
