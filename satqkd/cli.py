@@ -421,6 +421,11 @@ def run(
         update("write")
         written = write_outputs(results, Path(out), report=not no_report, seconds=seconds, extra=extra)
     _warn(results.warnings)
+    if results.dual is not None:
+        from .entanglement import summary_line
+
+        for _, row in results.dual.summary.iterrows():
+            typer.echo(f"{sc.name}: {summary_line(row)}")
     _say(_run_summary(results))
     for kind, path in written.items():
         if not kind.startswith("seconds["):

@@ -127,6 +127,26 @@ class StationSpec(_Strict):
     weather: Any = None  # a satqkd.weather.CloudModel block; default: the preset of the station's name
 
 
+class DualDownlinkSpec(_Strict):
+    """A ``dual_downlinks:`` entry: an entangled-pair source on a satellite
+    (one of the scenario's, or every one when omitted) sending one photon to
+    each of two of the scenario's stations (names or preset names)::
+
+        dual_downlinks:
+          - name: Delingha-Nanshan
+            stations: [delingha, nanshan]
+            satellite: MICIUS                 # optional
+            source: {preset: micius_2020}     # satqkd.entanglement.EntangledSource
+            protocol: {preset: yin_2020}      # satqkd.entanglement.BBM92
+    """
+
+    name: str | None = None
+    stations: tuple[str, str]
+    satellite: str | None = None
+    source: Any = None
+    protocol: Any = None
+
+
 def _date_or_text(value):
     # YAML gives dates and times as date/datetime objects and the rest as
     # text; anything else (``start: 2021``) is refused here rather than
@@ -161,6 +181,7 @@ class ScenarioSpec(_Strict):
     schedule: dict | None = None  # satqkd.schedule.ScheduleSettings
     sweep: dict[str, list[Any]] | None = None  # satqkd.study: parameter -> values
     network: Any = None  # validated by satqkd.network.topology.NetworkSpec
+    dual_downlinks: list[DualDownlinkSpec] | None = None  # satqkd.entanglement: pair source to two stations
 
 
 @dataclasses.dataclass
@@ -213,6 +234,43 @@ class Scenario:
     allow_stale_elements: bool = False
     network: Any = None  # a satqkd.network.Network when the scenario has a network: block
     element_age_warning_days: float | None = None
+    dual_downlinks: list = dataclasses.field(default_factory=list)  # satqkd.entanglement.DualDownlink
+
+
+def _dual_downlinks(spec, stations, satellites, name: str) -> list:
+    """Resolve the ``dual_downlinks:`` block against the scenario's stations
+    and satellites into :class:`satqkd.entanglement.DualDownlink` objects."""
+    from . import entanglement as en
+
+    by_name = {s.station.name: s.station.name for s in stations}
+    by_lower = {s.station.name.lower(): s.station.name for s in stations}
+    sat_names = [s.satellite.name for s in satellites]
+    out = []
+    for i, d in enumerate(spec or []):
+        where = f"{name}: dual_downlinks[{i}]"
+        pair = []
+        for j, st in enumerate(d.stations):
+            found = by_name.get(st) or by_lower.get(st.lower())
+            if found is None:
+                raise SatqkdError(f"{where}.stations[{j}]: unknown station {st!r}; expected one of {', '.join(by_name)}")
+            pair.append(found)
+        if pair[0] == pair[1]:
+            raise SatqkdError(f"{where}.stations: expected two different stations, got {pair[0]!r} twice")
+        if d.satellite is not None and d.satellite not in sat_names:
+            raise SatqkdError(f"{where}.satellite: unknown satellite {d.satellite!r}; expected one of {', '.join(sat_names)}")
+        source = build_block(en.EntangledSource, en.ENTANGLED_SOURCE_PRESETS, d.source, f"{where}.source", default="micius_2020")
+        protocol = build_block(en.BBM92, en.BBM92_PRESETS, d.protocol, f"{where}.protocol", default="yin_2020")
+        for sat in satellites:
+            if (d.satellite is None or sat.satellite.name == d.satellite) and \
+                    abs(sat.transmitter.wavelength_nm - source.wavelength_nm) > 1e-6:
+                raise SatqkdError(
+                    f"{where}.source.wavelength_nm: {source.wavelength_nm:g} nm differs from satellite "
+                    f"{sat.satellite.name!r}'s transmitter ({sat.transmitter.wavelength_nm:g} nm); expected the same wavelength")
+        link_name = d.name or f"{pair[0]}-{pair[1]}"
+        if link_name in [o.name for o in out]:
+            raise SatqkdError(f"{where}.name: {link_name!r} is given twice; give each dual downlink a distinct name")
+        out.append(en.DualDownlink(link_name, pair[0], pair[1], d.satellite, source, protocol))
+    return out
 
 
 def _parse_when(value, where: str, today: dt.date):
@@ -404,6 +462,11 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
             parse_network(spec.network, f"{name}: network"), {s.station.name: s.station for s in stations},
             sat_names, f"{name}: network", base_dir=path.parent,
         )
+    dual = _dual_downlinks(spec.dual_downlinks, stations, satellites, name)
+    if network is not None:
+        from .network.entangled import check_entanglement_links
+
+        check_entanglement_links(network, dual, f"{name}: network")
     from .schedule import ScheduleSettings
     from .weather import WeatherSettings
 
@@ -413,4 +476,4 @@ def load_scenario(path: str | Path | None = None, *, today: dt.date | None = Non
                     weather=weather, schedule=sched, sweep=spec.sweep, raw=raw, today=today,
                     max_element_age_days=spec.max_element_age_days, allow_stale_elements=spec.allow_stale_elements,
                     element_age_warning_days=spec.element_age_warning_days,
-                    network=network)
+                    network=network, dual_downlinks=dual)

@@ -34,6 +34,11 @@ not the number of seconds in the passes.
    computed only inside usable windows, in chunks of a bounded number of
    seconds.
 
+**Two stations at once** (an entangled-photon source on the satellite, one
+photon to each): :func:`joint_windows` intersects the two stations' usable
+windows per satellite and :func:`joint_seconds` pairs their per-second
+rows; both work on this engine's results, not on a second search.
+
 Passes that begin before the span or end after it are cut at the span's
 edges and flagged ``clipped``.  Element sets too far from the span are
 refused before any work (:func:`satqkd.elements.check_element_age`).
@@ -77,7 +82,7 @@ from .geometry import (
 
 __all__ = [
     "PassForecast", "find_passes", "find_passes_many", "coarse_itrs_km", "orbital_period_s", "to_time",
-    "PASS_COLUMNS", "SECOND_COLUMNS",
+    "PASS_COLUMNS", "SECOND_COLUMNS", "joint_windows", "joint_seconds", "JOINT_WINDOW_COLUMNS",
 ]
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -1083,3 +1088,106 @@ def find_passes_many(satellites, stations, start, end, constraints=None, *, per_
     """:func:`find_passes` with ``per_second`` off by default (a
     constellation's per-second table is large).  The same engine."""
     return find_passes(satellites, stations, start, end, constraints, per_second=per_second, **kwargs)
+
+
+JOINT_WINDOW_COLUMNS = [
+    "window_id", "satellite", "station_a", "station_b", "pass_id_a", "pass_id_b",
+    "start_utc", "end_utc", "duration_s",
+]
+
+
+def joint_windows(passes: pd.DataFrame, station_a: str, station_b: str) -> pd.DataFrame:
+    """The windows when one satellite is usable from both stations at once.
+
+    ``passes`` is a pass table of this engine (:data:`PASS_COLUMNS`, the two
+    stations among its rows).  For each satellite, every usable window
+    ``[usable_start_utc, usable_end_utc]`` of ``station_a`` is intersected
+    with every one of ``station_b`` that overlaps it (one station's windows of
+    one satellite never overlap each other, so a sorted search finds the
+    partners); an intersection of at least one whole second is a joint
+    window.  Returns :data:`JOINT_WINDOW_COLUMNS`, sorted by start, with
+    ``duration_s`` the whole seconds in the window (both ends inclusive, as
+    ``usable_s``).  A pass whose usable seconds are split by a constraint
+    counts as its usable span here; :func:`joint_seconds` holds only the
+    seconds both stations can use.
+    """
+    if station_a == station_b:
+        raise SatqkdError(f"joint windows: the two stations must differ, got {station_a!r} twice")
+    cols = {c: [] for c in JOINT_WINDOW_COLUMNS[1:]}
+    ok = passes["usable_start_utc"].notna() & passes["usable_end_utc"].notna() if len(passes) else []
+    p = passes.loc[ok] if len(passes) else passes
+    for sat in sorted(set(p["satellite"])) if len(p) else []:
+        a = p[(p["satellite"] == sat) & (p["station"] == station_a)].sort_values("usable_start_utc")
+        b = p[(p["satellite"] == sat) & (p["station"] == station_b)].sort_values("usable_start_utc")
+        if a.empty or b.empty:
+            continue
+        a0, a1 = (pd.to_datetime(a[c], utc=True).to_numpy("datetime64[ms]").astype(np.int64) for c in ("usable_start_utc", "usable_end_utc"))
+        b0, b1 = (pd.to_datetime(b[c], utc=True).to_numpy("datetime64[ms]").astype(np.int64) for c in ("usable_start_utc", "usable_end_utc"))
+        # Partners of a: windows of b ending at or after a starts and starting at or before a ends.
+        lo = np.searchsorted(b1, a0, side="left")
+        hi = np.searchsorted(b0, a1, side="right")
+        n = np.maximum(hi - lo, 0)
+        ia = np.repeat(np.arange(a0.size), n)
+        ib = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        start, end = np.maximum(a0[ia], b0[ib]), np.minimum(a1[ia], b1[ib])
+        whole = np.floor((end - start) / 1000.0 + 1e-9) + 1
+        keep = end >= start
+        ia, ib, start, end, whole = ia[keep], ib[keep], start[keep], end[keep], whole[keep]
+        cols["satellite"] += [sat] * ia.size
+        cols["station_a"] += [station_a] * ia.size
+        cols["station_b"] += [station_b] * ia.size
+        cols["pass_id_a"] += list(a["pass_id"].to_numpy()[ia])
+        cols["pass_id_b"] += list(b["pass_id"].to_numpy()[ib])
+        cols["start_utc"] += list(pd.to_datetime(start, unit="ms", utc=True))
+        cols["end_utc"] += list(pd.to_datetime(end, unit="ms", utc=True))
+        cols["duration_s"] += list(whole.astype(np.int64))
+    out = pd.DataFrame(cols)
+    if out.empty:  # typed like a full table, so that tables of several links concatenate cleanly
+        kinds = {"start_utc": "datetime64[ns, UTC]", "end_utc": "datetime64[ns, UTC]", "window_id": np.int64,
+                 "pass_id_a": np.int64, "pass_id_b": np.int64, "duration_s": np.int64}
+        return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, object)) for c in JOINT_WINDOW_COLUMNS})
+    out["start_utc"] = pd.to_datetime(out["start_utc"], utc=True)
+    out["end_utc"] = pd.to_datetime(out["end_utc"], utc=True)
+    out = out.sort_values(["start_utc", "satellite"], kind="stable").reset_index(drop=True)
+    out.insert(0, "window_id", np.arange(len(out)))
+    return out[JOINT_WINDOW_COLUMNS]
+
+
+def joint_seconds(seconds: pd.DataFrame, station_a: str, station_b: str, columns=None) -> pd.DataFrame:
+    """The seconds both stations can use, one row each, their columns side by side.
+
+    ``seconds`` is a per-second table of this engine (:data:`SECOND_COLUMNS`
+    and any columns joined on later, e.g. the link budget's).  Rows of the
+    two stations are paired on ``(satellite, time_utc)``: every station's
+    seconds are whole seconds of the same span, so equal times are the same
+    instant.  ``columns`` (default: all but the keys) are suffixed ``_a`` and
+    ``_b``.  Sorted by satellite and time.
+    """
+    if station_a == station_b:
+        raise SatqkdError(f"joint seconds: the two stations must differ, got {station_a!r} twice")
+    keys = ["satellite", "time_utc"]
+    if columns is None:
+        columns = [c for c in seconds.columns if c not in keys + ["station"]]
+    columns = list(columns)
+    # One integer per (satellite, instant): the satellite's rank (names
+    # sorted) above the milliseconds since the first instant, so that a
+    # sorted intersection pairs the rows (a pandas merge on the two columns
+    # costs several times more); columns go through numpy once each.
+    pos_a = np.flatnonzero((seconds["station"] == station_a).to_numpy())
+    pos_b = np.flatnonzero((seconds["station"] == station_b).to_numpy())
+    both = np.concatenate([pos_a, pos_b])
+    sat_codes, _ = pd.factorize(seconds["satellite"].take(both), sort=True)
+    times = seconds["time_utc"]
+    t_ms = pd.to_datetime(times.take(both), utc=True).to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    t_ms = t_ms - (t_ms.min() if t_ms.size else 0)
+    key = sat_codes.astype(np.int64) * (np.int64(1) << np.int64(40)) + t_ms
+    if t_ms.size and (t_ms.max() >= (1 << 40) or sat_codes.max() >= (1 << 22)):  # pragma: no cover - > 34 years
+        raise SatqkdError("joint seconds: span or satellite count too large to pair")
+    _, ia, ib = np.intersect1d(key[: pos_a.size], key[pos_a.size:], assume_unique=True, return_indices=True)
+    ra, rb = pos_a[ia], pos_b[ib]
+    data = {"satellite": seconds["satellite"].take(ra).reset_index(drop=True),
+            "time_utc": times.take(ra).reset_index(drop=True)}
+    values = {c: seconds[c].to_numpy() for c in columns}
+    data.update({f"{c}_a": values[c][ra] for c in columns})
+    data.update({f"{c}_b": values[c][rb] for c in columns})
+    return pd.DataFrame(data)

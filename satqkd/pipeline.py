@@ -74,6 +74,7 @@ class Results:
         if (years, seed) not in self._weather_cache:
             self._weather_cache[(years, seed)] = schedule.weather_years(self.scenario, self.passes, years=years, seed=seed)
         return self._weather_cache[(years, seed)]
+    dual: object = None  # satqkd.entanglement.DualResults when the scenario has dual_downlinks
 
 
 @dataclass(frozen=True)
@@ -319,11 +320,21 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
     passes = weatherlib.weather_stage(scenario, passes, enabled=weather, seed=seed)
     passes = schedule.schedule_stage(scenario, passes)
     results = Results(scenario, passes, seconds, notes)
+    if scenario.dual_downlinks:
+        # The entanglement dual downlinks: the seconds both stations can use.
+        from .entanglement import dual_downlink_stage
+
+        detectors = {s.station.name: s.detector for s in scenario.stations}
+        days = float(scenario.end.tt - scenario.start.tt)
+        results.dual = dual_downlink_stage(scenario.dual_downlinks, passes, seconds, detectors, days)
+        from .network.entangled import compare_architectures
+
+        results.dual.architectures = compare_architectures(passes, results.dual.summary, days)
     if scenario.network is not None:
-        # The network stage: key pools fed by the scheduled, clear passes.
+        # The network stage: key pools fed by the scheduled, clear passes (and the dual downlinks).
         from .network import run_network
 
-        results.network = run_network(scenario, results.passes)
+        results.network = run_network(scenario, results.passes, results.dual)
     return results
 
 
@@ -379,6 +390,15 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
             contents[path] = render_table(part.reset_index(drop=True), path, provenance(results))
             names.append(f"seconds[{k}]")
             seconds_file = "seconds/part-*.parquet (one file per satellite and station)"
+    if results.dual is not None:
+        # One row per link, per joint window and per joint second.
+        for name, table in (("dual_summary", results.dual.summary), ("dual_windows", results.dual.windows),
+                            ("dual_seconds", results.dual.seconds), ("architectures", results.dual.architectures)):
+            if name == "dual_seconds" and seconds == "none":  # no per-second table asked for
+                continue
+            path = out / f"{name}.csv"
+            contents[path] = render_table(table, path)
+            names.append(name)
     for name, data in (extra or {}).items():
         contents[out / name] = data
         names.append(Path(name).stem)

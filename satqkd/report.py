@@ -141,6 +141,12 @@ def render_provenance(results, files: list[str]) -> str:
                                 **{c.replace("_bits", "_delivered_bits"): float(total[c])
                                    for c in ("mean_bits", "p10_bits", "p50_bits", "p90_bits")},
                                 "clear_sky_scheduled_bits": float(total["clear_sky_bits"])}
+    dual = getattr(results, "dual", None)
+    if dual is not None:  # the entanglement dual downlinks' finite key (satqkd.entanglement)
+        doc["dual_downlinks"] = [{"link": r["link"], "key_bits": float(r["key_bits"]),
+                                  "key_bits_per_day": float(r["key_bits_per_day"]),
+                                  "key_bits_clear_sky": float(r["key_bits_clear_sky"])}
+                                 for _, r in dual.summary.iterrows()]
     doc["files"] = files
     return json.dumps(doc, indent=1) + "\n"
 
@@ -714,8 +720,9 @@ def render_report(results, seconds_file: str | None = "seconds.csv") -> str:
         f'<p class="meta">{start} → {end} UTC ({days:g} days) · satellites: '
         f'{_esc(", ".join(s.satellite.name or "?" for s in sc.satellites[:10]))}{" …" if len(sc.satellites) > 10 else ""}'
         f' · stations: {_esc(", ".join(stations))}{source} · <span id="version">satqkd {_esc(__version__)}</span></p>',
-        _headline(summary, n, days, passes, yearly, sc),
     ]
+    body.extend(_dual_section(results))  # entanglement dual downlinks first: their key is the scenario's point
+    body.append(_headline(summary, n, days, passes, yearly, sc))
     for note in results.warnings:
         body.append(f'<p class="meta warn">⚠ {_esc(note)}</p>')
 
@@ -790,6 +797,73 @@ def render_report(results, seconds_file: str | None = "seconds.csv") -> str:
         f"<script type='text/javascript'>{get_plotlyjs()}</script>"
     )
     return f"<!DOCTYPE html><html lang='en'><head>{head}</head><body>{''.join(body)}{scripts}</body></html>"
+
+
+# --- entanglement dual downlink ------------------------------------------------
+
+
+def _dual_section(results) -> list[str]:
+    """Cards, tables and a figure for the scenario's dual downlinks (none: nothing)."""
+    dual = getattr(results, "dual", None)
+    if dual is None or dual.summary.empty:
+        return []
+    out = ["<h2 id='dual'>Entanglement dual downlink</h2>"]
+    for _, r in dual.summary.iterrows():
+        block = "one block over the span" if r["block"] == "span" else "one block per window"
+        cards = [
+            ("finite key", f"{r['key_bits']:,.0f} bit"),
+            ("per day", f"{r['key_bits_per_day']:,.0f} bit"),
+            ("clear-sky ceiling", f"{r['key_bits_clear_sky']:,.0f} bit"),
+            ("joint windows", f"{int(r['windows']):,} ({r['joint_s'] / 60:,.1f} min)"),
+            ("coincidences", f"{r['coincidences']:,.0f}"),
+            ("QBER", f"{100 * r['qber']:.2f} %" if r["sifted_bits"] > 0 else "–"),
+        ]
+        out.append(f"<h3>{_esc(r['link'])}: {_esc(r['station_a'])} + {_esc(r['station_b'])} via {_esc(r['satellite'])}</h3>")
+        out.append('<div class="cards dual">' + "".join(f'<div class="card">{k}<b>{_esc(v)}</b></div>' for k, v in cards) + "</div>")
+        out.append(f"<p class='meta'>Finite key: BBM92, {block}, from the windows clear at both stations "
+                   f"(asymptotic: {r['asymptotic_key_bits']:,.0f} bit; no scheduling against the downlink passes). "
+                   f"Trusted: {_esc(r['trusted'])}. "
+                   "Every window is in dual_windows.csv, every second in dual_seconds.csv.</p>")
+    arch = getattr(dual, "architectures", None)
+    if arch is not None and len(arch):
+        out.append("<h3>Two architectures, same passes</h3>")
+        shown = pd.DataFrame({"stations": arch["station_a"] + " + " + arch["station_b"],
+                              "architecture": arch["architecture"],
+                              "key bit/day": arch["key_bits_per_day"].map(lambda x: f"{x:,.0f}"),
+                              "trusted": arch["trusted"]})
+        out.append(_plain_table(shown, "architectures"))
+        out.append("<p class='meta'>The trusted relay: the smaller of the two stations' delivered "
+                   "prepare-and-measure key from the same satellite (every note in architectures.csv).</p>")
+    w = dual.windows
+    if len(w):
+        table = pd.DataFrame({
+            "link": w["link"], "start UTC": pd.to_datetime(w["start_utc"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "joint s": w["joint_s"], "max el. A °": w["max_elevation_deg_a"].round(1),
+            "max el. B °": w["max_elevation_deg_b"].round(1), "min loss dB": w["min_loss_db"].round(1),
+            "mean loss dB": w["mean_loss_db"].round(1), "pairs /s": w["mean_coincidence_cps"].round(2),
+            "QBER %": (100 * w["qber"]).round(2), "sifted bit": w["sifted_bits"].round(0),
+            "key bit (window alone)": w["key_bits"].round(0), "clear": w["clear"].round(2),
+        })
+        out.append("<h3>Joint windows</h3>")
+        out.append("<div class='scroll'>" + _plain_table(table, "dual-windows") + "</div>")
+    sec = dual.seconds
+    if len(sec):
+        # One line per joint window (the first 30): the pass shape, not a week of gaps.
+        fig = go.Figure()
+        keys = sec[["link", "window_id"]].drop_duplicates().head(30)
+        for link, wid in keys.itertuples(index=False):
+            part = sec[(sec["link"] == link) & (sec["window_id"] == wid)]
+            t = (part["time_utc"] - part["time_utc"].iloc[0]).dt.total_seconds()
+            label = f"{link} {part['time_utc'].iloc[0]:%m-%d %H:%M}"
+            fig.add_trace(go.Scatter(x=t, y=part["coincidence_cps"], mode="lines", name=label,
+                                     customdata=part["loss_db"],
+                                     hovertemplate="%{y:.2f} /s, two-link loss %{customdata:.1f} dB<extra>" + label + "</extra>"))
+        fig.update_layout(title="Coincidences per second through each joint window",
+                          xaxis={"title": "seconds since the window opened"},
+                          yaxis={"title": "coincidences per second", "type": "log"})
+        out.append(_fig_html(fig, 380))
+    out.append("<h2>Each station alone: prepare-and-measure downlink</h2>")
+    return out
 
 
 def _template() -> dict:

@@ -14,6 +14,8 @@ and satellite links; the passes of the key stage feed the satellite links.
   014 status;
 * :mod:`~satqkd.network.satellite` -- the satellite as a trusted relay:
   on-board stores, XOR relay, one quantum terminal;
+* :mod:`~satqkd.network.entangled` -- entanglement links (a satellite's
+  pair source, no trusted node) and the comparison with the trusted relay;
 * :mod:`~satqkd.network.demand` -- user demands turned into requests;
 * :mod:`~satqkd.network.routing` -- key-aware routes over trusted relays;
 * :mod:`~satqkd.network.simulate` -- the event-driven simulation;
@@ -48,9 +50,18 @@ def default_pairs(network: Network) -> list:
     return list(dict.fromkeys((d.a, d.b) for d in network.demands))
 
 
-def run_network(scenario, passes: pd.DataFrame | None) -> NetworkResults:
-    """Build the scenario's network, simulate it over the scenario's span, add the capacity table."""
+def run_network(scenario, passes: pd.DataFrame | None, dual=None) -> NetworkResults:
+    """Build the scenario's network, simulate it over the scenario's span, add the capacity table.
+
+    ``dual`` (:class:`satqkd.entanglement.DualResults`) feeds the entanglement links."""
+    from .entangled import attach_dual_key
+
     network = scenario.network
+    if (network.links["kind"] == "entanglement").any():
+        from ..entanglement import DUAL_SUMMARY_COLUMNS
+
+        summary = dual.summary if dual is not None else pd.DataFrame(columns=DUAL_SUMMARY_COLUMNS)
+        network = attach_dual_key(network, summary, f"{scenario.path}: network")
     start = pd.Timestamp(scenario.start.utc_datetime())
     span_s = (scenario.end.tt - scenario.start.tt) * 86400.0
     results = simulate(network, passes, start, span_s)

@@ -82,7 +82,7 @@ def _map(res) -> go.Figure:
     colours = ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850", "#006837"]
     for lo, hi, colour in zip([0] + edges[:-1], edges, ["#000"] + colours):
         sel = links[(rate >= lo) & (rate < hi)]
-        for kind, dash in (("fibre", "solid"), ("satellite", "dash")):
+        for kind, dash in (("fibre", "solid"), ("satellite", "dash"), ("entanglement", "dot")):
             part = sel[sel["kind"] == kind]
             if part.empty:
                 continue

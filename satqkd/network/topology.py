@@ -10,7 +10,10 @@
   great-circle distance times ``route_factor``; key rate from
   :mod:`satqkd.network.fibre`) and satellite links (a pair of ground
   stations joined through a satellite's on-board key store, fed by the
-  scenario's passes; see :mod:`satqkd.network.satellite`);
+  scenario's passes; see :mod:`satqkd.network.satellite`) and entanglement
+  links (two ground stations sharing key from a satellite's pair source,
+  trusting nothing between them, fed by the scenario's dual downlinks; see
+  :mod:`satqkd.network.entangled`);
 * **pools** -- the key-pool settings of every link
   (:class:`~satqkd.network.pools.PoolSettings`);
 * **graph** -- a :class:`networkx.Graph` whose edges carry the link index.
@@ -36,7 +39,7 @@ from .demand import DemandSpec
 from .fibre import FIBRE_PRESETS, FibreSystem, fibre_key, with_overrides
 from .pools import PoolSettings
 
-__all__ = ["NodeSpec", "FibreLinkSpec", "SatelliteLinkSpec", "NetworkSpec", "Network", "great_circle_km", "EARTH_RADIUS_KM"]
+__all__ = ["NodeSpec", "FibreLinkSpec", "SatelliteLinkSpec", "EntanglementLinkSpec", "NetworkSpec", "Network", "great_circle_km", "EARTH_RADIUS_KM"]
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 
@@ -102,12 +105,27 @@ class SatelliteLinkSpec(_Strict):
     pool: dict | None = None
 
 
+class EntanglementLinkSpec(_Strict):
+    """Two ground stations sharing key from a satellite's entangled-pair source.
+
+    ``stations`` are two station nodes; ``dual_downlink`` names the
+    scenario's ``dual_downlinks:`` entry that feeds it (default: the one
+    joining these two stations).  Its key reaches the pool as the span's
+    mean rate (:mod:`satqkd.network.entangled`).
+    """
+
+    stations: tuple[str, str]
+    dual_downlink: str | None = None
+    pool: dict | None = None
+
+
 class NetworkSpec(_Strict):
     """A scenario's ``network:`` block (see the README's Network section)."""
 
     nodes: list[NodeSpec] = Field(min_length=2)
     fibre_links: list[FibreLinkSpec] = Field(default_factory=list)
     satellite_links: list[SatelliteLinkSpec] = Field(default_factory=list)
+    entanglement_links: list[EntanglementLinkSpec] = Field(default_factory=list)
     fibre_system: str = "chen2021_625mhz"
     route_factor: Annotated[float, Field(ge=1.0, le=5.0)] = 1.5
     connector_loss_db: NonNegative | None = None
@@ -285,8 +303,14 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
                 pools.append(pool)
                 graph.add_edge(a, b, link=idx, length_km=gc)
                 sats.append(SatelliteLink(sat, [a, b], sl.store_capacity_bits, sl.slew_s, idx))
+    from .entangled import entanglement_link_rows
+
+    for row, pool, (a, b) in entanglement_link_rows(spec, pos, nodes, graph, base_pool, where):
+        graph.add_edge(a, b, link=len(links), length_km=row["length_km"])
+        links.append(row)
+        pools.append(pool)
     if not links:
-        raise SatqkdError(f"{where}: no links; give fibre_links or satellite_links")
+        raise SatqkdError(f"{where}: no links; give fibre_links, satellite_links or entanglement_links")
 
     demands = []
     for i, d in enumerate(spec.demands):
