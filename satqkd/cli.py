@@ -426,7 +426,7 @@ def run(
 
         for _, row in results.dual.summary.iterrows():
             typer.echo(f"{sc.name}: {summary_line(row)}")
-    _say(_run_summary(results))
+    _say(_run_summary(results, "each station alone (prepare-and-measure downlink): " if results.dual is not None else ""))
     for kind, path in written.items():
         if not kind.startswith("seconds["):
             typer.echo(f"  {kind:15s} {path}")
@@ -434,17 +434,19 @@ def run(
         typer.echo(f"  {'seconds':15s} {Path(out) / 'seconds'}/ (Parquet, one file per satellite and station)")
 
 
-def _run_summary(results) -> str:
+def _run_summary(results, label: str = "") -> str:
     """The run's headline: delivered key first, then where the rest went and
     the clear-sky ceiling (:func:`satqkd.schedule.key_summary`), and with a
-    weather block the spread over the weather years."""
+    weather block the spread over the weather years.  ``label`` follows the
+    scenario's name (what the line counts, when the run has more than one
+    kind of link)."""
     from .schedule import key_summary
     from .units import format_bits
 
     sc, p = results.scenario, results.passes
     k = key_summary(p)
     days = sc.end.tt - sc.start.tt
-    text = (f"{sc.name}: {format_bits(k['delivered_key_bits'])} of key delivered "
+    text = (f"{sc.name}: {label}{format_bits(k['delivered_key_bits'])} of key delivered "
             f"in {k['passes_served']:,} of {_plural(len(p), 'pass', 'passes')} "
             f"({format_bits(k['delivered_key_bits'] / days)} a day), "
             f"{sc.start.utc_strftime('%Y-%m-%d %H:%M')} to {sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC; ")
@@ -516,6 +518,18 @@ def scenarios():
     _emit(pd.DataFrame(rows), Format.table, title="Shipped with satqkd: satqkd run NAME, satqkd keyrate --system NAME", keep=1)
 
 
+def _significant(v: float) -> str:
+    """A number for a cell of a table whose rows have different units (as
+    ``validate``'s): 4 significant digits, thousands separated; scientific
+    notation (:func:`_sci`) outside 1e-2 to 1e5."""
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
+        return _sci(v)
+    digits = max(0, 3 - math.floor(math.log10(abs(v)))) if v != 0 else 0
+    return f"{v:,.{digits}f}"
+
+
 @app.command(epilog="Examples: satqkd validate  ·  satqkd validate --format csv > validation.csv")
 def validate(
     fmt: Format = typer.Option(Format.table, "--format", help="Output format: table, csv or json (every field)."),
@@ -530,17 +544,15 @@ def validate(
     if fmt != Format.table:
         _emit(frame, fmt)
         return
-    published, value, diff = (_number_formatter([getattr(r, k) for r in items]) for k in ("published", "value", "difference"))
-    tolerance = _number_formatter([r.tolerance for r in items])
     table = pd.DataFrame({
         "#": [str(i + 1) for i in range(len(items))],
         "architecture": frame["architecture"],
         "quantity": frame["quantity"],
-        "published": [published(r.published) for r in items],
-        "satqkd": [value(r.value) for r in items],
-        "diff": [diff(r.difference) for r in items],
+        "published": [_significant(r.published) for r in items],
+        "satqkd": [_significant(r.value) for r in items],
+        "diff": [_significant(r.difference) for r in items],
         "unit": frame["unit"],
-        "tolerance": [("±" + tolerance(r.tolerance)) if r.tolerance > 0 else "one-sided" for r in items],
+        "tolerance": [("±" + _significant(r.tolerance)) if r.tolerance > 0 else "one-sided" for r in items],
         "within": ["yes" if r.within else "NO" for r in items],
     })
     _emit(table, fmt, title="satqkd against published results (sources and notes below)", keep=1, overflow="stack")

@@ -214,24 +214,6 @@ def great_circle_km(a, b) -> float:
     return float(EARTH_RADIUS_KM * np.arccos(np.clip(c, -1, 1)))
 
 
-def equidistant_elevation_deg(separation_km: float, range_km: float, height_km: float = MICIUS_2017_HEIGHT_KM) -> float:
-    """Elevation from either station of a satellite equidistant (``range_km``) from two stations."""
-    from scipy.optimize import brentq
-
-    from .link import EARTH_RADIUS_KM as R
-
-    half = separation_km / 2.0 / R
-    rs = R + height_km
-
-    def rng(x):
-        c = np.arccos(np.cos(half) * np.cos(x))
-        return np.sqrt(R**2 + rs**2 - 2 * R * rs * np.cos(c))
-
-    x = brentq(lambda x: rng(x) - range_km, 0.0, 1.0)
-    c = np.arccos(np.cos(half) * np.cos(x))
-    return float(np.degrees(np.arctan2(rs * np.cos(c) - R, rs * np.sin(c))))
-
-
 YIN_PRL = "Yin et al., PRL 119, 200501 (2017)"
 YIN_SCIENCE = "Yin et al., Science 356, 1140 (2017)"
 WHAT_IF = ("what-ifs from published statements, not fits: the ~10 µrad divergence read as a FWHM (Yin 2020 does "
@@ -247,6 +229,7 @@ def _load_validation(name: str):
 def entanglement_downlink_rows() -> list[ValidationRow]:
     """Yin 2017's single (PRL) and two-downlink (Science) losses with the 2017 what-if equipment."""
     from . import link
+    from .entanglement import equidistant_elevation_deg
 
     arch = "entanglement downlink"
     out = []
@@ -267,7 +250,7 @@ def entanglement_downlink_rows() -> list[ValidationRow]:
     sep = great_circle_km(d.station, lj.station)
     for summed, pub in ((1600.0, 64.0), (2400.0, 82.0)):
         r = summed / 2.0
-        e = equidistant_elevation_deg(sep, r)
+        e = equidistant_elevation_deg(sep, r, MICIUS_2017_HEIGHT_KM)
         total = _budget(d, sat, r, e)["loss_db"] + _budget(lj, sat, r, e)["loss_db"]
         r_low = float(link.slant_range_km(10.0, MICIUS_2017_HEIGHT_KM))
         worst = max(_budget(a, sat, r_low, 10.0)["loss_db"]
@@ -382,10 +365,20 @@ def daylight_key_row() -> ValidationRow:
 # Each provider returns a list of ValidationRow, or of dicts with exactly
 # ValidationRow's fields.  A new architecture adds its provider here
 # (e.g. the entanglement stage's ``satqkd.entanglement.validation_rows``).
+def dual_downlink_rows() -> list[dict]:
+    """Yin 2020's entanglement dual downlink (:func:`satqkd.entanglement.validation_rows`)
+    with the equipment of the shipped scenario micius-2020-delingha-nanshan."""
+    from .config import load_scenario
+    from .entanglement import validation_rows
+
+    return validation_rows(nature_2020=load_scenario(_configs() / "micius-2020-delingha-nanshan.yaml"))
+
+
 PROVIDERS: list[Callable[[], list]] = [
     calibration_rows,
     fibre_rows,
     entanglement_downlink_rows,
+    dual_downlink_rows,
     uplink_rows,
     daylight_rows,
 ]
