@@ -546,7 +546,7 @@ def validate(
         return
     table = pd.DataFrame({
         "#": [str(i + 1) for i in range(len(items))],
-        "architecture": frame["architecture"],
+        "link": frame["architecture"],
         "quantity": frame["quantity"],
         "published": [_significant(r.published) for r in items],
         "satqkd": [_significant(r.value) for r in items],

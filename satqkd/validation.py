@@ -231,7 +231,7 @@ def entanglement_downlink_rows() -> list[ValidationRow]:
     from . import link
     from .entanglement import equidistant_elevation_deg
 
-    arch = "entanglement downlink"
+    arch = "810 nm downlink"
     out = []
     sc = _load_validation("yin-2017-prl-delingha.yaml")
     st, sat = sc.stations[0], sc.satellites[0]
