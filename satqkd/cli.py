@@ -447,7 +447,7 @@ def _run_summary(results, label: str = "") -> str:
     k = key_summary(p)
     days = sc.end.tt - sc.start.tt
     text = (f"{sc.name}: {label}{format_bits(k['delivered_key_bits'])} of key delivered "
-            f"in {k['passes_served']:,} of {_plural(len(p), 'pass', 'passes')} "
+            f"in {k['passes_served']:,} of {len(p):,} {'pass' if len(p) == 1 else 'passes'} "
             f"({format_bits(k['delivered_key_bits'] / days)} a day), "
             f"{sc.start.utc_strftime('%Y-%m-%d %H:%M')} to {sc.end.utc_strftime('%Y-%m-%d %H:%M')} UTC; ")
     lost = []

@@ -377,7 +377,7 @@ def _periodic_key(passes: pd.DataFrame, stations: list[str], days: float) -> go.
     fig.add_trace(go.Scatter(x=bins, y=ceiling / scale, name="clear-sky ceiling", mode="lines", line_shape="hvh",
                              line=dict(color="#999", width=1.5, dash="dash"),
                              hovertemplate=f"%{{x|%Y-%m-%d}}<br>ceiling %{{y:,.2f}} {unit}"))
-    fig.update_layout(title=f"Delivered key per {what} and station", yaxis_title=f"key ({unit})", barmode="stack",
+    fig.update_layout(title=f"Delivered key per {what}", yaxis_title=f"key ({unit})", barmode="stack",
                       bargap=0.15, legend=dict(orientation="h", y=-0.15, traceorder="normal"))
     return fig
 
