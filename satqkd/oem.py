@@ -131,11 +131,14 @@ def is_ephemeris(satellite) -> bool:
 # Times
 # ---------------------------------------------------------------------------
 
-def _parse_epochs(values, where) -> np.ndarray:
+def _parse_epochs(values, where, strip: bool = True) -> np.ndarray:
     """Epoch labels (ISO ``YYYY-MM-DDThh:mm:ss[.s][Z]`` or day of year
     ``YYYY-DDDThh:mm:ss``) as ``datetime64[ns]``; ``where(i)`` names the
-    i-th value in an error."""
-    u = np.char.strip(np.asarray(values, dtype=str))
+    i-th value in an error; ``strip=False`` for values already without
+    surrounding blanks."""
+    u = np.asarray(values, dtype=str)
+    if strip:
+        u = np.char.strip(u)
     if u.size and np.char.endswith(u, "Z").any():
         u = np.char.rstrip(u, "Z")
     t_at = np.char.find(u, "T")
@@ -689,7 +692,8 @@ def _parse_kvn(text: str, source: str) -> list[Segment]:
 
     # Where each data block ends: the next META_START or COVARIANCE_START
     # (one pass over the lines; the data lines themselves go to pandas).
-    block_ends = [k for k, line in enumerate(lines) if line.lstrip().startswith(("META_START", "COVARIANCE_START"))]
+    block_ends = [k for k, line in enumerate(lines) if "_START" in line]  # a fast substring test first
+    block_ends = [k for k in block_ends if lines[k].lstrip().startswith(("META_START", "COVARIANCE_START"))]
     block_ends.append(n)
     segments = []
     while i < n:
@@ -779,7 +783,7 @@ def _kvn_states(lines, i, j, source, stop_line):
         if blank:
             linenos = np.array([k + 1 for k in range(i, j) if lines[k].strip()])
         states = frame.iloc[:, 1:].to_numpy(dtype=float)
-        epochs = _parse_epochs(frame.iloc[:, 0].to_numpy(), lambda k: f"{source}:{linenos[k]}")
+        epochs = _parse_epochs(frame.iloc[:, 0].to_numpy(), lambda k: f"{source}:{linenos[k]}", strip=False)
         return epochs, states, linenos
     # Slow path: find the first bad line.
     block_lines = [(k, lines[k]) for k in range(i, j) if lines[k].strip()]
