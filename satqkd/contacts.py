@@ -18,10 +18,13 @@ and listed in ``run.json``):
   ``DTSTAMP`` is the scenario's start, so the same run gives the same bytes
   (and a calendar that imports it twice updates the events rather than
   duplicating them).
-* ``orbit.oem`` -- a CCSDS OEM of every satellite over the span
+* ``orbit.oem`` -- a CCSDS OEM of every satellite around its contacts
   (:func:`satqkd.oem.format_oem`: EME2000, UTC, a state a minute, Lagrange of
-  degree 7), the Earth-fixed positions the pass search used, so the station's
-  tracking software points where satqkd planned.
+  degree 7; one segment per contact, from :data:`OEM_MARGIN_S` before rise
+  to as long after set, overlapping ones merged, clipped to the span), the
+  Earth-fixed positions the pass search used, so the station's tracking
+  software points where satqkd planned.  Its size follows the contacts, not
+  the span (a year of the default scenario is not 52 MB of orbit).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CONTACT_COLUMNS", "contact_table", "format_ical", "contact_plan_files", "OEM_STEP_S"]
+__all__ = ["CONTACT_COLUMNS", "contact_table", "contact_windows_s", "format_ical", "contact_plan_files", "OEM_STEP_S",
+           "OEM_MARGIN_S"]
 
 CONTACT_COLUMNS = [
     "contact", "station", "satellite", "start_utc", "end_utc", "duration_s",
@@ -43,6 +47,29 @@ CONTACT_COLUMNS = [
 #: Spacing of the states of ``orbit.oem`` (s): a LEO moves ~460 km between
 #: them; Lagrange of degree 7 on them is good to well under a metre.
 OEM_STEP_S = 60.0
+#: How long before rise and after set ``orbit.oem`` covers a contact (s):
+#: time for the mount to slew and acquire, and room for the interpolant.
+OEM_MARGIN_S = 600.0
+
+
+def contact_windows_s(contacts: pd.DataFrame, start, span_s: float, margin_s: float = OEM_MARGIN_S) -> dict:
+    """``{satellite: [(start_s, end_s), ...]}``: each contact's rise to set
+    widened by ``margin_s``, in seconds from ``start`` (a skyfield Time),
+    clipped to the span, overlapping windows merged, in time order."""
+    t0 = pd.Timestamp(start.utc_datetime()).tz_convert("UTC")
+    out = {}
+    for sat, group in contacts.groupby("satellite", sort=True):
+        rise = (pd.to_datetime(group["rise_utc"], utc=True) - t0).dt.total_seconds().to_numpy() - margin_s
+        sets = (pd.to_datetime(group["set_utc"], utc=True) - t0).dt.total_seconds().to_numpy() + margin_s
+        order = np.argsort(rise)
+        merged = []
+        for a, b in zip(np.clip(rise[order], 0.0, span_s), np.clip(sets[order], 0.0, span_s)):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            elif b > a:
+                merged.append([a, b])
+        out[sat] = [(float(a), float(b)) for a, b in merged]
+    return out
 
 
 def contact_table(passes: pd.DataFrame) -> pd.DataFrame:
@@ -189,9 +216,11 @@ def contact_plan_files(results, out_dir) -> dict[str, tuple[Path, str]]:
         else:
             comments.append(f"{s.name}: SGP4 from elements of epoch {s.epoch.utc_strftime('%Y-%m-%d %H:%M:%S')} UTC.")
     comments.append(f"Positions: the pass search's own Earth-fixed positions rotated to EME2000; a state every "
-                    f"{OEM_STEP_S:g} s.")
+                    f"{OEM_STEP_S:g} s; one segment per contact, {OEM_MARGIN_S:g} s before rise to {OEM_MARGIN_S:g} s "
+                    f"after set (contacts.csv).")
     span_s = (sc.end.tt - sc.start.tt) * 86400.0
     step = OEM_STEP_S if span_s >= 8 * OEM_STEP_S else max(span_s / 8.0, 1.0)
     files["orbit"] = (out / "orbit.oem", format_oem(sats, sc.start, sc.end, step_s=step, comments=comments,
-                                                    originator=f"satqkd {__version__}"))
+                                                    originator=f"satqkd {__version__}",
+                                                    windows=contact_windows_s(contacts, sc.start, span_s)))
     return files

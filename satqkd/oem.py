@@ -888,11 +888,16 @@ def _parse_xml(text: str, source: str) -> list[Segment]:
 
 def format_oem(satellites, start, end, *, step_s: float = 60.0, frame: str = "EME2000",
                originator: str = "satqkd", comments: list[str] | None = None,
-               creation_date: str | None = None) -> str:
+               creation_date: str | None = None, windows: dict | None = None) -> str:
     """A KVN OEM of ``satellites`` (SGP4 or ephemeris) from ``start`` to
     ``end`` (skyfield Times), one segment each, a state every ``step_s``
     seconds (UTC, both ends included), in ``frame`` (``EME2000``, ``GCRF``,
     ``ITRF`` or ``TEME``), Lagrange of degree 7.
+
+    ``windows`` (``{satellite name: [(start_s, end_s), ...]}``, seconds from
+    ``start``, sorted and disjoint) limits a satellite to those windows, one
+    segment each (a satellite without an entry gets no segment): the cost
+    then follows the contacts, not the span.
 
     The states are the pass engine's own Earth-fixed positions
     (:func:`satqkd.geometry.satellite_itrs_km_at` or the ephemeris's
@@ -928,7 +933,18 @@ def format_oem(satellites, start, end, *, step_s: float = 60.0, frame: str = "EM
     for line in comments or []:
         out.append(f"COMMENT {line}")
     out += [f"CREATION_DATE = {created}", f"ORIGINATOR = {originator}", ""]
+    segments = []
     for sat in satellites:
+        if windows is None:
+            segments.append((sat, offsets, t, stamps))
+            continue
+        for w0, w1 in windows.get(sat.name, []):
+            # The span's own grid, clipped to the window, with both ends.
+            inner = offsets[(offsets > w0) & (offsets < w1)]
+            o = np.concatenate(([w0], inner, [w1]))
+            lab = t0_utc + np.round(clock.utc_label_s(o) * 1e3).astype(np.int64).astype("timedelta64[ms]")
+            segments.append((sat, o, ts.tt_jd(t0.whole, t0.tt_fraction + o / DAY_S), lab.astype(str)))
+    for sat, offsets, t, stamps in segments:
         if is_ephemeris(sat):
             r, v = sat.itrs_km_at(clock, offsets)
         else:
