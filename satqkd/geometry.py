@@ -363,7 +363,7 @@ def _sun_spline(day_utc: str, days: int) -> "SunMoon":
     """A :class:`SunMoon` from ``day_utc`` 00:00 UTC over ``days`` whole days:
     built once per span and shared by the units of a run (the hourly Sun
     spline of a year costs ~0.2 s)."""
-    from .passes import to_time
+    from .sky import to_time
 
     return SunMoon(to_time(day_utc), 0.0, days * DAY_S + 2 * _SUN_CELL_S)
 

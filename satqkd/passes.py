@@ -68,6 +68,7 @@ from . import sky
 from .constraints import Constraints
 from .elements import check_element_age
 from .errors import SatqkdError
+from .sky import to_time  # noqa: F401  (a public name of this module too)
 from .geometry import (
     Clock,
     SunMoon,
@@ -112,39 +113,6 @@ _STAGE_WIDTHS_S = (30.0, 8.0, 2.0)
 # Largest step of the in-pass grid for near-Earth orbits (a LEO crosses the
 # sky in minutes: a Moon-separation dip must not fall between samples).
 _PASS_STEP_NEAR_S = 20.0
-
-
-def to_time(value):
-    """A skyfield Time from a skyfield or astropy Time, a datetime (naive =
-    UTC), a date, a numpy ``datetime64`` (UTC), a pandas Timestamp or an
-    ISO string."""
-    import datetime as dt
-
-    ts = sky.timescale()
-    if hasattr(value, "tt") and hasattr(value, "whole"):
-        return value
-    if type(value).__module__.startswith("astropy"):
-        return ts.from_astropy(value)
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            raise SatqkdError("time: expected a date, got numpy NaT")
-        value = pd.Timestamp(value)
-    if isinstance(value, str):
-        try:
-            value = pd.Timestamp(value)
-        except ValueError:
-            raise SatqkdError(f"time {value!r}: expected an ISO date such as 2026-11-28 or 2026-11-28T18:00:00Z") from None
-    if isinstance(value, pd.Timestamp):
-        if value is pd.NaT:
-            raise SatqkdError("time: expected a date, got NaT")
-        value = value.to_pydatetime()
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if not isinstance(value, dt.datetime):
-        raise SatqkdError(f"time: expected a date or time, got {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return ts.from_datetime(value)
 
 
 def _is_provider(satellite) -> bool:

@@ -16,7 +16,7 @@ from skyfield.api import Loader, load
 
 from .errors import SatqkdError
 
-__all__ = ["timescale", "ephemeris", "earth", "sun", "moon", "check_span"]
+__all__ = ["timescale", "ephemeris", "earth", "sun", "moon", "check_span", "to_time"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,3 +68,39 @@ def check_span(start, end, where: str, labels: tuple[str, str] = ("start", "end"
             lo, hi = ts.tdb_jd(first).utc_strftime("%Y-%m-%d"), ts.tdb_jd(last).utc_strftime("%Y-%m-%d")
             shown = t.utc_strftime("%Y-%m-%d") if math.isfinite(t.tdb) else "not finite"
             raise SatqkdError(f"{where}{label}: {shown} is outside the DE421 ephemeris; expected dates from {lo} to {hi}")
+
+
+def to_time(value):
+    """A skyfield Time from a skyfield or astropy Time, a datetime (naive =
+    UTC), a date, a numpy ``datetime64`` (UTC), a pandas Timestamp or an
+    ISO string."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    ts = timescale()
+    if hasattr(value, "tt") and hasattr(value, "whole"):
+        return value
+    if type(value).__module__.startswith("astropy"):
+        return ts.from_astropy(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise SatqkdError("time: expected a date, got numpy NaT")
+        value = pd.Timestamp(value)
+    if isinstance(value, str):
+        try:
+            value = pd.Timestamp(value)
+        except ValueError:
+            raise SatqkdError(f"time {value!r}: expected an ISO date such as 2026-11-28 or 2026-11-28T18:00:00Z") from None
+    if isinstance(value, pd.Timestamp):
+        if value is pd.NaT:
+            raise SatqkdError("time: expected a date, got NaT")
+        value = value.to_pydatetime()
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise SatqkdError(f"time: expected a date or time, got {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return ts.from_datetime(value)

@@ -56,8 +56,10 @@ def test_reused_output_folder_loses_the_earlier_runs_files_only(tmp_path, capsys
     assert main(["run", str(first), "-o", str(out), "--seconds", "single"]) == 0
     capsys.readouterr()
     left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
-    assert left == ["notes.txt", "passes.csv", "report.html", "run.json", "seconds.csv", "seconds.csv.bak"]
-    assert json.loads((out / "run.json").read_text())["files"] == ["passes.csv", "seconds.csv", "report.html"]
+    assert left == ["contacts.csv", "contacts.ics", "notes.txt", "orbit.oem", "passes.csv", "report.html", "run.json",
+                    "seconds.csv", "seconds.csv.bak"]
+    assert json.loads((out / "run.json").read_text())["files"] == ["passes.csv", "seconds.csv", "contacts.csv",
+                                                                   "contacts.ics", "orbit.oem", "report.html"]
 
 
 def test_old_run_json_without_folders_and_foreign_run_json(tmp_path, capsys):

@@ -36,41 +36,12 @@ import pandas as pd
 
 from ..errors import SatqkdError
 
-__all__ = ["entanglement_link_rows", "check_entanglement_links", "attach_dual_key", "compare_architectures", "RELAY_TRUSTED", "ARCHITECTURE_COLUMNS"]
+__all__ = ["check_entanglement_links", "attach_dual_key", "compare_architectures", "RELAY_TRUSTED", "ARCHITECTURE_COLUMNS"]
 
 RELAY_TRUSTED = "the satellite (it holds both stations' keys) and the two stations"
 ARCHITECTURE_COLUMNS = ["station_a", "station_b", "satellite", "architecture", "key_bits", "key_bits_per_day",
                         "trusted", "note"]
 _DAY_S = 86400.0
-
-
-def entanglement_link_rows(spec, pos: dict, nodes: pd.DataFrame, graph, base_pool, where: str):
-    """The links table rows of a network block's ``entanglement_links``:
-    yields ``(row, pool settings, (a, b))`` with the key rate still 0 (set by
-    :func:`attach_dual_key` once the dual downlinks have run)."""
-    from ..config import build_block
-    from .pools import PoolSettings
-    from .topology import great_circle_km
-
-    for i, el in enumerate(spec.entanglement_links):
-        w = f"{where}.entanglement_links[{i}]"
-        a, b = el.stations
-        for j, s in enumerate((a, b)):
-            if s not in pos or nodes.loc[nodes["node"] == s, "kind"].iat[0] != "station":
-                raise SatqkdError(f"{w}.stations[{j}]: {s!r} is not a station node of the network")
-        if a == b:
-            raise SatqkdError(f"{w}.stations: expected two different stations, got {a!r} twice")
-        if graph.has_edge(a, b):
-            raise SatqkdError(f"{w}.stations: {a!r} and {b!r} are already linked")
-        pool = build_block(PoolSettings, {}, {**vars(base_pool), **(el.pool or {})}, f"{w}.pool")
-        gc = float(great_circle_km(*pos[a], *pos[b]))
-        row = {
-            "link": f"{a}~{b}", "a": a, "b": b, "kind": "entanglement", "system": el.dual_downlink or "", "count": 1,
-            "length_km": gc, "great_circle_km": gc, "length_assumed": False, "loss_db": np.nan, "qber": np.nan,
-            "block_bits": 0.0, "block_s": _DAY_S, "key_rate_bps": 0.0,
-            "note": "entanglement dual downlink: trusts only the two stations",
-        }
-        yield row, pool, (a, b)  # topology adds the edge before the next link is checked
 
 
 def _matching(rows: pd.DataFrame, a: str, b: str, name: str) -> pd.DataFrame:

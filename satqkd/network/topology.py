@@ -210,6 +210,33 @@ def _system(name: str, base_dir: Path | None, where: str, cache: dict) -> FibreS
     return system
 
 
+def entanglement_link_rows(spec, pos: dict, nodes: pd.DataFrame, graph, base_pool, where: str):
+    """The links table rows of a network block's ``entanglement_links``:
+    yields ``(row, pool settings, (a, b))`` with the key rate still 0 (set by
+    :func:`satqkd.network.entangled.attach_dual_key` once the dual downlinks have run)."""
+    from ..equipment import build_block
+
+    for i, el in enumerate(spec.entanglement_links):
+        w = f"{where}.entanglement_links[{i}]"
+        a, b = el.stations
+        for j, s in enumerate((a, b)):
+            if s not in pos or nodes.loc[nodes["node"] == s, "kind"].iat[0] != "station":
+                raise SatqkdError(f"{w}.stations[{j}]: {s!r} is not a station node of the network")
+        if a == b:
+            raise SatqkdError(f"{w}.stations: expected two different stations, got {a!r} twice")
+        if graph.has_edge(a, b):
+            raise SatqkdError(f"{w}.stations: {a!r} and {b!r} are already linked")
+        pool = build_block(PoolSettings, {}, {**vars(base_pool), **(el.pool or {})}, f"{w}.pool")
+        gc = float(great_circle_km(*pos[a], *pos[b]))
+        row = {
+            "link": f"{a}~{b}", "a": a, "b": b, "kind": "entanglement", "system": el.dual_downlink or "", "count": 1,
+            "length_km": gc, "great_circle_km": gc, "length_assumed": False, "loss_db": np.nan, "qber": np.nan,
+            "block_bits": 0.0, "block_s": 86400.0, "key_rate_bps": 0.0,
+            "note": "entanglement dual downlink: trusts only the two stations",
+        }
+        yield row, pool, (a, b)  # topology adds the edge before the next link is checked
+
+
 def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], where: str = "network",
                   base_dir: Path | None = None) -> Network:
     """Resolve names, lengths, fibre key rates and pool settings.
@@ -303,8 +330,6 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
                 pools.append(pool)
                 graph.add_edge(a, b, link=idx, length_km=gc)
                 sats.append(SatelliteLink(sat, [a, b], sl.store_capacity_bits, sl.slew_s, idx))
-    from .entangled import entanglement_link_rows
-
     for row, pool, (a, b) in entanglement_link_rows(spec, pos, nodes, graph, base_pool, where):
         graph.add_edge(a, b, link=len(links), length_km=row["length_km"])
         links.append(row)
