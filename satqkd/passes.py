@@ -325,6 +325,8 @@ class _ElementwiseModel:
         self.satnum = 0
 
     def sgp4_array(self, jd, fr):
+        if len(self.models) == 1:  # one satellite: no gather and scatter (5 % of a year's search)
+            return self.models[0].sgp4_array(jd, fr)
         n = len(fr)
         e = np.zeros(n, np.uint8)
         r = np.empty((n, 3))

@@ -32,6 +32,7 @@ import copy
 import html
 import itertools
 import json
+import logging
 import math
 from typing import Any
 
@@ -97,6 +98,9 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
     with contextlib.ExitStack() as stack:
         # Ctrl-C reaches every process of the terminal's foreground group: the
         # workers would each die with a traceback (and their nannies log one).
+        # Their logs are off below CRITICAL: a task's error reaches the client
+        # as an exception, and a worker that outlives the scheduler by a
+        # heartbeat while the cluster closes has nothing to tell the user.
         # SIGINT is blocked while the cluster starts, so the threads that
         # spawn the workers, and the workers, inherit the block; the client
         # alone gets Ctrl-C (pending until the block ends) and closes them.
@@ -105,7 +109,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
 
             stack.enter_context(dask.config.set(settings))
             local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                                     dashboard_address=":0", silence_logs=40))
+                                                     dashboard_address=":0", silence_logs=logging.CRITICAL))
             client = stack.enter_context(Client(local))
         try:
             yield client
