@@ -85,6 +85,7 @@ class Pools:
     level is brought up to date lazily (:meth:`advance`) whenever a pool is
     looked at; this is exact, because between two looks a pool only gains
     key, and clipping at capacity once equals clipping after every block.
+    A link that goes down stops its blocks (:meth:`pause`, :meth:`resume`).
     """
 
     def __init__(self, settings: list[PoolSettings], block_bits, block_s):
@@ -99,6 +100,8 @@ class Pools:
         self.steady = np.isfinite(bs) & (self.block_bits > 0)
         self.block_s = np.where(self.steady, bs, 1.0)
         self.blocks_done = np.zeros(len(settings), dtype=np.int64)
+        self.origin_s = np.zeros(len(settings))  # time the current run of blocks started
+        self.running = np.ones(len(settings), dtype=bool)  # False while the link is down
         self.generated = np.zeros(len(settings))
         self.consumed = np.zeros(len(settings))
         self.discarded = np.zeros(len(settings))
@@ -127,11 +130,25 @@ class Pools:
 
     def advance(self, idx, t_s: float):
         """Bring pools ``idx`` up to time ``t_s``: add the fibre blocks closed since the last look."""
-        done = np.floor(t_s / self.block_s[idx]).astype(np.int64)
-        new = np.where(self.steady[idx], done - self.blocks_done[idx], 0)
+        done = np.floor((t_s - self.origin_s[idx]) / self.block_s[idx]).astype(np.int64)
+        on = self.steady[idx] & self.running[idx]
+        new = np.where(on, done - self.blocks_done[idx], 0)
         if new.any():
-            self.blocks_done[idx] = np.where(self.steady[idx], done, self.blocks_done[idx])
+            self.blocks_done[idx] = np.where(on, done, self.blocks_done[idx])
             self.add(idx, new * self.block_bits[idx])
+
+    def pause(self, idx, t_s: float):
+        """Stop the fibre key of pools ``idx`` at ``t_s`` (their link went down).
+
+        Blocks closed by ``t_s`` are added; the block under way is lost."""
+        self.advance(idx, t_s)
+        self.running[idx] = False
+
+    def resume(self, idx, t_s: float):
+        """Start the fibre key of pools ``idx`` again at ``t_s``: the first block closes ``block_s`` later."""
+        self.running[idx] = True
+        self.origin_s[idx] = t_s
+        self.blocks_done[idx] = 0
 
     def can_serve(self, idx, bits: float):
         """True for each pool in ``idx`` that can give ``bits`` without going below its minimum."""
