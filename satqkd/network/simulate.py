@@ -273,12 +273,16 @@ class Simulation:
     def _open(self, route: _Route) -> bool:
         return not self.down_count.any() or bool(self.up[route.idx].all())
 
-    def _pick(self, routes, bits: float, reserve: float):
-        """The first route that stays ready after ``bits``, else the first that stays above its floor."""
+    def _pick(self, routes, bits: float, reserve: float, t: float):
+        """The first route that stays ready after ``bits``, else the first that stays above its floor.
+
+        Each route's pools are brought up to ``t`` as it is looked at (usually the first
+        route serves, and the others' pools wait for a later look)."""
         spare = None
         for route in routes:
             if not self._open(route):
                 continue
+            self.pools.advance(route.idx, t)
             after = self._levels(route) - bits
             if (after >= route.minimum + reserve).all():
                 if (after >= np.maximum(route.threshold, route.minimum + reserve)).all():
@@ -318,9 +322,8 @@ class Simulation:
     def _attempt(self, r: int, t: float) -> bool:
         bits, reserve = self.req_bits[r], self.reserve[self.req_prio[r]]
         routes, complete, union = self.candidates(self.req_a[r], self.req_b[r])
-        self.pools.advance(union, t)
         self.attempts[r] += 1
-        chosen = self._pick(routes, bits, reserve)
+        chosen = self._pick(routes, bits, reserve, t)
         parts = [(chosen, bits)] if chosen is not None else None
         if parts is None and not complete:
             self.pools.advance(self.everything, t)
@@ -330,6 +333,7 @@ class Simulation:
             route = self._route(*found) if found is not None else None
             parts = [(route, bits)] if route is not None else None
         if parts is None and self.network.multipath and len(routes) > 1:
+            self.pools.advance(union, t)
             parts = self._split(routes, bits, reserve)
         if parts is None:
             return False
@@ -353,7 +357,7 @@ class Simulation:
                 self.pools.add(np.array([k]), np.array([m]))
                 self.relay_log.append((t, k, m, r))
                 self._refresh_extra((ja, jb))
-        self.pools.consume(route.idx, bits)
+        self.pools.consume(route.idx, bits, None, route.minimum, route.threshold)
 
     def _refresh_extra(self, stores):
         for j in stores:
@@ -373,6 +377,10 @@ class Simulation:
     def _serve(self, due: list, t: float):
         """Serve the requests due at ``t``: by class, then oldest first."""
         due.sort(key=lambda r: (self.req_prio[r], r))
+        if 16 * len(due) >= self.n:
+            # Many requests at once (hourly demands): one pass over every pool is cheaper
+            # than one per route; exact either way (pools only gain key between looks).
+            self.pools.advance(self.everything, t)
         for r in due:
             first = self.attempts[r] == 0
             if self._attempt(r, t):
@@ -498,9 +506,12 @@ class Simulation:
         """The run's tables (call after :meth:`run_until` the span's end)."""
         return NetworkResults(self.network, self.start, self.span_s, self._links_table(), self._pools_table(),
                               self._requests_table(), self._passes_table(), self._stores_table(),
-                              [etsi_status(self.pools, k, self.links.at[k, "a"], self.links.at[k, "b"]) | {"link": self.links.at[k, "link"]}
-                               for k in range(self.n)],
+                              self._status(),
                               service=self._service_table(), outages=self._outages_table(), relays=self._relays_table())
+
+    def _status(self) -> list:
+        a, b, name = (self.links[c].tolist() for c in ("a", "b", "link"))
+        return [etsi_status(self.pools, k, a[k], b[k]) | {"link": name[k]} for k in range(self.n)]
 
     def _requests_table(self) -> pd.DataFrame:
         net = self.network

@@ -255,7 +255,7 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
         if key not in rate_cache:
             rate_cache[key] = fibre_key(system, length)
         fk = rate_cache[key]
-        pool = build_block(PoolSettings, {}, {**vars(base_pool), **(fl.pool or {})}, f"{w}.pool")
+        pool = build_block(PoolSettings, {}, {**vars(base_pool), **fl.pool}, f"{w}.pool") if fl.pool else base_pool
         idx = len(links)
         links.append({
             "link": f"{fl.a}~{fl.b}", "a": fl.a, "b": fl.b, "kind": "fibre", "system": name, "count": fl.count,
