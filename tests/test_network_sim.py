@@ -259,6 +259,13 @@ def test_a_station_outage_flies_no_pass_and_the_pools_carry_the_satellite_pair()
     assert (r.loc[r["t_s"] < 1000, "status"] == "failed").all()
     assert (r.loc[r["t_s"] >= 1000, "status"] == "served").all()  # initial 10 Mbit in every pool
     assert set(res.outages["links"].iat[0].split("; ")) == {"ub~SB", "SA~SB", "SB~SC"}
+    # effect: no_key (the telescope is down, the ground links work): still no pass over SB,
+    # but the pools hold 10 Mbit on every hop and carry the pair through the whole window.
+    net.outages[0] = type(net.outages[0])(node="SB", windows_s=[(0, 1000)], effect="no_key")
+    res = simulate(net, passes, START, 2000.0)
+    assert res.passes.set_index("station").at["SB", "rule"] == "station down"
+    assert (res.requests["status"] == "served").all()
+    assert res.outages["carried_through"].all() and (res.outages["carried_s"] == 1000.0).all()
 
 
 def test_mtbf_mttr_outages_are_seeded_and_have_the_stated_means():
@@ -295,6 +302,7 @@ def outage_networks(draw):
             outages.append({**kind, "windows_s": [[s, s + draw(st.floats(1, 10000))]]})
         else:
             outages.append({**kind, "mtbf_s": draw(st.floats(600, 20000)), "mttr_s": draw(st.floats(60, 5000))})
+        outages[-1]["effect"] = draw(st.sampled_from(["cut", "no_key"]))
     demands = [{"a": a, "b": b, "kind": "constant", "rate_bps": draw(st.floats(10, 1e5)), "every_s": draw(st.floats(120, 3600)),
                 "timeout_s": draw(st.floats(0, 3600)), "priority": draw(st.integers(0, 2))}
                for a, b in (("u0", "u1"), ("u2", "u0"), ("u1", "u2"))]
@@ -323,7 +331,7 @@ def test_no_key_crosses_a_link_while_it_is_down(spec):
             hops = path.split(">")
             for a, b in zip(hops[:-1], hops[1:]):
                 k = net.graph[a][b]["link"]
-                w = windows[windows["link"] == k]
+                w = windows[(windows["link"] == k) & windows["cut"]]
                 assert not ((w["start_s"] <= t) & (t < w["end_s"])).any(), (down[k], t)
     links = res.links
     initial = np.array([p.initial_bits for p in net.pools])
@@ -371,3 +379,50 @@ def test_candidate_routes_are_the_k_shortest_simple_paths_of_networkx():
     length = lambda p: sum(net.graph[a][b]["length_km"] for a, b in zip(p[:-1], p[1:]))  # noqa: E731
     assert [length(r.path.split(">")) for r in routes] == [length(p) for p in expect]
     assert not complete and all("uc" not in r.path for r in routes)
+
+
+# --- schedule for the relay ----------------------------------------------------------------------
+
+def _sched_passes(rows):
+    """Pass rows (station, start_s, end_s, key_bits) as the contention stage reads them."""
+    p = _passes(rows)
+    p["clear"] = True
+    return p
+
+
+def test_relay_rule_flies_the_pass_the_relay_can_use():
+    """A's 5 Mbit pass and B's 3 Mbit pass overlap (one terminal).  Greedy by key flies A's:
+    A then holds 15 Mbit, B 1 Mbit, and the relay can use 1 Mbit.  The relay rule flies B's:
+    10 and 4 Mbit, 4 Mbit for the relay (by hand)."""
+    from satqkd.schedule import schedule
+
+    p = _sched_passes([("SA", 0, 300, 10e6), ("SA", 5000, 5300, 5e6), ("SB", 5100, 5400, 3e6), ("SB", 9000, 9300, 1e6)])
+    greedy = schedule(p, "greedy")["scheduled"].tolist()
+    relay = schedule(p, "relay")["scheduled"].tolist()
+    assert greedy == [True, True, False, True] and relay == [True, False, True, True]
+    assert schedule(p, "relay", relay_pairs=[("SAT", "SA", "SB")])["scheduled"].tolist() == relay
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["SA", "SB"]), st.floats(0, 3000), st.floats(0, 1e7)), min_size=1, max_size=9))
+def test_relay_rule_is_the_best_schedule_by_brute_force(rows):
+    """Against every conflict-free subset of up to 9 passes (brute force): the relay rule's
+    min(key over SA, key over SB) is the largest there is."""
+    from satqkd.schedule import conflicts, schedule
+
+    p = _sched_passes([(s, t, t + 400, k) for s, t, k in rows])
+    pairs = conflicts(p)
+    bad = set(zip(pairs["i"], pairs["j"]))
+    key, sta = p["key_bits"].to_numpy(), p["station"].to_numpy()
+
+    def usable(sel):
+        return min(key[sel & (sta == "SA")].sum(), key[sel & (sta == "SB")].sum())
+
+    best = 0.0
+    for mask in itertools.product([False, True], repeat=len(p)):
+        sel = np.array(mask)
+        if not any(sel[i] and sel[j] for i, j in bad):
+            best = max(best, usable(sel))
+    got = schedule(p, "relay")["scheduled"].to_numpy(bool)
+    assert not any(got[i] and got[j] for i, j in bad)
+    assert usable(got) == pytest.approx(best, rel=1e-6, abs=1e-3)

@@ -9,25 +9,29 @@ exponentials of mean ``mtbf_s`` (mean time between failures, up) and
 the network's ``seed`` and the outage's position in the list (its own
 stream: adding an outage does not change the request times).
 
-A node that is down takes every link at it down; a ground station that is
-down also flies no pass whose usable window overlaps the outage.  While a
-link is down:
+Two effects (``effect``):
 
-* **no key crosses it**: no route through it serves a request, and a
-  satellite link relays nothing;
-* a fibre link generates no key: the finite-key block under way when it
-  went down is lost, and blocks start again when it comes back up
-  (:meth:`~satqkd.network.pools.Pools.pause`);
-* its pool keeps what it holds (the key is stored at both ends).
+* ``cut`` (default) -- the link is **down**: no key crosses it (no route
+  through it serves a request, a satellite link relays nothing) and it
+  generates none; a fibre cut, a relay site lost;
+* ``no_key`` -- the QKD equipment is down but the classical channel works:
+  the link generates no key, and what its pool holds can still be used
+  (the pools carry the users through); a station whose telescope is down.
+
+Either way a fibre link's finite-key block under way is lost, and blocks
+start again when the outage ends (:meth:`~satqkd.network.pools.Pools.pause`);
+its pool keeps what it holds.  A node's outage applies to every link at it;
+a ground station under either effect also flies no pass whose usable window
+overlaps the outage.
 
 :func:`down_windows` turns the specs into one table of windows per link
-(``link``, ``start_s``, ``end_s``, ``outage``); overlapping windows of a
-link simply overlap (the link is up again when the last one ends).
+(``link``, ``start_s``, ``end_s``, ``outage``, ``cut``); overlapping windows
+of a link simply overlap (the link is up again when the last one ends).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,6 +53,7 @@ class OutageSpec(BaseModel):
     mtbf_s: Positive | None = None
     mttr_s: Positive | None = None
     name: str | None = None
+    effect: Literal["cut", "no_key"] = "cut"
 
     @model_validator(mode="after")
     def _one_of_each(self):
@@ -86,7 +91,8 @@ class OutageSpec(BaseModel):
 
 
 def down_windows(outages: list[OutageSpec], links: pd.DataFrame, span_s: float, seed: int) -> pd.DataFrame:
-    """Every outage window per link: ``outage`` (label), ``link`` (index), ``start_s``, ``end_s``.
+    """Every outage window per link: ``outage`` (label), ``link`` (index), ``start_s``, ``end_s``,
+    ``cut`` (True: nothing crosses; False: no key generated).
 
     ``links`` is the network's links table (``link``, ``a``, ``b``); names
     were checked when the network was built."""
@@ -102,8 +108,10 @@ def down_windows(outages: list[OutageSpec], links: pd.DataFrame, span_s: float, 
             ks = np.flatnonzero((a == o.node) | (b == o.node)).tolist()
         for k in ks:
             for s, e in w:
-                rows.append({"outage": o.label(i), "link": int(k), "start_s": float(s), "end_s": float(e)})
+                rows.append({"outage": o.label(i), "link": int(k), "start_s": float(s), "end_s": float(e),
+                             "cut": o.effect == "cut"})
     if not rows:
         return pd.DataFrame({"outage": pd.Series(dtype=object), "link": pd.Series(dtype=int),
-                             "start_s": pd.Series(dtype=float), "end_s": pd.Series(dtype=float)})
+                             "start_s": pd.Series(dtype=float), "end_s": pd.Series(dtype=float),
+                             "cut": pd.Series(dtype=bool)})
     return pd.DataFrame(rows)

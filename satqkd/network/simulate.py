@@ -151,8 +151,10 @@ class Simulation:
     def _init_outages(self):
         net = self.network
         self.down = down_windows(net.outages, self.links, self.span_s, net.seed)
-        self.down_count = np.zeros(self.n, dtype=np.int64)
+        self.down_count = np.zeros(self.n, dtype=np.int64)  # open "cut" windows per link
+        self.dark_count = np.zeros(self.n, dtype=np.int64)  # open windows of either effect (no key made)
         self.up = np.ones(self.n, dtype=bool)
+        self.any_down = False
         # Stations down: windows per node (their passes fly no key).
         self.node_down = {}
         for i, o in enumerate(net.outages):
@@ -271,7 +273,7 @@ class Simulation:
         return lv
 
     def _open(self, route: _Route) -> bool:
-        return not self.down_count.any() or bool(self.up[route.idx].all())
+        return not self.any_down or bool(self.up[route.idx].all())
 
     def _pick(self, routes, bits: float, reserve: float, t: float):
         """The first route that stays ready after ``bits``, else the first that stays above its floor.
@@ -293,6 +295,10 @@ class Simulation:
 
     def _split(self, routes, bits: float, reserve: float):
         """Parts ``[(route, bits)]`` over the candidates that add up to ``bits``, or None."""
+        open_routes = [rt for rt in routes if self._open(rt)]
+        free = [float((self._levels(rt) - rt.minimum).min()) - reserve for rt in open_routes]
+        if sum(max(f, 0.0) for f in free) < bits:
+            return None  # even without shared links the candidates cannot cover it
         taken: dict = {}
         used_stores: set = set()
         parts, remaining = [], bits
@@ -396,18 +402,23 @@ class Simulation:
         self._refresh_extra((j,))
 
     def _outage(self, rows: list, t: float):
-        """Windows begin (+) or end (-) at ``t``: links going down stop, coming up restart."""
-        before = self.down_count > 0
-        links = self.down["link"].to_numpy()
+        """Windows begin (+) or end (-) at ``t``: links going dark stop making key, coming
+        back restart; links under a cut close to traffic."""
+        before = self.dark_count > 0
+        links, cut = self.down["link"].to_numpy(), self.down["cut"].to_numpy(bool)
         for p in rows:
-            self.down_count[links[abs(p) - 1]] += 1 if p > 0 else -1
-        after = self.down_count > 0
-        went_down, came_up = np.flatnonzero(after & ~before), np.flatnonzero(before & ~after)
-        if went_down.size:
-            self.pools.pause(went_down, t)
-        if came_up.size:
-            self.pools.resume(came_up, t)
-        self.up = ~after
+            step = 1 if p > 0 else -1
+            self.dark_count[links[abs(p) - 1]] += step
+            if cut[abs(p) - 1]:
+                self.down_count[links[abs(p) - 1]] += step
+        after = self.dark_count > 0
+        went_dark, came_back = np.flatnonzero(after & ~before), np.flatnonzero(before & ~after)
+        if went_dark.size:
+            self.pools.pause(went_dark, t)
+        if came_back.size:
+            self.pools.resume(came_back, t)
+        self.up = self.down_count == 0
+        self.any_down = not bool(self.up.all())
 
     def _snapshot(self, s: int, t: float):
         self.pools.advance(self.everything, t)
