@@ -380,7 +380,8 @@ def network(
         written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
     _warn(results.warnings)
     req = results.network.requests
-    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
+    shown = ("served", "waited", "failed") + (("refused",) if (req["status"] == "refused").any() else ()) + ("pending",)
+    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in shown)
     typer.echo(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
                f"{_plural(len(req), 'request', 'requests')} ({counts})")
     for _, row in results.network.capacity.iterrows():
