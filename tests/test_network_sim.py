@@ -426,3 +426,21 @@ def test_relay_rule_is_the_best_schedule_by_brute_force(rows):
     got = schedule(p, "relay")["scheduled"].to_numpy(bool)
     assert not any(got[i] and got[j] for i, j in bad)
     assert usable(got) == pytest.approx(best, rel=1e-6, abs=1e-3)
+
+
+# --- state at an instant -----------------------------------------------------------------------
+
+def test_pool_state_at_an_instant_is_the_snapshot_of_that_instant():
+    """Simulation.run_until(t) then pool_table() (for a key server at an instant) shows the
+    levels pools.csv records at t; the run then goes on to the same end as simulate()."""
+    net = _three_stations(sat_initial_bits=1e6, demands=[{"a": "ua", "b": "ub", "kind": "constant", "rate_bps": 100,
+                                                          "every_s": 600, "timeout_s": 3600}])
+    passes = _passes([("SA", 10, 100, 5e6), ("SB", 2000, 2100, 1e6)])
+    full = simulate(net, passes, START, 4 * 3600.0)
+    sim = Simulation(net, passes, START, 4 * 3600.0).run_until(7200.0)
+    now = sim.pool_table().set_index("link")["level_bits"]
+    snap = full.pools[full.pools["time_utc"] == "2021-05-20T02:00:00.000000Z"].set_index("pool")["level_bits"]
+    assert np.array_equal(now.to_numpy(), snap[now.index].to_numpy())
+    stores = sim.store_table().set_index("station")["level_bits"]
+    assert np.array_equal(stores.to_numpy(), snap[[f"SAT>{s}" for s in stores.index]].to_numpy())
+    pd.testing.assert_frame_equal(sim.run_until(4 * 3600.0).results().requests, full.requests)
