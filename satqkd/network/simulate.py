@@ -20,7 +20,9 @@ newer request).  A request is served on the route
 pool of the route.  A route through a satellite link is open if the ground
 pool plus what the on-board stores could relay covers the request; the
 relay is then commanded for exactly what the pool lacks
-(:mod:`satqkd.network.satellite`: on demand, first come first served).
+(:mod:`satqkd.network.satellite`: on demand, first come first served).  A
+candidate with two satellite hops on one station's store is dropped (the
+direct hop between their outer stations is shorter and counts the store once).
 
 **Reserves per class.**  ``priority_reserve_bits[c]`` (default 0) is kept in
 every pool for classes before ``c``: a request of class ``c`` may not take a
@@ -139,6 +141,7 @@ class Simulation:
         kinds = dict(zip(network.nodes["node"], network.nodes["kind"]))
         self.router = Router(network.graph, self.n, network.candidate_paths, kinds)
         self._routes: dict = {}
+        self._common: dict = {}
         self._init_outages()
         self._init_satellite(passes)
         self._init_requests()
@@ -262,7 +265,11 @@ class Simulation:
             paths, idxs, complete = self.router.candidates(a, b)
             routes = [r for r in (self._route(pth, x) for pth, x in zip(paths, idxs)) if r is not None]
             union = np.unique(np.concatenate(idxs)) if idxs else np.zeros(0, dtype=np.intp)
+            common = union
+            for rt in routes:
+                common = np.intersect1d(common, rt.idx)
             self._routes[(a, b)] = (routes, complete, union)
+            self._common[(a, b)] = common  # links on every candidate: a split cannot pass them by
         return self._routes[(a, b)]
 
     def _levels(self, route: _Route) -> np.ndarray:
@@ -293,8 +300,13 @@ class Simulation:
                     spare = route
         return spare
 
-    def _split(self, routes, bits: float, reserve: float):
+    def _split(self, routes, bits: float, reserve: float, common: np.ndarray):
         """Parts ``[(route, bits)]`` over the candidates that add up to ``bits``, or None."""
+        if common.size:
+            p = self.pools
+            free = np.minimum(p.level[common] + self.extra[common], p.capacity[common]) - p.minimum[common] - reserve
+            if free.min() < bits:
+                return None  # every part crosses these links: they cannot carry the request
         open_routes = [rt for rt in routes if self._open(rt)]
         free = [float((self._levels(rt) - rt.minimum).min()) - reserve for rt in open_routes]
         if sum(max(f, 0.0) for f in free) < bits:
@@ -340,7 +352,7 @@ class Simulation:
             parts = [(route, bits)] if route is not None else None
         if parts is None and self.network.multipath and len(routes) > 1:
             self.pools.advance(union, t)
-            parts = self._split(routes, bits, reserve)
+            parts = self._split(routes, bits, reserve, self._common[(self.req_a[r], self.req_b[r])])
         if parts is None:
             return False
         for route, part in parts:
