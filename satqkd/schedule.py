@@ -298,20 +298,22 @@ def schedule(passes: pd.DataFrame, rule: str = "greedy", *, station_repoint_s: f
         out["not_scheduled_reason"] = pd.Series(dtype=object)
         return out
     clear = out["clear"].to_numpy(bool) if "clear" in out else np.ones(n, bool)
+    # A station known to be down (column station_down, from the network's outages) flies nothing.
+    down = out["station_down"].to_numpy(bool) if "station_down" in out else np.zeros(n, bool)
     weights = out[key_column].fillna(0.0).to_numpy(float) if key_column in out else np.zeros(n)
     pairs = conflicts(out, station_repoint_s, satellite_repoint_s)
     if rule == "relay":
-        taken = relay(weights, pairs, clear, out["satellite"].to_numpy(object), out["station"].to_numpy(object),
+        taken = relay(weights, pairs, clear & ~down, out["satellite"].to_numpy(object), out["station"].to_numpy(object),
                       _relay_pairs(out) if relay_pairs is None else list(relay_pairs))
     else:
-        taken = (greedy if rule == "greedy" else optimal)(weights, pairs, clear)
-    reason = np.where(clear, "", "cloudy").astype(object)
+        taken = (greedy if rule == "greedy" else optimal)(weights, pairs, clear & ~down)
+    reason = np.where(clear, np.where(down, "station down", ""), "cloudy").astype(object)
     ids = out["pass_id"].to_numpy() if "pass_id" in out else np.arange(n)
     # Name a taken pass that blocks each clear pass left out (station first).
     for kind in ("satellite", "station"):
         sel = pairs[pairs["kind"] == kind]
         for a, b in ((sel["i"].to_numpy(int), sel["j"].to_numpy(int)), (sel["j"].to_numpy(int), sel["i"].to_numpy(int))):
-            hit = clear[a] & ~taken[a] & taken[b]
+            hit = clear[a] & ~down[a] & ~taken[a] & taken[b]
             for k, m in zip(a[hit], b[hit]):
                 reason[k] = f"{kind} busy (pass {ids[m]})"
     reason[taken] = ""

@@ -444,3 +444,18 @@ def test_pool_state_at_an_instant_is_the_snapshot_of_that_instant():
     stores = sim.store_table().set_index("station")["level_bits"]
     assert np.array_equal(stores.to_numpy(), snap[[f"SAT>{s}" for s in stores.index]].to_numpy())
     pd.testing.assert_frame_equal(sim.run_until(4 * 3600.0).results().requests, full.requests)
+
+
+def test_a_station_known_down_leaves_its_conflicts_free():
+    """Regression: the contention stage dropped a pass for a conflicting one over a station
+    the network then took down (neither flew).  With the outage known (column station_down,
+    set by the pipeline from network.outages), the other pass flies."""
+    from satqkd.network.outages import OutageSpec, station_down
+    from satqkd.schedule import schedule
+
+    p = _sched_passes([("SA", 100, 400, 5e6), ("SB", 380, 600, 9e6)])
+    assert schedule(p, "greedy")["scheduled"].tolist() == [False, True]
+    down = station_down([OutageSpec(node="SB", windows_s=[(0, 1000)])], p["station"], [100, 380], [400, 600], 2000.0, 0)
+    out = schedule(p.assign(station_down=down), "greedy")
+    assert out["scheduled"].tolist() == [True, False] and out["not_scheduled_reason"].tolist() == ["", "station down"]
+    assert schedule(p.assign(station_down=down), "relay")["scheduled"].tolist() == [True, False]

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["OutageSpec", "down_windows"]
+__all__ = ["OutageSpec", "down_windows", "station_down"]
 
 Positive = Annotated[float, Field(gt=0.0)]
 
@@ -115,3 +115,18 @@ def down_windows(outages: list[OutageSpec], links: pd.DataFrame, span_s: float, 
                              "start_s": pd.Series(dtype=float), "end_s": pd.Series(dtype=float),
                              "cut": pd.Series(dtype=bool)})
     return pd.DataFrame(rows)
+
+
+def station_down(outages: list[OutageSpec], stations, start_s, end_s, span_s: float, seed: int) -> np.ndarray:
+    """Per pass (its station and usable window, seconds after the start): True if a
+    node outage of its station overlaps the window (the pass flies no key)."""
+    stations = np.asarray(stations, dtype=object)
+    start_s, end_s = np.asarray(start_s, dtype=float), np.asarray(end_s, dtype=float)
+    hit = np.zeros(stations.size, dtype=bool)
+    for i, o in enumerate(outages):
+        if o.node is None:
+            continue
+        at = stations == o.node
+        for ws, we in o.windows(span_s, seed, i):
+            hit |= at & (start_s < we) & (end_s >= ws)
+    return hit

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from .demand import make_requests
-from .outages import down_windows
+from .outages import down_windows, station_down
 from .pools import STATES, Pools, etsi_status
 from .routing import Router
 from .satellite import SatelliteStores, schedule_passes
@@ -180,13 +180,7 @@ class Simulation:
         self.extra = np.zeros(self.n)  # what the stores could relay now, per satellite link
         sched = schedule_passes(passes, net.satellites, self.start)
         if len(sched) and self.node_down:
-            hit = np.zeros(len(sched), dtype=bool)
-            for node, parts in self.node_down.items():
-                w = np.concatenate(parts)
-                at = (sched["station"] == node).to_numpy()
-                s, e = sched["start_s"].to_numpy(), sched["end_s"].to_numpy()
-                for ws, we in w:
-                    hit |= at & (s < we) & (e >= ws)
+            hit = station_down(net.outages, sched["station"], sched["start_s"], sched["end_s"], self.span_s, net.seed)
             sched["rule"] = np.where(hit & sched["served"].astype(bool), "station down", sched["rule"])
             sched["served"] = sched["served"].astype(bool) & ~hit
         self.sched = sched
