@@ -40,14 +40,21 @@ def main(argv=None):
     sc.end = sc.start.ts.tt_jd(sc.start.tt + args.days)
     sc.allow_stale_elements = True  # one element set for a year: the comparison, not the dates, matters
     network, sc.network = sc.network, None
+    start = pd.Timestamp(sc.start.utc_datetime())
+    span_s = args.days * 86400.0
     if args.passes:
         passes = pd.read_csv(args.passes, parse_dates=["usable_start_utc", "usable_end_utc"])
     else:
         passes = run_pipeline(sc).passes
     passes = passes.drop(columns=[c for c in ("scheduled", "not_scheduled_reason") if c in passes])
-    start = pd.Timestamp(sc.start.utc_datetime())
-    span_s = args.days * 86400.0
     pairs = [(sl.satellite, *sl.stations) for sl in network.satellites]
+    if network.outages:  # stations the network takes down fly nothing, under either rule
+        from satqkd.network.outages import station_down
+        from satqkd.network.satellite import seconds_since
+
+        passes = passes.assign(station_down=station_down(
+            network.outages, passes["station"], seconds_since(passes["usable_start_utc"], start),
+            seconds_since(passes["usable_end_utc"], start), span_s, network.seed))
     out = {"days": args.days, "passes": int(len(passes))}
     for rule in ("greedy", "relay"):
         sched = schedule(passes, rule, relay_pairs=pairs)
