@@ -596,11 +596,12 @@ def network(
         written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
     _warn(results.warnings)
     req = results.network.requests
-    counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
+    shown = ("served", "waited", "failed") + (("refused",) if (req["status"] == "refused").any() else ()) + ("pending",)
+    counts = ", ".join(f"{(req['status'] == s).sum():,} {s}" for s in shown)
     from .units import format_bits
 
     _say(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
-         f"{_plural(len(req), 'request', 'requests')} ({counts})")
+         f"{len(req):,} {'request' if len(req) == 1 else 'requests'} ({counts})")
     for _, row in results.network.capacity.iterrows():
         _say(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
              f"{format_bits(row['capacity_bits_per_day'])}/day, limited by {row['bottleneck']}")

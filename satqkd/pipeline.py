@@ -318,6 +318,16 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
 
     passes, seconds, notes = assemble(parts)
     passes = weatherlib.weather_stage(scenario, passes, enabled=weather, seed=seed)
+    if scenario.network is not None and scenario.network.outages and len(passes):
+        # Stations the network takes down fly nothing: the schedule must know before it chooses.
+        from .network.outages import station_down
+        from .network.satellite import seconds_since
+
+        t0 = pd.Timestamp(scenario.start.utc_datetime())
+        span_s = (scenario.end.tt - scenario.start.tt) * 86400.0
+        passes = passes.assign(station_down=station_down(
+            scenario.network.outages, passes["station"], seconds_since(passes["usable_start_utc"], t0),
+            seconds_since(passes["usable_end_utc"], t0), span_s, scenario.network.seed))
     passes = schedule.schedule_stage(scenario, passes)
     results = Results(scenario, passes, seconds, notes)
     if scenario.dual_downlinks:

@@ -19,6 +19,16 @@ some cannot be served.
   program with :func:`scipy.optimize.milp`, one connected group of
   conflicting passes at a time (groups are small: a few passes that overlap
   in time; :data:`MAX_OPTIMAL_GROUP` bounds them).
+* :func:`relay` -- the assignment that maximises the key the satellite
+  relay can use (``rule: relay``): a station's key with the satellite is
+  worth something only when another station of a satellite link has key to
+  pair it with (the XOR relay gives the smaller of two stores).  A 0/1
+  integer program over the conflicting passes with one continuous variable
+  per relayed station pair ``f_ab``: maximise ``sum f_ab`` subject to
+  ``sum_b f_ab <= K_a`` (each station's flown key, shared by all its pairs)
+  and the conflicts, with the raw key as a tie-break (weight 1e-6); passes
+  free of conflicts are always flown.  Over a long span it favours the
+  station with less key (Xinglong against Nanshan in ``china-network``).
 * :func:`schedule` -- the passes table with ``scheduled`` and
   ``not_scheduled_reason`` ("cloudy", "station busy (pass 12)", "satellite
   busy (pass 12)"); :func:`schedule_stage` applies a scenario's settings;
@@ -44,7 +54,7 @@ from pydantic import ConfigDict, Field
 
 from .errors import SatqkdError
 
-__all__ = ["ScheduleSettings", "conflicts", "greedy", "optimal", "schedule", "schedule_stage",
+__all__ = ["ScheduleSettings", "conflicts", "greedy", "optimal", "relay", "schedule", "schedule_stage",
            "lost_to_conflicts", "key_summary", "weather_years", "greedy_many", "MAX_OPTIMAL_GROUP"]
 
 MAX_OPTIMAL_GROUP = 2000  # passes in one group of conflicts the exact solver accepts
@@ -56,7 +66,7 @@ class ScheduleSettings:
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    rule: Literal["greedy", "optimal"] = "greedy"
+    rule: Literal["greedy", "optimal", "relay"] = "greedy"
     station_repoint_s: Annotated[float, Field(ge=0.0)] = 60.0
     satellite_repoint_s: Annotated[float, Field(ge=0.0)] = 60.0
 
@@ -205,15 +215,87 @@ def optimal(weights, pairs: pd.DataFrame, allowed=None) -> np.ndarray:
     return taken
 
 
+def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs) -> np.ndarray:
+    """The set of passes that maximises the key the satellite relay can use.
+
+    ``satellite``, ``station``: per pass; ``relay_pairs``: the
+    ``(satellite, station_a, station_b)`` pairs a relay may join (the
+    satellite links).  See the module docstring for the program; solved by
+    :func:`scipy.optimize.milp` (HiGHS).  Returns a boolean per pass."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    w = np.maximum(np.asarray(weights, float), 0.0)
+    n = w.size
+    allowed = np.ones(n, bool) if allowed is None else np.asarray(allowed, bool)
+    sat, sta = np.asarray(satellite, object), np.asarray(station, object)
+    ok = pairs[allowed[pairs["i"].to_numpy(int)] & allowed[pairs["j"].to_numpy(int)]]
+    i, j = ok["i"].to_numpy(int), ok["j"].to_numpy(int)
+    involved = np.unique(np.r_[i, j])
+    m, q = involved.size, len(relay_pairs)
+    taken = allowed.copy()
+    if m == 0:
+        return taken
+    taken[involved] = False
+    col = {p: k for k, p in enumerate(involved)}
+    scale = max(float(w.max()), 1.0)
+    rows, cols, vals, upper = [], [], [], []
+    for r, (a, b) in enumerate(zip(i, j)):  # x_i + x_j <= 1
+        rows += [r, r]
+        cols += [col[a], col[b]]
+        vals += [1.0, 1.0]
+        upper.append(1.0)
+    r = len(upper)
+    ends = sorted({(s, x) for s, a, b in relay_pairs for x in (a, b)})
+    for s, x in ends:  # sum of the station's pairs' f - its conflicting passes' key <= its other key
+        at = (sat == s) & (sta == x) & allowed
+        fixed = float(w[at & taken].sum()) / scale
+        for k, (ps, pa, pb) in enumerate(relay_pairs):
+            if ps == s and x in (pa, pb):
+                rows.append(r)
+                cols.append(m + k)
+                vals.append(1.0)
+        for p in np.flatnonzero(at[involved]):
+            rows.append(r)
+            cols.append(int(p))
+            vals.append(-w[involved[p]] / scale)
+        upper.append(fixed)
+        r += 1
+    a_mat = coo_matrix((vals, (rows, cols)), shape=(r, m + q))
+    c = -np.r_[1e-6 * w[involved] / scale, np.ones(q)]
+    res = milp(c, constraints=LinearConstraint(a_mat, -np.inf, np.asarray(upper)),
+               integrality=np.r_[np.ones(m), np.zeros(q)], bounds=Bounds(0, np.r_[np.ones(m), np.full(q, np.inf)]),
+               options={"mip_rel_gap": 1e-9, "time_limit": 120.0})
+    if res.x is None:
+        raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({res.message}); use rule: optimal")
+    taken[involved] = res.x[:m] > 0.5
+    neighbours = _neighbours(n, ok)  # maximal: add what is still free (zero-key passes)
+    for k in np.flatnonzero(allowed & ~taken):
+        if not taken[neighbours[k]].any():
+            taken[k] = True
+    return taken
+
+
+def _relay_pairs(passes: pd.DataFrame) -> list:
+    """Every pair of stations per satellite in the table (when no network names them)."""
+    out = []
+    for s in pd.unique(passes["satellite"]):
+        st = sorted(pd.unique(passes.loc[passes["satellite"] == s, "station"]))
+        out += [(s, a, b) for k, a in enumerate(st) for b in st[k + 1:]]
+    return out
+
+
 def schedule(passes: pd.DataFrame, rule: str = "greedy", *, station_repoint_s: float = 60.0,
-             satellite_repoint_s: float = 60.0, key_column: str = "key_bits") -> pd.DataFrame:
+             satellite_repoint_s: float = 60.0, key_column: str = "key_bits", relay_pairs=None) -> pd.DataFrame:
     """The passes table with ``scheduled`` (bool) and ``not_scheduled_reason``.
 
     Only clear passes (column ``clear``, all if absent) are candidates; the
-    weight of a pass is its ``key_column``.
+    weight of a pass is its ``key_column``.  ``relay_pairs`` (rule
+    ``relay``): the ``(satellite, station_a, station_b)`` pairs of the
+    satellite links; default, every pair of stations of each satellite.
     """
-    if rule not in ("greedy", "optimal"):
-        raise SatqkdError(f"schedule.rule: expected greedy or optimal, got {rule!r}")
+    if rule not in ("greedy", "optimal", "relay"):
+        raise SatqkdError(f"schedule.rule: expected greedy, optimal or relay, got {rule!r}")
     out = passes.copy()
     n = len(out)
     if n == 0:
@@ -221,16 +303,22 @@ def schedule(passes: pd.DataFrame, rule: str = "greedy", *, station_repoint_s: f
         out["not_scheduled_reason"] = pd.Series(dtype=object)
         return out
     clear = out["clear"].to_numpy(bool) if "clear" in out else np.ones(n, bool)
+    # A station known to be down (column station_down, from the network's outages) flies nothing.
+    down = out["station_down"].to_numpy(bool) if "station_down" in out else np.zeros(n, bool)
     weights = out[key_column].fillna(0.0).to_numpy(float) if key_column in out else np.zeros(n)
     pairs = conflicts(out, station_repoint_s, satellite_repoint_s)
-    taken = (greedy if rule == "greedy" else optimal)(weights, pairs, clear)
-    reason = np.where(clear, "", "cloudy").astype(object)
+    if rule == "relay":
+        taken = relay(weights, pairs, clear & ~down, out["satellite"].to_numpy(object), out["station"].to_numpy(object),
+                      _relay_pairs(out) if relay_pairs is None else list(relay_pairs))
+    else:
+        taken = (greedy if rule == "greedy" else optimal)(weights, pairs, clear & ~down)
+    reason = np.where(clear, np.where(down, "station down", ""), "cloudy").astype(object)
     ids = out["pass_id"].to_numpy() if "pass_id" in out else np.arange(n)
     # Name a taken pass that blocks each clear pass left out (station first).
     for kind in ("satellite", "station"):
         sel = pairs[pairs["kind"] == kind]
         for a, b in ((sel["i"].to_numpy(int), sel["j"].to_numpy(int)), (sel["j"].to_numpy(int), sel["i"].to_numpy(int))):
-            hit = clear[a] & ~taken[a] & taken[b]
+            hit = clear[a] & ~down[a] & ~taken[a] & taken[b]
             for k, m in zip(a[hit], b[hit]):
                 reason[k] = f"{kind} busy (pass {ids[m]})"
     reason[taken] = ""
@@ -251,7 +339,10 @@ def lost_to_conflicts(passes: pd.DataFrame, key_column: str = "key_bits") -> flo
 def schedule_stage(scenario, passes: pd.DataFrame) -> pd.DataFrame:
     """:func:`schedule` with the scenario's ``schedule:`` settings (defaults if none)."""
     s = getattr(scenario, "schedule", None) or ScheduleSettings()
-    return schedule(passes, s.rule, station_repoint_s=s.station_repoint_s, satellite_repoint_s=s.satellite_repoint_s)
+    network = getattr(scenario, "network", None)
+    pairs = [(sl.satellite, *sl.stations) for sl in network.satellites] if network is not None and network.satellites else None
+    return schedule(passes, s.rule, station_repoint_s=s.station_repoint_s, satellite_repoint_s=s.satellite_repoint_s,
+                    relay_pairs=pairs)
 
 
 def key_summary(passes: pd.DataFrame, key_column: str = "key_bits") -> dict:

@@ -18,7 +18,12 @@ and satellite links; the passes of the key stage feed the satellite links.
   pair source, no trusted node) and the comparison with the trusted relay;
 * :mod:`~satqkd.network.demand` -- user demands turned into requests;
 * :mod:`~satqkd.network.routing` -- key-aware routes over trusted relays;
-* :mod:`~satqkd.network.simulate` -- the event-driven simulation;
+* :mod:`~satqkd.network.outages` -- links and nodes down (windows or
+  MTBF/MTTR), cut or without new key;
+* :mod:`~satqkd.network.simulate` -- the event-driven simulation (order of
+  service, priorities, admission, multipath, relay on demand);
+  :class:`~satqkd.network.simulate.Simulation` keeps its pools readable at
+  any instant;
 * :mod:`~satqkd.network.capacity` -- end-to-end key per day (max-flow) and
   bottleneck links;
 * :mod:`~satqkd.network.report` -- tables and the offline HTML report.
@@ -33,12 +38,12 @@ import pandas as pd
 from .capacity import capacity_table, pair_capacity
 from .fibre import FIBRE_PRESETS, FibreSystem, fibre_key
 from .pools import PoolSettings, Pools, etsi_status
-from .simulate import NetworkResults, simulate
+from .simulate import NetworkResults, Simulation, simulate
 from .topology import Network, NetworkSpec, build_network
 
 __all__ = [
     "NetworkSpec", "Network", "build_network", "FibreSystem", "FIBRE_PRESETS", "fibre_key", "PoolSettings",
-    "Pools", "etsi_status", "NetworkResults", "simulate", "capacity_table", "pair_capacity", "run_network",
+    "Pools", "etsi_status", "NetworkResults", "Simulation", "simulate", "capacity_table", "pair_capacity", "run_network",
     "default_pairs",
 ]
 

@@ -20,6 +20,10 @@ requests are exponential with mean ``every_s``, drawn from the network's
 route can serve waits, retried every ``network.retry_every_s``, until
 ``timeout_s``; then it fails.  :func:`make_requests` returns the table of
 all requests, ordered by time.
+
+``priority`` is the demand's class (0, the default, is served first; see
+:mod:`satqkd.network.simulate`), and :attr:`DemandSpec.rate_bps_mean` the
+long-run rate admission control checks against the route.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class DemandSpec(BaseModel):
     poisson: bool = False
     times_s: list[NonNegative] | None = None
     name: str | None = None
+    priority: Annotated[int, Field(ge=0, le=9)] = 0
 
     @model_validator(mode="after")
     def _rate(self):
@@ -77,6 +82,11 @@ class DemandSpec(BaseModel):
             return rate * (self.duration_s if self.duration_s is not None else 120.0)
         return rate * self.every_s
 
+    @property
+    def rate_bps_mean(self) -> float:
+        """Long-run key rate the demand asks for: bits per request / interval."""
+        return self.bits_per_request / self.every_s
+
     def label(self, i: int) -> str:
         return self.name or f"{self.a}~{self.b}#{i}"
 
@@ -85,7 +95,7 @@ def make_requests(demands: list[DemandSpec], span_s: float, seed: int = 0) -> pd
     """Every request of every demand within ``[0, span_s)``, sorted by time (stable).
 
     Columns: ``request`` (0..n-1), ``demand`` (index), ``a``, ``b``,
-    ``t_s`` (seconds after the start), ``bits``, ``timeout_s``.
+    ``t_s`` (seconds after the start), ``bits``, ``timeout_s``, ``priority``.
     """
     rng = np.random.default_rng(seed)
     parts = []
@@ -104,11 +114,11 @@ def make_requests(demands: list[DemandSpec], span_s: float, seed: int = 0) -> pd
             t = d.start_s + d.every_s * np.arange(max(int(np.ceil((end - d.start_s) / d.every_s)), 0))
             t = t[t < end]
         parts.append(pd.DataFrame({"demand": i, "a": d.a, "b": d.b, "t_s": t, "bits": d.bits_per_request,
-                                   "timeout_s": d.timeout_s}))
+                                   "timeout_s": d.timeout_s, "priority": d.priority}))
     if not parts:
         return pd.DataFrame({"request": pd.Series(dtype=int), "demand": pd.Series(dtype=int), "a": pd.Series(dtype=str),
                              "b": pd.Series(dtype=str), "t_s": pd.Series(dtype=float), "bits": pd.Series(dtype=float),
-                             "timeout_s": pd.Series(dtype=float)})
+                             "timeout_s": pd.Series(dtype=float), "priority": pd.Series(dtype=int)})
     out = pd.concat(parts, ignore_index=True).sort_values(["t_s", "demand"], kind="stable").reset_index(drop=True)
     out.insert(0, "request", np.arange(len(out)))
     return out

@@ -85,6 +85,7 @@ class Pools:
     level is brought up to date lazily (:meth:`advance`) whenever a pool is
     looked at; this is exact, because between two looks a pool only gains
     key, and clipping at capacity once equals clipping after every block.
+    A link that goes down stops its blocks (:meth:`pause`, :meth:`resume`).
     """
 
     def __init__(self, settings: list[PoolSettings], block_bits, block_s):
@@ -98,7 +99,10 @@ class Pools:
         bs = np.asarray(block_s, dtype=float)
         self.steady = np.isfinite(bs) & (self.block_bits > 0)
         self.block_s = np.where(self.steady, bs, 1.0)
-        self.blocks_done = np.zeros(len(settings), dtype=np.int64)
+        self.blocks_done = np.zeros(len(settings))  # whole blocks since origin_s (exact in float)
+        self.origin_s = np.zeros(len(settings))  # time the current run of blocks started
+        self.running = np.ones(len(settings), dtype=bool)  # False while the link is down
+        self.next_s = np.where(self.steady, self.block_s, np.inf)  # when the next block closes
         self.generated = np.zeros(len(settings))
         self.consumed = np.zeros(len(settings))
         self.discarded = np.zeros(len(settings))
@@ -107,31 +111,49 @@ class Pools:
     def __len__(self):
         return self.level.size
 
-    def _set(self, idx, new):
-        """Set levels and move the states (hysteresis between minimum and threshold)."""
-        old = self.level[idx]
-        st = self.state[idx]
-        mid = np.where(new > old, CHARGING, np.where(new < old, WARNING, st))
-        mid = np.where(st == EMPTY, CHARGING, np.where((st == READY) & (new < old), WARNING, mid))
-        self.state[idx] = np.where(new <= self.minimum[idx], EMPTY, np.where(new >= self.threshold[idx], READY, mid))
-        self.level[idx] = new
-
     def add(self, idx, bits):
-        """Add ``bits`` of new key to pools ``idx``; overflow beyond capacity is discarded."""
+        """Add ``bits`` (>= 0) of new key to pools ``idx`` (distinct); overflow beyond capacity is discarded.
+
+        A level that rises ends charging, ready (at or above the threshold)
+        or empty (still at or below the minimum); one that stays keeps its state."""
         bits = np.asarray(bits, dtype=float)
         self.generated[idx] += bits
-        total = self.level[idx] + bits
+        old = self.level[idx]
+        total = old + bits
         cap = self.capacity[idx]
-        self.discarded[idx] += np.maximum(total - cap, 0.0)
-        self._set(idx, np.minimum(total, cap))
+        if (total > cap).any():
+            self.discarded[idx] += np.maximum(total - cap, 0.0)
+            total = np.minimum(total, cap)
+        self.state[idx] = np.where(total <= self.minimum[idx], EMPTY,
+                                   np.where(total >= self.threshold[idx], READY, np.where(total > old, CHARGING, self.state[idx])))
+        self.level[idx] = total
 
     def advance(self, idx, t_s: float):
         """Bring pools ``idx`` up to time ``t_s``: add the fibre blocks closed since the last look."""
-        done = np.floor(t_s / self.block_s[idx]).astype(np.int64)
-        new = np.where(self.steady[idx], done - self.blocks_done[idx], 0)
-        if new.any():
-            self.blocks_done[idx] = np.where(self.steady[idx], done, self.blocks_done[idx])
-            self.add(idx, new * self.block_bits[idx])
+        # Only pools whose next block is due (with a margin: floor() below decides exactly).
+        due = idx[self.next_s[idx] <= t_s * (1.0 + 1e-12) + 1e-9]
+        if due.size == 0:
+            return
+        done = np.floor((t_s - self.origin_s[due]) / self.block_s[due])
+        new = done - self.blocks_done[due]
+        self.blocks_done[due] = done
+        self.next_s[due] = self.origin_s[due] + (done + 1.0) * self.block_s[due]
+        self.add(due, new * self.block_bits[due])
+
+    def pause(self, idx, t_s: float):
+        """Stop the fibre key of pools ``idx`` at ``t_s`` (their link went down).
+
+        Blocks closed by ``t_s`` are added; the block under way is lost."""
+        self.advance(idx, t_s)
+        self.running[idx] = False
+        self.next_s[idx] = np.inf
+
+    def resume(self, idx, t_s: float):
+        """Start the fibre key of pools ``idx`` again at ``t_s``: the first block closes ``block_s`` later."""
+        self.running[idx] = True
+        self.origin_s[idx] = t_s
+        self.blocks_done[idx] = 0.0
+        self.next_s[idx] = np.where(self.steady[idx], t_s + self.block_s[idx], np.inf)
 
     def can_serve(self, idx, bits: float):
         """True for each pool in ``idx`` that can give ``bits`` without going below its minimum."""

@@ -3,7 +3,8 @@
 :func:`network_files` renders every output of a :class:`NetworkResults` as
 ``{path: text}`` for :func:`satqkd.io.write_files` (all or nothing):
 ``pools.csv``, ``requests.csv``, ``links.csv``, ``capacity.csv``,
-``satellite-passes.csv``, ``status.json`` (ETSI GS QKD 014 status of every
+``satellite-passes.csv``, ``service.csv`` and ``outages.csv``
+(:mod:`satqkd.network.simulate`), ``status.json`` (ETSI GS QKD 014 status of every
 pool at the end) and ``network.html``.
 
 The HTML embeds plotly.js and draws the map as a plain longitude/latitude
@@ -28,7 +29,8 @@ from .outline import CHINA_OUTLINE
 
 __all__ = ["network_files", "render_network_report", "OUTPUT_NAMES"]
 
-OUTPUT_NAMES = ("pools.csv", "requests.csv", "links.csv", "capacity.csv", "satellite-passes.csv", "status.json", "network.html")
+OUTPUT_NAMES = ("pools.csv", "requests.csv", "links.csv", "capacity.csv", "satellite-passes.csv", "service.csv",
+                "outages.csv", "status.json", "network.html")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
@@ -187,6 +189,8 @@ def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", re
         out / "links.csv": render_table(res.links, out / "links.csv"),
         out / "capacity.csv": render_table(res.capacity, out / "capacity.csv"),
         out / "satellite-passes.csv": render_table(res.passes, out / "satellite-passes.csv"),
+        out / "service.csv": render_table(res.service, out / "service.csv"),
+        out / "outages.csv": render_table(res.outages, out / "outages.csv"),
         out / "status.json": json.dumps(res.status, indent=1) + "\n",
     }
     if report:

@@ -6,11 +6,18 @@ entry per (satellite, station), each with a capacity (its memory; key
 beyond it is discarded).  When the satellite holds key with two stations of
 a satellite link, a ground command makes it announce the XOR of the two
 keys: the stations then share key equal to the **smaller** of the two
-stores, and that much is consumed from **both** stores.  Here the command
-is issued at the end of every pass that adds key, for every pair of the
-link's stations in the order the scenario lists them, and the amount is
-further capped by the room in the pair's ground pool (key is not relayed
-only to be thrown away).
+stores, and that much is consumed from **both** stores.
+
+**On demand.**  The command is issued when a request needs key across the
+satellite link (:mod:`satqkd.network.simulate`): a route through the link is
+open if the ground pool plus what the stores could relay covers the
+request, and the relay then releases exactly what the pool lacks, no more
+(key stays on board, where every pair of the station can still use it).
+**Policy for a station's on-board key shared by several pairs** (a
+satellite link over three or more stations): first come, first served, in
+the order requests are served (priority class, then age); no share is set
+aside per pair.  Within a store, key is used oldest pass first, so each
+pass's ``relayed_bits`` is the part of its key the relay used.
 
 **One quantum terminal.**  The satellite serves one station at a time and
 needs ``slew_s`` (60 s, the common scheduling assumption of
@@ -24,6 +31,8 @@ pass's key is multiplied by it.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 import pandas as pd
@@ -83,7 +92,11 @@ def schedule_passes(passes: pd.DataFrame, links, start: pd.Timestamp) -> pd.Data
 
 
 class SatelliteStores:
-    """On-board key stores, one per (satellite, station), with capacities."""
+    """On-board key stores, one per (satellite, station), with capacities.
+
+    Each store also remembers which pass its key came from (first in, first
+    out), so :attr:`used_by_pass` tells how much of each pass's key a relay
+    used."""
 
     def __init__(self, keys: list[tuple[str, str]], capacity_bits):
         self.keys = list(keys)
@@ -94,22 +107,42 @@ class SatelliteStores:
         self.generated = np.zeros(n)
         self.consumed = np.zeros(n)
         self.discarded = np.zeros(n)
+        self._fifo = [deque() for _ in range(n)]
+        self.used_by_pass: dict = {}
 
-    def add(self, j: int, bits: float):
+    def add(self, j: int, bits: float, pass_row=None):
         """Key of one pass; beyond the store's capacity it is discarded."""
         self.generated[j] += bits
         room = self.capacity[j] - self.level[j]
         kept = min(bits, room)
         self.discarded[j] += bits - kept
         self.level[j] += kept
+        if kept > 0:
+            self._fifo[j].append([pass_row, kept])
+
+    def _take(self, j: int, bits: float):
+        self.level[j] -= bits
+        self.consumed[j] += bits
+        fifo = self._fifo[j]
+        while bits > 0 and fifo:
+            head = fifo[0]
+            used = min(head[1], bits)
+            self.used_by_pass[head[0]] = self.used_by_pass.get(head[0], 0.0) + used
+            head[1] -= used
+            bits -= used
+            if head[1] <= 0:
+                fifo.popleft()
+
+    def relayable(self, ja: int, jb: int) -> float:
+        """What one XOR announcement between the two stores could give now."""
+        return min(self.level[ja], self.level[jb])
 
     def relay(self, ja: int, jb: int, room_bits: float) -> float:
         """XOR announcement: both stores give ``min(a, b, room)``; returns that amount."""
         m = max(min(self.level[ja], self.level[jb], room_bits), 0.0)
         if m > 0:
             for j in (ja, jb):
-                self.level[j] -= m
-                self.consumed[j] += m
+                self._take(j, m)
         return m
 
     def balance(self):

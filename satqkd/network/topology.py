@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import SatqkdError
 from .demand import DemandSpec
 from .fibre import FIBRE_PRESETS, FibreSystem, fibre_key, with_overrides
+from .outages import OutageSpec
 from .pools import PoolSettings
 
 __all__ = ["NodeSpec", "FibreLinkSpec", "SatelliteLinkSpec", "EntanglementLinkSpec", "NetworkSpec", "Network", "great_circle_km", "EARTH_RADIUS_KM"]
@@ -137,6 +138,11 @@ class NetworkSpec(_Strict):
     retry_every_s: Positive = 300.0
     record_every_s: Positive = 3600.0
     seed: int = 0
+    # Service (satqkd.network.simulate): split over candidates, admission, reserves per class, outages.
+    multipath: bool = True
+    admission: bool = False
+    priority_reserve_bits: list[NonNegative] = Field(default_factory=list)
+    outages: list[OutageSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self):
@@ -173,6 +179,10 @@ class Network:
     retry_every_s: float = 300.0
     record_every_s: float = 3600.0
     seed: int = 0
+    multipath: bool = True
+    admission: bool = False
+    priority_reserve_bits: list = field(default_factory=list)
+    outages: list = field(default_factory=list)
 
     @property
     def n_links(self) -> int:
@@ -290,7 +300,7 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
         if key not in rate_cache:
             rate_cache[key] = fibre_key(system, length)
         fk = rate_cache[key]
-        pool = build_block(PoolSettings, {}, {**vars(base_pool), **(fl.pool or {})}, f"{w}.pool")
+        pool = build_block(PoolSettings, {}, {**vars(base_pool), **fl.pool}, f"{w}.pool") if fl.pool else base_pool
         idx = len(links)
         links.append({
             "link": f"{fl.a}~{fl.b}", "a": fl.a, "b": fl.b, "kind": "fibre", "system": name, "count": fl.count,
@@ -347,5 +357,11 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
     for i, (a, b) in enumerate(spec.capacity_pairs):
         check_node(a, f"capacity_pairs[{i}][0]")
         check_node(b, f"capacity_pairs[{i}][1]")
+    for i, o in enumerate(spec.outages):
+        if o.node is not None:
+            check_node(o.node, f"outages[{i}].node")
+        elif len(o.link.split("~")) != 2 or not graph.has_edge(*o.link.split("~")):
+            raise SatqkdError(f"{where}.outages[{i}].link: unknown link {o.link!r}; expected A~B of two linked nodes")
     return Network(nodes, pd.DataFrame(links), pools, sats, graph, demands, list(spec.capacity_pairs),
-                   spec.candidate_paths, spec.retry_every_s, spec.record_every_s, spec.seed)
+                   spec.candidate_paths, spec.retry_every_s, spec.record_every_s, spec.seed, spec.multipath,
+                   spec.admission, list(spec.priority_reserve_bits), list(spec.outages))
