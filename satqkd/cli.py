@@ -383,11 +383,39 @@ def network(
     counts = ", ".join(f"{(req['status'] == s).sum()} {s}" for s in ("served", "waited", "failed", "pending"))
     typer.echo(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
                f"{_plural(len(req), 'request', 'requests')} ({counts})")
-    for _, row in results.network.capacity.iterrows():
-        typer.echo(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
-                   f"{row['capacity_bits_per_day'] / 1e6:,.2f} Mbit/day, limited by {row['bottleneck']}")
+    for line in _network_summary(results.network):
+        typer.echo(line)
     for path in written:
         typer.echo(f"  {path}")
+
+
+def _network_summary(res) -> list[str]:
+    """The network's answers, expected value first (with weather when the scenario has it),
+    clear sky labelled as the ceiling; one pair per two lines."""
+    from .network import default_pairs
+    from .network.report import format_bits
+
+    out = []
+    j = res.joint
+    cap = res.capacity
+    if j:
+        weather = cap["weather"].iat[0] if len(cap) else ""
+        bn = f"; shared bottleneck {j['bottleneck']}" if j["bottleneck"] else ""
+        out.append(f"  all demands at once ({weather}): {100 * j['share']:.0f} % of every demand expected "
+                   f"(P10-P90 {100 * j['share_p10']:.0f}-{100 * j['share_p90']:.0f} %; clear-sky ceiling "
+                   f"{100 * j['share_clear_sky']:.0f} %){bn}")
+    # The pairs the scenario lists (capacity_pairs, else the demand pairs); capacity.csv has every demand pair.
+    for _, row in cap.head(len(default_pairs(res.network))).iterrows():
+        out.append(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
+                   f"{format_bits(row['capacity_bits_per_day'])}/day alone expected (P10-P90 "
+                   f"{format_bits(row['capacity_p10_bits_per_day'])}-{format_bits(row['capacity_p90_bits_per_day'])}; "
+                   f"clear-sky ceiling {format_bits(row['capacity_clear_sky_bits_per_day'])}), limited by {row['bottleneck']}")
+        if row["demand_bits_per_day"] == row["demand_bits_per_day"]:  # a demand pair
+            out.append(f"      all demands at once: {100 * row['joint_share']:.0f} % of its "
+                       f"{format_bits(row['demand_bits_per_day'])}/day = {format_bits(row['joint_bits_per_day'])}/day "
+                       f"(P10-P90 {100 * row['joint_share_p10']:.0f}-{100 * row['joint_share_p90']:.0f} %)"
+                       + (f", limited by {row['joint_bottleneck']}" if row["joint_bottleneck"] else ""))
+    return out
 
 
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``

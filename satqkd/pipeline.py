@@ -258,7 +258,7 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
         # The network stage: key pools fed by the scheduled, clear passes.
         from .network import run_network
 
-        results.network = run_network(scenario, results.passes)
+        results.network = run_network(scenario, results.passes, weather=weather)
     return results
 
 

@@ -26,7 +26,7 @@ from plotly.offline import get_plotlyjs
 from ..io import render_table
 from .outline import CHINA_OUTLINE
 
-__all__ = ["network_files", "render_network_report", "OUTPUT_NAMES"]
+__all__ = ["network_files", "render_network_report", "format_bits", "OUTPUT_NAMES"]
 
 OUTPUT_NAMES = ("pools.csv", "requests.csv", "links.csv", "capacity.csv", "satellite-passes.csv", "status.json", "network.html")
 
@@ -40,13 +40,23 @@ th{background:#f6f6f6;position:sticky;top:0} td:first-child,th:first-child{text-
 """
 
 
-def _bits(x: float) -> str:
-    if not np.isfinite(x):
+def format_bits(x: float, unit: str = "bit") -> str:
+    """``x`` bits (or bits per second with ``unit="bit/s"``) in kbit, Mbit, Gbit or Tbit:
+    two decimals below 10, one below 100, none above (``5.00 Mbit``, ``10.4 Mbit``, ``394 Gbit``)."""
+    if x is None or not np.isfinite(x):
         return "–"
-    for unit, f in (("Gbit", 1e9), ("Mbit", 1e6), ("kbit", 1e3)):
-        if abs(x) >= f:
-            return f"{x / f:,.2f} {unit}"
-    return f"{x:,.0f} bit"
+    x = 0.0 if abs(x) < 1e-6 else float(x)
+    for prefix, f in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0)):
+        if abs(x) >= f or f == 1.0:
+            v = x / f
+            digits = 2 if abs(v) < 10 else (1 if abs(v) < 100 else 0)
+            if f == 1.0:
+                digits = 0
+            return f"{v:,.{digits}f} {prefix}{unit}"
+    return ""
+
+
+_bits = format_bits
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -57,6 +57,7 @@ class NetworkResults:
     stores: pd.DataFrame
     status: list
     capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    joint: dict = field(default_factory=dict)  # network-wide concurrent share (satqkd.network.capacity)
 
 
 def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float) -> NetworkResults:
@@ -227,7 +228,7 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
     link_out["daily_volume_bits"] = link_out["key_rate_bps"] * 86400.0
     if len(network.satellites):
         for sl in network.satellites:
-            got = sched.loc[sched["served"].astype(bool)]
+            got = sched.loc[flown]  # the passes whose key arrives within the span
             per = [got.loc[(got["satellite"] == sl.satellite) & (got["station"] == s), "key_bits"].sum() for s in sl.stations]
             # Planning volume: the relay can give at most the smaller station's key.
             link_out.loc[sl.link, "daily_volume_bits"] = min(per) / days if days > 0 else 0.0

@@ -298,5 +298,7 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
     for i, (a, b) in enumerate(spec.capacity_pairs):
         check_node(a, f"capacity_pairs[{i}][0]")
         check_node(b, f"capacity_pairs[{i}][1]")
+        if a == b:
+            raise SatqkdError(f"{where}.capacity_pairs[{i}]: a pair needs two different nodes, got {a!r} twice")
     return Network(nodes, pd.DataFrame(links), pools, sats, graph, demands, list(spec.capacity_pairs),
                    spec.candidate_paths, spec.retry_every_s, spec.record_every_s, spec.seed)
