@@ -391,30 +391,32 @@ def network(
 
 def _network_summary(res) -> list[str]:
     """The network's answers, expected value first (with weather when the scenario has it),
-    clear sky labelled as the ceiling; one pair per two lines."""
+    clear sky labelled as the ceiling; short lines (a terminal of 100 columns)."""
     from .network import default_pairs
-    from .network.report import format_bits
+    from .network.report import format_bits as fb
 
     out = []
     j = res.joint
     cap = res.capacity
+    if len(cap):
+        out.append(f"  capacity per day over {cap['weather'].iat[0]}:")
     if j:
-        weather = cap["weather"].iat[0] if len(cap) else ""
-        bn = f"; shared bottleneck {j['bottleneck']}" if j["bottleneck"] else ""
-        out.append(f"  all demands at once ({weather}): {100 * j['share']:.0f} % of every demand expected "
+        out.append(f"  every demand at once: {100 * j['share']:.0f} % of each expected "
                    f"(P10-P90 {100 * j['share_p10']:.0f}-{100 * j['share_p90']:.0f} %; clear-sky ceiling "
-                   f"{100 * j['share_clear_sky']:.0f} %){bn}")
+                   f"{100 * j['share_clear_sky']:.0f} %)")
+        if j["bottleneck"]:
+            out.append(f"      shared bottleneck: {j['bottleneck']}")
     # The pairs the scenario lists (capacity_pairs, else the demand pairs); capacity.csv has every demand pair.
     for _, row in cap.head(len(default_pairs(res.network))).iterrows():
-        out.append(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
-                   f"{format_bits(row['capacity_bits_per_day'])}/day alone expected (P10-P90 "
-                   f"{format_bits(row['capacity_p10_bits_per_day'])}-{format_bits(row['capacity_p90_bits_per_day'])}; "
-                   f"clear-sky ceiling {format_bits(row['capacity_clear_sky_bits_per_day'])}), limited by {row['bottleneck']}")
+        out.append(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route)")
+        out.append(f"      alone: {fb(row['capacity_bits_per_day'])}/day expected (P10-P90 "
+                   f"{fb(row['capacity_p10_bits_per_day'])} to {fb(row['capacity_p90_bits_per_day'])}), "
+                   f"clear-sky ceiling {fb(row['capacity_clear_sky_bits_per_day'])}")
+        out.append(f"      limited by {row['bottleneck']}")
         if row["demand_bits_per_day"] == row["demand_bits_per_day"]:  # a demand pair
-            out.append(f"      all demands at once: {100 * row['joint_share']:.0f} % of its "
-                       f"{format_bits(row['demand_bits_per_day'])}/day = {format_bits(row['joint_bits_per_day'])}/day "
-                       f"(P10-P90 {100 * row['joint_share_p10']:.0f}-{100 * row['joint_share_p90']:.0f} %)"
-                       + (f", limited by {row['joint_bottleneck']}" if row["joint_bottleneck"] else ""))
+            out.append(f"      all at once: {100 * row['joint_share']:.0f} % of its {fb(row['demand_bits_per_day'])}/day "
+                       f"= {fb(row['joint_bits_per_day'])}/day (P10-P90 {100 * row['joint_share_p10']:.0f}-"
+                       f"{100 * row['joint_share_p90']:.0f} %)")
     return out
 
 

@@ -203,7 +203,7 @@ def test_capacity_alone_is_networkx_max_flow_with_the_satellite_as_a_hub(case):
         assert row["capacity_p90_bits_per_day"] == pytest.approx(np.percentile(expect, 90), rel=1e-6, abs=1.0)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_joint_answers_match_a_fresh_solve_per_year_and_respect_the_invariants(case):
     """The shared-bounds solver gives, year by year, the concurrent share and max-min fair shares

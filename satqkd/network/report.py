@@ -9,6 +9,11 @@ pool at the end) and ``network.html``.
 The HTML embeds plotly.js and draws the map as a plain longitude/latitude
 scatter over a shipped outline (:mod:`satqkd.network.outline`), so it opens
 offline: plotly's geographic maps would fetch their world map from a CDN.
+The page leads with the expected answer (the mean over the weather draws of
+:mod:`satqkd.network.capacity`), the clear-sky ceiling labelled as such; the
+map has an inset per city with five nodes or more and marks the bottleneck
+resources (:func:`bottlenecks`); tables are formatted with units
+(:func:`format_bits`); every pool can be drawn from a selector.
 """
 
 from __future__ import annotations
