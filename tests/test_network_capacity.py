@@ -227,6 +227,7 @@ def test_joint_answers_match_a_fresh_solve_per_year_and_respect_the_invariants(c
         for c, (a, b) in enumerate(pairs):
             alone, _ = capmod._alone(model, a, b, caps[y:y + 1])
             assert got["share"][y, c] * d[c] <= alone[0] * (1 + 1e-6) + 1e-6 * d[c] + 1.0
+            assert got["lambda"][y] * d[c] <= alone[0] * (1 + 1e-6) + 1e-6 * d[c] + 1.0  # joint <= every pair alone
     # The joint program's own flows: no station's key overspent (a primal solution of year 0).
     prog = capmod._Program(model, pairs, d / capmod._SCALE, np.ones(len(pairs), bool), capped=True)
     sol = prog.solve(caps[0], np.zeros(len(pairs)))

@@ -210,14 +210,14 @@ def network() -> str:
     links = net.links.set_index("link")
     sat = links[links["kind"] == "satellite"].iloc[0]
     backbone = links[links.index.str.contains(r"BJ-JN|JN-HF|HF-SH")]
-    # The pair's route: which fibre links it crosses, from the simulated requests' routes.
+    # The pair's shortest route (no other user's site), and the fibre links on it.
+    from satqkd.network.capacity import shortest_route
+
+    route = shortest_route(net.network, "Urumqi-U01", "Shanghai-U03")
+    hops = [f"{a}~{b}" if f"{a}~{b}" in links.index else f"{b}~{a}" for a, b in zip(route[:-1], route[1:])]
+    fibre = links.loc[[h for h in hops if links.at[h, "kind"] == "fibre"]]
     req = net.requests
     mine = req[(req["a"] == "Urumqi-U01") & (req["b"] == "Shanghai-U03")]
-    hops = set()
-    for route in mine.loc[mine["route"] != "", "route"]:
-        nodes = route.split(">")
-        hops |= {f"{a}~{b}" if f"{a}~{b}" in links.index else f"{b}~{a}" for a, b in zip(nodes[:-1], nodes[1:])}
-    fibre = links.loc[[h for h in hops if links.at[h, "kind"] == "fibre"]] if hops else links[links["kind"] == "fibre"]
     status = {s: int((mine["status"] == s).sum()) for s in ("served", "waited", "failed", "pending")}
     waited = mine.loc[mine["status"] == "waited", "wait_s"]
     stores = net.stores.set_index("station")

@@ -17,8 +17,8 @@ and satellite links; the passes of the key stage feed the satellite links.
 * :mod:`~satqkd.network.demand` -- user demands turned into requests;
 * :mod:`~satqkd.network.routing` -- key-aware routes over trusted relays;
 * :mod:`~satqkd.network.simulate` -- the event-driven simulation;
-* :mod:`~satqkd.network.capacity` -- end-to-end key per day (max-flow) and
-  bottleneck links;
+* :mod:`~satqkd.network.capacity` -- key per day per pair alone and for all
+  demands at once (linear programs), with weather, and the bottlenecks;
 * :mod:`~satqkd.network.report` -- tables and the offline HTML report.
 
 :func:`run_network` runs all of it for a loaded scenario and its pass table.

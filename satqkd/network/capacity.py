@@ -56,7 +56,7 @@ from scipy.optimize import linprog
 from scipy.sparse import coo_matrix, csr_matrix, vstack
 
 __all__ = ["FlowModel", "flow_model", "pair_capacity", "joint_capacity", "capacity_table", "route_summary",
-           "store_key_per_day", "satellite_stores", "weather_store_samples", "CAPACITY_COLUMNS"]
+           "store_key_per_day", "satellite_stores", "shortest_route", "weather_store_samples", "CAPACITY_COLUMNS"]
 
 # Volumes enter the program in Mbit per day (fibre ~1e4-1e5, stations ~1-100):
 # well scaled for HiGHS' tolerances.
@@ -453,15 +453,22 @@ def joint_capacity(model: FlowModel, pairs, demand_bits_per_day, caps) -> dict:
 # --------------------------------------------------------------------------
 
 
-def route_summary(network, a: str, b: str):
-    """``(route_km, hops)`` of the shortest route by length that crosses no other user's site
-    (as the router and the flows allow); ``(nan, 0)`` without one."""
+def shortest_route(network, a: str, b: str) -> list:
+    """The nodes of the shortest route by length from ``a`` to ``b`` that crosses no other
+    user's site (as the router and the flows allow); ``[]`` without one."""
     kinds = dict(zip(network.nodes["node"], network.nodes["kind"]))
     hide = {n for n, k in kinds.items() if k == "user"} - {a, b}
     view = nx.subgraph_view(network.graph, filter_node=lambda n: n not in hide)
     try:
-        route = nx.shortest_path(view, a, b, weight="length_km")
+        return nx.shortest_path(view, a, b, weight="length_km")
     except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return []
+
+
+def route_summary(network, a: str, b: str):
+    """``(route_km, hops)`` of :func:`shortest_route`; ``(nan, 0)`` without one."""
+    route = shortest_route(network, a, b)
+    if not route:
         return np.nan, 0
     return float(sum(network.graph[u][v]["length_km"] for u, v in zip(route[:-1], route[1:]))), len(route) - 1
 
