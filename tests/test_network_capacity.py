@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from satqkd.errors import SatqkdError
 from satqkd.network import build_network, capacity_table, simulate
 from satqkd.network import capacity as capmod
-from satqkd.network.report import network_files
 from satqkd.network.topology import NetworkSpec
 from satqkd.stations import Station
 

@@ -65,7 +65,9 @@ def run_network(scenario, passes: pd.DataFrame | None, *, weather: bool | None =
     results = simulate(network, passes, start, span_s)
     settings = getattr(scenario, "weather", None)
     use_weather = settings is not None if weather is None else bool(weather)
-    samples, ceiling, note = None, None, "clear sky (no weather: block)" if weather is None else "clear sky (--weather clear)"
+    samples, ceiling = None, None
+    note = ("clear sky (no satellite link)" if use_weather else
+            "clear sky (no weather: block)" if weather is None else "clear sky (weather off)")
     if use_weather and network.satellites:
         settings = settings or weatherlib.WeatherSettings()
         models, longitudes = weatherlib.scenario_models(scenario)

@@ -247,9 +247,14 @@ class _Program:
         return b_ub, b_eq
 
     def solve(self, capacity, frozen_share):
-        b_ub, b_eq = self.rhs(capacity, frozen_share)
-        res = linprog(self.cost, A_ub=self.a_ub, b_ub=b_ub, A_eq=self.a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-        if res.status != 0:
+        frozen_share = np.asarray(frozen_share, float)
+        for shrink in (1.0, 1.0 - 1e-7, 1.0 - 1e-5):
+            # Shares frozen at an earlier optimum can sit a solver tolerance above feasible.
+            b_ub, b_eq = self.rhs(capacity, frozen_share * shrink)
+            res = linprog(self.cost, A_ub=self.a_ub, b_ub=b_ub, A_eq=self.a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+            if res.status == 0:
+                break
+        else:
             return None
         x = res.x
         use = np.zeros((self.n_pairs, self.n_res))
@@ -332,7 +337,7 @@ class _Parametric:
                 up, which = self._upper(caps[idx], frozen[idx])
                 lo = self._lower(caps[idx], frozen[idx])
                 done = up - lo <= _TOL * np.maximum(1.0, np.abs(up))
-                t[idx[done]] = np.maximum(up[done], 0.0)
+                t[idx[done]] = np.maximum(lo[done], 0.0)  # the feasible side: later rounds freeze it
                 dual[idx[done]] = which[done]
                 todo[idx[done]] = False
                 if done.all():
@@ -352,6 +357,15 @@ class _Parametric:
             todo[k] = False
         return t, dual
 
+    def add(self, caps, frozen) -> int:
+        """Solve for one right-hand side, keep its bounds; the index of its dual (-1 if none)."""
+        sol = self.p.solve(caps, frozen)
+        if sol is None:  # pragma: no cover - the shrunk frozen shares are always feasible
+            return -1
+        self.duals.append((sol["y_ub"], sol["y_eq"]))
+        self.primals.append(sol)
+        return len(self.duals) - 1
+
     def blocked(self, j: int) -> np.ndarray:
         """Pairs whose share row has a nonzero shadow price in dual ``j``."""
         y_eq = self.duals[j][1][self.p.n_cons:]
@@ -360,6 +374,27 @@ class _Parametric:
     def bottleneck(self, j: int) -> np.ndarray:
         """Resources with a positive shadow price in dual ``j``."""
         return np.abs(self.duals[j][0][: self.p.n_res]) > 1e-9
+
+
+def _separated(model: FlowModel, pairs, resources: np.ndarray, cache: dict) -> np.ndarray:
+    """Per pair: True when every route between its ends (no other user's site in transit)
+    crosses a link that spends one of ``resources``."""
+    key = resources.tobytes()
+    if key not in cache:
+        cut = np.asarray(model.uses[np.flatnonzero(resources)].sum(axis=0)).ravel() > 0
+        g = nx.Graph()
+        g.add_nodes_from(range(len(model.nodes)))
+        n_links = cut.size
+        g.add_edges_from((int(model.tail[k]), int(model.head[k])) for k in range(n_links) if not cut[k])
+        idx = {n: i for i, n in enumerate(model.nodes)}
+        users = {i for i, n in enumerate(model.nodes) if model.kind[n] == "user"}
+        out = []
+        for a, b in pairs:
+            ia, ib = idx[a], idx[b]
+            view = nx.subgraph_view(g, filter_node=lambda n, ia=ia, ib=ib: n not in users or n in (ia, ib))
+            out.append(not nx.has_path(view, ia, ib))
+        cache[key] = np.array(out, bool)
+    return cache[key]
 
 
 def _scenario_caps(model: FlowModel, store_samples: np.ndarray | None, stores: list) -> np.ndarray:
@@ -414,6 +449,7 @@ def joint_capacity(model: FlowModel, pairs, demand_bits_per_day, caps) -> dict:
     # Pairs that ask for nothing are served in full.
     share[:, demand <= 0] = 1.0
     programs: dict = {}
+    cut_cache: dict = {}
     round_ = 0
     while np.isnan(share).any():
         open_ = np.isnan(share)
@@ -429,7 +465,7 @@ def joint_capacity(model: FlowModel, pairs, demand_bits_per_day, caps) -> dict:
             par = programs[key]
             frozen = np.nan_to_num(share[ys])
             t, j = par.run(caps[ys], frozen)
-            t = np.clip(t, 0.0, 1.0)
+            t = np.clip(t, 0.0, 1.0) + 0.0  # no negative zeros in the tables
             for y, ty, jy in zip(ys, t, j):
                 if round_ == 0:
                     lam[y] = ty
@@ -437,9 +473,18 @@ def joint_capacity(model: FlowModel, pairs, demand_bits_per_day, caps) -> dict:
                 if ty >= 1.0 - 1e-9:
                     share[y, free] = 1.0
                     continue
-                stop = par.blocked(int(jy))
+                # Blocked: a free pair with a shadow price whose ends the priced (saturated)
+                # resources separate; prices alone can mislead when the optimum is degenerate.
+                stop = par.blocked(int(jy)) & _separated(model, pairs, par.bottleneck(int(jy)), cut_cache)
                 if not stop.any():
-                    stop = free  # degenerate prices: freeze every free pair at the common level
+                    # The certifying prices came from another year: take this year's own.
+                    jy = par.add(caps[y], frozen[np.flatnonzero(ys == y)[0]])
+                    if jy >= 0:
+                        stop = par.blocked(jy) & _separated(model, pairs, par.bottleneck(jy), cut_cache)
+                        if not stop.any():
+                            stop = free & _separated(model, pairs, par.bottleneck(jy), cut_cache)
+                if not stop.any():
+                    stop = free  # nothing identifiable: freeze every free pair at the common level
                 share[y, stop] = ty
                 pair_bn[y, stop] = _names(model, par.bottleneck(int(jy)))
         round_ += 1
