@@ -251,7 +251,13 @@ def _pool_plot(res) -> go.Figure:
                 fig.add_hline(y=max(value, _FLOOR_BITS), line=dict(color=colour, dash="dot", width=1),
                               annotation_text=f"{label} {format_bits(value)}", annotation_position="top left")
     flown = res.passes[res.passes["served"].astype(bool)] if len(res.passes) else res.passes
-    if len(flown) and len(levels):
+    if len(flown) > 100:
+        # A long span: one tick per pass along the floor (vertical lines would hide the levels).
+        fig.add_trace(go.Scatter(x=flown["end_utc"], y=np.full(len(flown), _FLOOR_BITS), mode="markers", name="satellite pass",
+                                 marker=dict(symbol="line-ns-open", size=10, color="#888"),
+                                 text=[f"pass over {st}: {format_bits(k)} on board" for st, k in zip(flown["station"], flown["key_bits"])],
+                                 hoverinfo="text+x"))
+    elif len(flown) and len(levels):
         top = max(float(np.nanmax(levels)) if levels.size else 1.0, 10.0) * 2
         xs, ys, text = [], [], []
         for t, st, k in zip(flown["end_utc"], flown["station"], flown["key_bits"]):
