@@ -602,11 +602,41 @@ def network(
 
     _say(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
          f"{len(req):,} {'request' if len(req) == 1 else 'requests'} ({counts})")
-    for _, row in results.network.capacity.iterrows():
-        _say(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route): "
-             f"{format_bits(row['capacity_bits_per_day'])}/day, limited by {row['bottleneck']}")
+    for line in _network_summary(results.network):
+        _say(line)
     for path in written:
         typer.echo(f"  {path}")
+
+
+def _network_summary(res) -> list[str]:
+    """The network's answers, expected value first (with weather when the scenario has it),
+    clear sky labelled as the ceiling; short lines (a terminal of 100 columns)."""
+    from .network import default_pairs
+    from .network.report import format_bits as fb
+
+    out = []
+    j = res.joint
+    cap = res.capacity
+    if len(cap):
+        out.append(f"  capacity per day over {cap['weather'].iat[0]}:")
+    if j:
+        out.append(f"  every demand at once: {100 * j['share']:.0f} % of each expected "
+                   f"(P10-P90 {100 * j['share_p10']:.0f}-{100 * j['share_p90']:.0f} %; clear-sky ceiling "
+                   f"{100 * j['share_clear_sky']:.0f} %)")
+        if j["bottleneck"]:
+            out.append(f"      shared bottleneck: {j['bottleneck']}")
+    # The pairs the scenario lists (capacity_pairs, else the demand pairs); capacity.csv has every demand pair.
+    for _, row in cap.head(len(default_pairs(res.network))).iterrows():
+        out.append(f"  {row['a']} - {row['b']} ({row['great_circle_km']:,.0f} km apart, {row['route_km']:,.0f} km of route)")
+        out.append(f"      alone: {fb(row['capacity_bits_per_day'])}/day expected (P10-P90 "
+                   f"{fb(row['capacity_p10_bits_per_day'])} to {fb(row['capacity_p90_bits_per_day'])}), "
+                   f"clear-sky ceiling {fb(row['capacity_clear_sky_bits_per_day'])}")
+        out.append(f"      limited by {row['bottleneck']}")
+        if row["demand_bits_per_day"] == row["demand_bits_per_day"]:  # a demand pair
+            out.append(f"      all at once: {100 * row['joint_share']:.0f} % of its {fb(row['demand_bits_per_day'])}/day "
+                       f"= {fb(row['joint_bits_per_day'])}/day (P10-P90 {100 * row['joint_share_p10']:.0f}-"
+                       f"{100 * row['joint_share_p90']:.0f} %)")
+    return out
 
 
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``

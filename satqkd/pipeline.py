@@ -344,7 +344,7 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
         # The network stage: key pools fed by the scheduled, clear passes (and the dual downlinks).
         from .network import run_network
 
-        results.network = run_network(scenario, results.passes, results.dual)
+        results.network = run_network(scenario, results.passes, results.dual, weather=weather)
     return results
 
 

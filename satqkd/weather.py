@@ -42,7 +42,7 @@ from .errors import SatqkdError
 
 __all__ = [
     "CloudModel", "CLOUD_PRESETS", "WeatherSettings", "night_of", "draw_clear", "clear_column",
-    "weather_stage", "scenario_models", "key_distribution", "monthly_distribution",
+    "weather_stage", "scenario_models", "key_distribution", "monthly_distribution", "key_samples",
     "distribution_figure", "distribution_html",
 ]
 
@@ -259,6 +259,13 @@ def _yearly_samples(passes, models, longitudes_deg, years, seed, key_column, sel
     if select is not None:
         clear = select(clear)
     return key * clear
+
+
+def key_samples(passes: pd.DataFrame, models: Mapping[str, CloudModel], *, years: int, seed: int,
+                longitudes_deg: Mapping[str, float] | None = None, key_column: str = "key_bits", select=None) -> np.ndarray:
+    """The key of every pass in each of ``years`` seeded weather years, ``[years, passes]``
+    (the draws :func:`key_distribution` sums; ``select`` as there)."""
+    return _yearly_samples(passes, models, longitudes_deg or {}, years, seed, key_column, select)
 
 
 def _clear_sky(passes, key_column, select=None) -> np.ndarray:

@@ -191,6 +191,89 @@ def test_long_report_leads_with_delivered_key_and_months(long_page):
     assert errors == []
 
 
+def _small_network_page(out: Path) -> Path:
+    """A small network (two stations on a satellite, a metro of five users with a city inset,
+    a fibre bottleneck) without the key stage: synthetic passes, simulated and rendered."""
+    import pandas as pd
+
+    from satqkd.io import write_files
+    from satqkd.network import build_network, capacity_table, simulate
+    from satqkd.network.report import network_files
+    from satqkd.network.topology import NetworkSpec
+    from satqkd.stations import Station
+
+    start = pd.Timestamp("2021-05-20T00:00:00Z")
+    stations = {"SA": Station("SA", 43.0, 87.0, 2000.0), "SB": Station("SB", 40.0, 117.0, 900.0)}
+    users = [{"name": f"M-U{i}", "kind": "user", "city": "Metro", "latitude_deg": 39.9 + 0.03 * (i % 3),
+              "longitude_deg": 116.3 + 0.04 * i} for i in range(5)]
+    spec = {
+        "nodes": [{"name": "SA", "kind": "station"}, {"name": "SB", "kind": "station"},
+                  {"name": "M", "kind": "relay", "city": "Metro", "latitude_deg": 39.95, "longitude_deg": 116.4},
+                  {"name": "far", "kind": "user", "latitude_deg": 43.1, "longitude_deg": 87.1}] + users,
+        "fibre_links": [{"a": "SB", "b": "M", "length_km": 120}, {"a": "far", "b": "SA", "length_km": 20}]
+        + [{"a": u["name"], "b": "M", "system": "chen2021_40mhz"} for u in users],
+        "satellite_links": [{"satellite": "SAT", "stations": ["SA", "SB"]}],
+        "demands": [{"a": "far", "b": "M-U0", "kind": "constant", "rate_bps": 100, "every_s": 3600, "timeout_s": 86400},
+                    {"a": "M-U1", "b": "M-U2", "kind": "otp_call", "every_s": 3600}],
+    }
+    net = build_network(NetworkSpec.model_validate(spec), stations, ["SAT"], "test: network")
+    passes = pd.DataFrame({"pass_id": [0, 1], "satellite": "SAT", "station": ["SA", "SB"],
+                           "usable_start_utc": [start + pd.Timedelta(hours=h) for h in (2, 5)],
+                           "usable_end_utc": [start + pd.Timedelta(hours=h, minutes=5) for h in (2, 5)],
+                           "key_bits": [8e6, 3e6]})
+    res = simulate(net, passes, start, 2 * 86400.0)
+    res.capacity = capacity_table(net, res.links, [("far", "M-U0")], passes=res.passes, span_s=res.span_s, joint=res.joint)
+    write_files(network_files(res, out, title="small network"))
+    return out / "network.html"
+
+
+def test_network_page_in_chromium(tmp_path):
+    """The network page: the first card is the expected answer; the map marks the bottleneck
+    (the weaker station's key with the satellite) and has a city inset; the capacity table is
+    formatted (human headers, units) and no wider than the page; any pool can be picked."""
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test must run in CI: {reason}")
+        pytest.skip(reason)
+    page = _small_network_page(tmp_path)
+    driver = browser()
+    try:
+        driver.get(page.as_uri())
+        _wait(driver, "return document.readyState === 'complete'")
+        _wait(driver, "return [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))")
+        first = driver.find_element("css selector", ".card.first").text
+        assert "expected key per day" in first and "Mbit" in first
+        names = driver.execute_script("return document.getElementById('network-map').data.map(t => t.name || '')")
+        assert "bottleneck: station's key with the satellite" in names
+        assert any(n.startswith("fibre ") and "kbit/s" in n for n in names)  # legend bins in kbit/s, not 1e+05
+        assert not any("e+" in n for n in names)
+        titles = driver.execute_script("return [...document.querySelectorAll('#network-map .annotation-text')].map(a => a.textContent)")
+        assert any("Metro" in t for t in titles)
+        headers = driver.execute_script("return [...document.querySelectorAll('#capacity-table th')].map(h => h.textContent)")
+        assert "limited by" in headers and not any("_" in h for h in headers)
+        cells = driver.execute_script("return [...document.querySelectorAll('#capacity-table td')].map(c => c.textContent)")
+        assert any(c.endswith("Mbit") for c in cells) and "SAT>SB" in cells
+        wide = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not wide
+        n_options = driver.execute_script("return document.getElementById('pool-pick').options.length")
+        assert n_options == len(pd_links(tmp_path)) + 2  # every pool and both on-board stores
+        driver.execute_script("const s=document.getElementById('pool-pick'); satqkdPool(s.options[s.options.length-1].value)")
+        title = _wait(driver, "const d=document.getElementById('pool-one'); return d.layout && d.layout.title.text;")
+        assert "(" in title
+        driver.save_screenshot(str(tmp_path / "network.png"))
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
+
+
+def pd_links(out: Path):
+    import pandas as pd
+
+    return pd.read_csv(out / "links.csv")
+
+
 if __name__ == "__main__":  # python tests/test_browser.py: regenerate the README's screenshots
     import sys
 

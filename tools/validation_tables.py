@@ -1,4 +1,4 @@
-"""Regenerate the README's calibration, validation and LEO-versus-GEO tables.
+"""Regenerate the README's calibration, validation and LEO-versus-GEO tables and its network answer.
 
     python tools/validation_tables.py          # rewrite README.md in place
     python tools/validation_tables.py --check  # exit 1 if README.md is stale
@@ -9,7 +9,9 @@ The calibration and validation tables are the rows of
 :mod:`satqkd.validation` (what ``satqkd validate`` prints), rendered as
 Markdown between the ``<!-- BEGIN name -->`` / ``<!-- END name -->``
 markers of README.md.  Nothing is tuned per row: every value comes from the
-named equipment file at the stated geometry.  Takes ~15 s.
+named equipment file at the stated geometry.  Takes ~15 s; and the
+shipped network (configs/china-network.yaml: a week with weather) for
+the network answer.
 """
 
 from __future__ import annotations
@@ -198,6 +200,80 @@ def daylight_year() -> str:
     return "\n".join(rows)
 
 
+def _mbit(x: float) -> str:
+    return f"{x / 1e6:,.2f}" if x < 1e7 else f"{x / 1e6:,.1f}"
+
+
+def _resource_words(names: str) -> str:
+    """", Xinglong's key with the satellite" for a station's key (``SAT>Station``), else ""."""
+    parts = [n.split(">", 1)[1] for n in names.split("; ") if ">" in n]
+    return f", {' and '.join(parts)}'s key with the satellite" if parts else ""
+
+
+def network() -> str:
+    """The README's answer for the shipped network: the Urumqi-Shanghai pair, with weather first."""
+    from satqkd.config import load_scenario
+    from satqkd.network.report import format_bits, served_share
+    from satqkd.pipeline import run
+
+    sc = load_scenario(CONFIGS / "china-network.yaml")
+    res = run(sc)
+    net = res.network
+    cap = net.capacity.set_index(["a", "b"])
+    r = cap.loc[("Urumqi-U01", "Shanghai-U03")]
+    j = net.joint
+    links = net.links.set_index("link")
+    sat = links[links["kind"] == "satellite"].iloc[0]
+    backbone = links[links.index.str.contains(r"BJ-JN|JN-HF|HF-SH")]
+    # The pair's shortest route (no other user's site), and the fibre links on it.
+    from satqkd.network.capacity import shortest_route
+
+    route = shortest_route(net.network, "Urumqi-U01", "Shanghai-U03")
+    hops = [f"{a}~{b}" if f"{a}~{b}" in links.index else f"{b}~{a}" for a, b in zip(route[:-1], route[1:])]
+    fibre = links.loc[[h for h in hops if links.at[h, "kind"] == "fibre"]]
+    req = net.requests
+    mine = req[(req["a"] == "Urumqi-U01") & (req["b"] == "Shanghai-U03")]
+    status = {s: int((mine["status"] == s).sum()) for s in ("served", "waited", "failed", "pending")}
+    waited = mine.loc[mine["status"] == "waited", "wait_s"]
+    stores = net.stores.set_index("station")
+    share = served_share(net).get(tuple(sorted(("Urumqi-U01", "Shanghai-U03"))), float("nan"))
+    rates = net.links[net.links["kind"] == "fibre"]
+    users = rates[rates["system"] == "chen2021_40mhz"]
+    bb_rate = rates.loc[rates["link"].str.contains(r"BJ-JN|JN-HF|HF-SH"), "key_rate_bps"]
+    span = rates[rates["length_km"] == 70.0]
+    return "\n".join([
+        f"**A Nanshan user and a Shanghai user** (Urumqi-U01 and Shanghai-U03: {r['great_circle_km']:,.0f} km apart "
+        f"on the ground, {r['route_km']:,.0f} km of route over {r['hops']} hops; the satellite leg Nanshan–Xinglong, "
+        f"{sat['great_circle_km']:,.0f} km, plus the {backbone['length_km'].sum():,.0f} km backbone make "
+        f"{sat['great_circle_km'] + backbone['length_km'].sum():,.0f} km, which we read as the paper's \"up to 4,600 km\") "
+        f"**can expect {_mbit(r['capacity_bits_per_day'])} Mbit of key a day with the stations' weather** "
+        f"(P10–P90 {_mbit(r['capacity_p10_bits_per_day'])}–{_mbit(r['capacity_p90_bits_per_day'])} Mbit over "
+        f"{j['years']:,} weather draws of the week), **limited by {r['bottleneck']}**{_resource_words(r['bottleneck'])} "
+        f"(in {100 * r['bottleneck_share_of_years']:.0f} % of the draws). "
+        f"{_mbit(r['capacity_clear_sky_bits_per_day'])} Mbit a day is the clear-sky ceiling, not a forecast. "
+        f"**With all {j['pairs']} demands at once** the network carries {100 * j['share']:.0f} % of every demand "
+        f"(P10–P90 {100 * j['share_p10']:.0f}–{100 * j['share_p90']:.0f} %; {100 * j['share_clear_sky']:.0f} % "
+        f"under a clear sky), the shared bottleneck being {j['bottleneck']}; the pair's max-min fair share is "
+        f"{100 * r['joint_share']:.0f} % of its {_mbit(r['demand_bits_per_day'])} Mbit a day "
+        f"({_mbit(r['joint_bits_per_day'])} Mbit a day).",
+        "",
+        f"In the simulated week (one weather draw, seed {sc.weather.seed}) the relay had Xinglong's "
+        f"{format_bits(stores.at['Xinglong', 'generated_bits'])} and Nanshan's "
+        f"{format_bits(stores.at['Nanshan', 'generated_bits'])} on board; the pair's hourly requests: "
+        f"{status['served']} served at once, {status['waited']} after waiting"
+        + (f" (up to {waited.max() / 3600:.1f} h)" if len(waited) else "")
+        + f", {status['failed']} failed, {status['pending']} pending at the end ({100 * share:.0f} % served). "
+        f"Every fibre link on their route carries at least {format_bits(fibre['daily_volume_bits'].min())} a day "
+        f"(their access links; backbone hops "
+        f"{format_bits(backbone['daily_volume_bits'].min())}–{format_bits(backbone['daily_volume_bits'].max())}). "
+        f"Fibre rates: backbone hop {bb_rate.min() / 1e3:,.0f}–{bb_rate.max() / 1e3:,.0f} kbit/s (4 systems), "
+        f"the 70 km span {span['key_rate_bps'].min() / 1e3:,.0f} kbit/s, user links "
+        f"{users['key_rate_bps'].min() / 1e3:,.0f}–{users['key_rate_bps'].max() / 1e3:,.0f} kbit/s; a finite-key "
+        f"block lasts {rates.loc[bb_rate.index, 'block_s'].min():.0f}–{rates.loc[bb_rate.index, 'block_s'].max():.0f} s "
+        f"on a backbone hop and {users['block_s'].min() / 60:.0f}–{users['block_s'].max() / 60:.0f} min on a user link.",
+    ])
+
+
 def write_profile_example(path: Path) -> None:
     """The typical 2021 pass as a per-second profile (the seconds.csv columns
     `satqkd keyrate --profile` reads), the README's --profile example."""
@@ -225,7 +301,7 @@ def main(argv=None) -> int:
     old = readme.read_text(encoding="utf-8")
     new = old
     for name, fn in (("calibration-table", calibration), ("validation-table", validation_table), ("geo-table", geo),
-                     ("daylight-year-table", daylight_year)):
+                     ("daylight-year-table", daylight_year), ("network-answer", network)):
         new = replace_block(new, name, fn())
     example = CONFIGS / "profiles" / "nanshan-2021-typical-pass.csv"
     if not args.check:

@@ -24,8 +24,8 @@ and satellite links; the passes of the key stage feed the satellite links.
   service, priorities, admission, multipath, relay on demand);
   :class:`~satqkd.network.simulate.Simulation` keeps its pools readable at
   any instant;
-* :mod:`~satqkd.network.capacity` -- end-to-end key per day (max-flow) and
-  bottleneck links;
+* :mod:`~satqkd.network.capacity` -- key per day per pair alone and for all
+  demands at once (linear programs), with weather, and the bottlenecks;
 * :mod:`~satqkd.network.report` -- tables and the offline HTML report.
 
 :func:`run_network` runs all of it for a loaded scenario and its pass table.
@@ -55,10 +55,17 @@ def default_pairs(network: Network) -> list:
     return list(dict.fromkeys((d.a, d.b) for d in network.demands))
 
 
-def run_network(scenario, passes: pd.DataFrame | None, dual=None) -> NetworkResults:
+def run_network(scenario, passes: pd.DataFrame | None, dual=None, *, weather: bool | None = None) -> NetworkResults:
     """Build the scenario's network, simulate it over the scenario's span, add the capacity table.
 
-    ``dual`` (:class:`satqkd.entanglement.DualResults`) feeds the entanglement links."""
+    ``dual`` (:class:`satqkd.entanglement.DualResults`) feeds the entanglement
+    links.  The simulation runs on ``passes`` as given (one weather draw when
+    the pipeline drew one).  The capacity answers run over the scenario's
+    weather years (its ``weather:`` block: ``years``, ``seed``) when
+    ``weather`` is True, or None and the scenario has a ``weather:`` block;
+    else clear sky.  ``results.joint`` gets the network-wide concurrent share."""
+    from .. import schedule as schedulelib, weather as weatherlib
+    from .capacity import satellite_stores, weather_store_samples
     from .entangled import attach_dual_key
 
     network = scenario.network
@@ -70,5 +77,21 @@ def run_network(scenario, passes: pd.DataFrame | None, dual=None) -> NetworkResu
     start = pd.Timestamp(scenario.start.utc_datetime())
     span_s = (scenario.end.tt - scenario.start.tt) * 86400.0
     results = simulate(network, passes, start, span_s)
-    results.capacity = capacity_table(network, results.links, default_pairs(network))
+    settings = getattr(scenario, "weather", None)
+    use_weather = settings is not None if weather is None else bool(weather)
+    samples, ceiling = None, None
+    note = ("clear sky (no satellite link)" if use_weather else
+            "clear sky (no weather: block)" if weather is None else "clear sky (weather off)")
+    if use_weather and network.satellites:
+        settings = settings or weatherlib.WeatherSettings()
+        models, longitudes = weatherlib.scenario_models(scenario)
+        sched = getattr(scenario, "schedule", None) or schedulelib.ScheduleSettings()
+        samples, ceiling = weather_store_samples(passes, network, start, span_s, models, longitudes, years=settings.years,
+                                        seed=settings.seed, station_repoint_s=sched.station_repoint_s,
+                                        satellite_repoint_s=sched.satellite_repoint_s)
+        clear = sorted({st for _, st in satellite_stores(network)} - set(models))
+        note = f"{settings.years} weather draws (seed {settings.seed})" + (
+            f"; no cloud model, always clear: {', '.join(clear)}" if clear else "")
+    results.capacity = capacity_table(network, results.links, default_pairs(network), passes=results.passes,
+                                      span_s=span_s, store_samples=samples, store_clear_sky=ceiling, weather_note=note, joint=results.joint)
     return results

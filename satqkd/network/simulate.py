@@ -107,6 +107,7 @@ class NetworkResults:
     service: pd.DataFrame = field(default_factory=pd.DataFrame)
     outages: pd.DataFrame = field(default_factory=pd.DataFrame)
     relays: pd.DataFrame = field(default_factory=pd.DataFrame)
+    joint: dict = field(default_factory=dict)  # network-wide concurrent share (satqkd.network.capacity)
 
 
 @dataclass
@@ -552,7 +553,7 @@ class Simulation:
         out = self.links.copy()
         out["daily_volume_bits"] = out["key_rate_bps"] * 86400.0
         for sl in net.satellites:
-            got = sched.loc[sched["served"].astype(bool)]
+            got = sched.iloc[self.flown]  # the passes whose key arrives within the span
             per = [got.loc[(got["satellite"] == sl.satellite) & (got["station"] == s), "key_bits"].sum() for s in sl.stations]
             # Planning volume: the relay can give at most the smaller station's key.
             out.loc[sl.link, "daily_volume_bits"] = min(per) / days if days > 0 else 0.0

@@ -357,6 +357,8 @@ def build_network(spec: NetworkSpec, stations: dict, satellites: list[str], wher
     for i, (a, b) in enumerate(spec.capacity_pairs):
         check_node(a, f"capacity_pairs[{i}][0]")
         check_node(b, f"capacity_pairs[{i}][1]")
+        if a == b:
+            raise SatqkdError(f"{where}.capacity_pairs[{i}]: a pair needs two different nodes, got {a!r} twice")
     for i, o in enumerate(spec.outages):
         if o.node is not None:
             check_node(o.node, f"outages[{i}].node")
