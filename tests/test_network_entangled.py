@@ -58,7 +58,7 @@ def test_entanglement_link_carries_the_dual_downlink_key(results):
     assert row["daily_volume_bits"] == pytest.approx(per_day, rel=1e-9)
     assert row["generated_bits"] == pytest.approx(2 * per_day, rel=1e-6)  # two days
     cap = results.network.capacity
-    assert cap["bottleneck_bits_per_day"].iat[0] == pytest.approx(per_day, rel=1e-9)
+    assert cap["capacity_clear_sky_bits_per_day"].iat[0] == pytest.approx(per_day, rel=1e-6)  # the entanglement link limits the pair
 
 
 def test_architectures_table_compares_key_and_trust(results):
