@@ -117,8 +117,10 @@ def session_files(twin: NetworkTwin, snapshots: list, folder: Path, title: str) 
     from ..io import render_table
 
     pairs = twin.pair_table()
-    pools = pd.concat(snapshots, ignore_index=True) if snapshots else twin.pool_table()
-    last = pools.loc[pools["time_utc"] == pools["time_utc"].iloc[-1]]
+    snapshots = snapshots or [twin.pool_table()]
+    pools = pd.concat([s.assign(snapshot=k) for k, s in enumerate(snapshots)], ignore_index=True)
+    pools.insert(0, "snapshot", pools.pop("snapshot"))
+    last = pools.loc[pools["snapshot"] == len(snapshots) - 1]
     touched = last.loc[(last["consumed_bits"] > 0) | (last["level_bits"] < twin.pools.threshold.min())]
     first_t, last_t = pools["time_utc"].iloc[0], pools["time_utc"].iloc[-1]
 
@@ -159,7 +161,12 @@ class _Server:
         self.http.ssl_adapter = adapter
         self.http.max_request_body_size = MAX_BODY_BYTES
         self.http.max_request_header_size = 16384
-        self.http.timeout = 10
+        # A silent client holds the accepting thread at most this long (cheroot
+        # does the TLS handshake there), and an idle request this long.
+        self.http.timeout = 5
+        # Keep-alive connections kept open while idle (cheroot's default is 10,
+        # which makes a busy integrator's clients pay a TLS handshake per request).
+        self.http.keep_alive_conn_limit = 1024
         self.http.error_log = self._error_log
 
     @staticmethod
