@@ -95,6 +95,29 @@ def test_twin_follows_the_simulation(china):
     assert table["generated_bits"].iat[sat] > 0
 
 
+def test_twin_relays_as_the_simulation_does(china):
+    """One request of 100 kbit from Urumqi-U01 to Shanghai-U03 at AT: the twin's route and every pool
+    one second later equal the simulation's with that one request as the only demand."""
+    import copy
+
+    from satqkd.kme import NetworkTwin
+    from satqkd.network.demand import DemandSpec
+    from satqkd.network.simulate import simulate, state_at
+
+    at_s, start, passes = china["at_s"], china["start"], china["passes"]
+    net = copy.copy(china["network"])
+    net.demands = [DemandSpec(a="Urumqi-U01", b="Shanghai-U03", rate_bps=100.0, every_s=1000.0, times_s=[at_s])]
+    clock = FakeClock()
+    twin = NetworkTwin(net, state_at(net, passes, start, at_s), start, china["span_s"], speed=1.0, clock=clock)
+    twin.issue("Urumqi-U01", "Shanghai-U03", 50, 2000)
+    clock.t = 1.0
+    ours = twin.pool_table()
+    sim = simulate(net, passes, start, at_s + 1.0)
+    assert list(sim.requests["status"]) == ["served"]
+    assert list(twin.issued) == [("Urumqi-U01", "Shanghai-U03", sim.requests["route"].iat[0])]
+    np.testing.assert_allclose(ours["level_bits"], sim.links["level_bits"], rtol=1e-12, atol=1e-6)
+
+
 def test_twin_issue_consumes_on_every_pool_of_the_route(china):
     from satqkd.kme import KeyRefused, NetworkTwin
 
@@ -471,3 +494,27 @@ def test_load_50_saes_2000_exchanges_conserve_bits(china, tmp_path):
     np.testing.assert_allclose(last["consumed_bits"], expected)
     np.testing.assert_allclose(last["generated_bits"], 0.0)  # --speed 0: the clock stands still
     np.testing.assert_allclose(last["level_bits"], china["state"].level_bits - expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--speed", "-1"], "--speed: expected simulated seconds per real second from 0 to 1e7, got -1"),
+    (["--port", "70000"], "--port: expected 0 to 65535, got 70000"),
+    (["--log-level", "loud"], "--log-level: expected one of debug, info, warning, error, got 'loud'"),
+    (["--at", "2021-06-01T00:00:00"], "--at 2021-06-01T00:00:00: outside the scenario's span; expected from "
+                                      "2021-05-20T00:00:00 to before 2021-05-27T00:00:00 UTC"),
+    (["--at", "soon"], "--at 'soon': expected an ISO date/time"),
+])
+def test_serve_bad_input_is_one_line_and_exit_2(args, words, capsys, tmp_path):
+    from satqkd.cli import main
+
+    assert main(["serve", "china-network", "--pki", str(tmp_path / "pki"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("satqkd: error: ") and words in err and err.count("\n") == 1
+    assert not (tmp_path / "pki").exists()
+
+
+def test_serve_needs_a_network(capsys):
+    from satqkd.cli import main
+
+    assert main(["serve", "micius-2017-xinglong"]) == 2
+    assert "network: missing block" in capsys.readouterr().err
