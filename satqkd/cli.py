@@ -422,10 +422,10 @@ def serve(
         raise SatqkdError(f"--log-every: expected at least 0.1 s, got {log_every:g}")
     if out is not None:
         check_output_dir(out, "-o/--out")
+    start = None if at is None else _time(at, "--at").utc_datetime()
     sc = load_scenario(scenario)
     if sc.network is None:
         raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
-    start = None if at is None else _time(at, "--at").utc_datetime()
     twin = build_twin(sc, start, speed)
     files = ensure_pki(pki, twin.saes)
     handler = logging.StreamHandler(sys.stderr)

@@ -403,7 +403,7 @@ def test_log_lines_and_session_report(server):
     pairs = pd.read_csv(server.out / "kme-pairs.csv")
     row = pairs.loc[(pairs["master_SAE_ID"] == "Hefei-U03") & (pairs["slave_SAE_ID"] == "Hefei-U04")]
     assert row["keys_served"].sum() == 2
-    assert (server.out / "kme-session.html").read_text().count("<table>") == 2
+    assert (server.out / "kme-session.html").read_text().count("<table") == 2
     assert server.proc.returncode == 0
 
 

@@ -78,20 +78,24 @@ def _key_id(value) -> str:
 
 
 def _body(environ) -> dict:
+    """The JSON object of a POST body (Content-Length or chunked), at most MAX_BODY_BYTES."""
+    declared = environ.get("CONTENT_LENGTH")
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = int(declared) if declared else None
     except ValueError:
         raise KeyRefused(400, "Content-Length: expected a number") from None
-    if length > MAX_BODY_BYTES:
+    if length is not None and length > MAX_BODY_BYTES:
         raise KeyRefused(400, f"request body: expected at most {MAX_BODY_BYTES} bytes")
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    if len(raw) < length:
+    raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1 if length is None else length)
+    if len(raw) > MAX_BODY_BYTES:
+        raise KeyRefused(400, f"request body: expected at most {MAX_BODY_BYTES} bytes")
+    if length is not None and len(raw) < length:
         raise KeyRefused(400, "request body: shorter than its Content-Length")
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise KeyRefused(400, "request body: expected JSON") from None
     if not isinstance(body, dict):
         raise KeyRefused(400, "request body: expected a JSON object")

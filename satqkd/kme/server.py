@@ -134,11 +134,12 @@ def session_files(twin: NetworkTwin, snapshots: list, folder: Path, title: str) 
     refused = int(pairs[["refused_400", "refused_401", "refused_503"]].to_numpy().sum()) if len(pairs) else 0
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: key-delivery session</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse;font-size:.85em}}
-td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head>
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+table.pairs td:nth-child(3){{text-align:left;font-size:.85em;max-width:40em}}</style></head>
 <body><h1>{html.escape(title)}: key-delivery session</h1>
-<p><b>{served} keys served, {refused} requests refused</b> from {html.escape(first_t)} to {html.escape(last_t)} (simulated time,
+<p><b>{served} key{"" if served == 1 else "s"} served, {refused} request{"" if refused == 1 else "s"} refused</b> from {html.escape(first_t)} to {html.escape(last_t)} (simulated time,
 {twin.speed:g} simulated s per real s); {twin.passes_relayed} satellite passes relayed during the session.</p>
-<h2>Per pair and route</h2>{table(pairs)}
+<h2>Per pair and route</h2>{table(pairs).replace('<table>', '<table class="pairs">', 1)}
 <h2>Pools used or below their threshold at the end</h2>{table(touched[["pool", "kind", "start_level_bits", "generated_bits",
 "consumed_bits", "discarded_bits", "level_bits", "state"]])}
 <p>Every pool at every log interval: kme-pools.csv. Bits are conserved per pool: start + generated = level + consumed + discarded.</p>

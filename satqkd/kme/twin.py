@@ -77,7 +77,7 @@ class Limits:
     min_key_size_bits: int = 64
     max_key_size_bits: int = 2048
     max_key_per_request: int = 128
-    max_keys_held: int = 1_000_000
+    max_keys_held: int = 100_000
 
 
 class NetworkTwin:
@@ -151,7 +151,7 @@ class NetworkTwin:
     def _check_pair(self, master: str, slave: str, role: str):
         other = slave if role == "master" else master
         if other not in self._sae_set:
-            raise KeyRefused(400, f"unknown SAE ID: {other!r} is not a user site of the network")
+            raise KeyRefused(400, f"unknown SAE ID: {other[:80]!r} is not a user site of the network")
         if master == slave:
             raise KeyRefused(400, "master and slave SAE are the same")
 
