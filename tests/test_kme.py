@@ -394,6 +394,25 @@ def test_log_lines_and_session_report(server):
     r = s.get(f"{server.url}/Hefei-U04/enc_keys?number=2", timeout=10)
     assert r.status_code == 200
     time.sleep(1.2)  # at least one summary line (--log-every 0.5)
+    # A request in flight when SIGTERM comes: half its body sent before, half after. It is answered.
+    ctx = ssl.create_default_context(cafile=str(server.pki / "ca.pem"))
+    ctx.load_cert_chain(server.pki / "sae/Hefei-U05.pem", server.pki / "sae/Hefei-U05.key")
+    body = b'{"number": 3, "size": 256}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as tcp:
+        with ctx.wrap_socket(tcp, server_hostname="localhost") as tls:
+            tls.sendall(b"POST /api/v1/keys/Hefei-U06/enc_keys HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+            time.sleep(0.3)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            tls.sendall(body[10:])
+            reply = b""
+            while chunk := tls.recv(65536):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ") and len(json.loads(reply.split(b"\r\n\r\n", 1)[1])["keys"]) == 3
+    with pytest.raises(OSError):  # no longer accepting
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+        server.session("Hefei-U03").get(f"{server.url}/Hefei-U04/status", timeout=5)
     out = server.stop()
     assert "satqkd: terminated: stopped serving after" in out
     err = server.stderr()
