@@ -284,7 +284,10 @@ class NetworkState:
 
 
 def state_at(network: Network, passes: pd.DataFrame | None, start, t_s: float) -> NetworkState:
-    """Pools and stores at ``t_s`` seconds after ``start``: :func:`simulate` run up to there."""
+    """Pools and stores at ``t_s`` seconds after ``start``: :func:`simulate` run up to there.
+
+    Everything before ``t_s`` has happened (fibre blocks closed at ``t_s``
+    included); passes ending and requests made at ``t_s`` itself have not."""
     start = pd.Timestamp(start)
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     sched = schedule_passes(passes, network.satellites, start)
