@@ -62,7 +62,7 @@ def _error(message: str, details=None) -> dict:
 
 def _int_param(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        if isinstance(value, str) and len(value) <= 12 and value.strip().lstrip("+").isdigit():
             return int(value)
         raise KeyRefused(400, f"{name}: expected a whole number, got {value!r}"[:200])
     return value
@@ -166,6 +166,10 @@ def make_app(twin: NetworkTwin):
             twin.refuse(*pair, exc.status)
             log.debug("%d %s %s %s -> %s: %s", exc.status, method, what, pair[0], pair[1], exc.message)
             return _json(start_response, exc.status, _error(exc.message, exc.details))
+        except Exception:  # a bug of ours: the standard's server-side error, no detail to the client
+            twin.refuse(*pair, 503)
+            log.exception("503 %s %s %s -> %s: internal error", method, what, pair[0], pair[1])
+            return _json(start_response, 503, _error("internal error of the key management entity"))
         n = len(body.get("keys", ()))
         log.debug("200 %s %s %s -> %s (%d keys)", method, what, pair[0], pair[1], n)
         return _json(start_response, 200, body)
