@@ -6,10 +6,12 @@ each the master of ``--exchanges / 50`` exchanges with its partner, all at
 once: an exchange is the master's ``POST enc_keys`` (1 to 3 keys of 256
 bits) and the slave's ``POST dec_keys`` of the same key IDs, each client on
 one keep-alive TLS connection (``http.client``, client certificate, the
-server's certificate verified).  Every key the slave gets is checked against
+server's certificate verified), opened before the clock starts (the
+latencies are of requests, not of the 100 handshakes).  Every key the slave gets is checked against
 the master's.
 
-Baseline, same clients, same machine, run just before: cheroot with the same
+Baseline, same clients, same machine, runs alternated with ours (``--repeat``,
+the fastest of each counts): cheroot with the same
 TLS settings (TLS 1.2+, client certificate required and verified) and a WSGI
 application that answers every request with a constant JSON body of the same
 size, no network, no keys -- what the HTTP server and TLS alone cost.  The
@@ -121,6 +123,8 @@ def load(pki: Path, port: int, exchanges: int, check: bool):
 
     def worker(master, slave):
         cm, cs = Client(pki, master, port), Client(pki, slave, port)
+        cm.conn.connect()  # the TLS handshakes happen before the clock starts
+        cs.conn.connect()
         e, d = [], []
         barrier.wait()
         for j in range(per):
@@ -161,6 +165,7 @@ def summary(name, seconds, enc, dec):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exchanges", type=int, default=2000, help="enc_keys + dec_keys exchanges in all (2000)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternated runs of baseline and ours; the fastest of each counts (3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         pki = Path(tmp) / "pki"
@@ -170,21 +175,24 @@ def main():
         startup_s = time.perf_counter() - t
         print(f"satqkd serve ready in {startup_s:.1f} s (passes of the week, network to {AT})")
         base, bport = start([sys.executable, "-c", BASELINE, str(pki)])
+        runs = {"baseline": [], "satqkd": []}
         try:
-            b = summary("baseline", *load(pki, bport, args.exchanges, check=False)[:3])
+            for _ in range(args.repeat):  # alternated, so both see the same background load
+                runs["baseline"].append(load(pki, bport, args.exchanges, check=False)[:3])
+                seconds, enc, dec, errors = load(pki, port, args.exchanges, check=True)
+                if errors:
+                    raise SystemExit(f"{len(errors)} failed exchanges, e.g. {errors[0]!r}")
+                runs["satqkd"].append((seconds, enc, dec))
         finally:
             stop(base)
-        try:
-            seconds, enc, dec, errors = load(pki, port, args.exchanges, check=True)
-        finally:
             stop(ours)
-        o = summary("satqkd", seconds, enc, dec)
-        if errors:
-            raise SystemExit(f"{len(errors)} failed exchanges, e.g. {errors[0]!r}")
+        # The fastest of the repeats of each: the least disturbed by other work on the machine.
+        b = summary("baseline", *min(runs["baseline"], key=lambda r: r[0]))
+        o = summary("satqkd", *min(runs["satqkd"], key=lambda r: r[0]))
     ratio = o["requests_per_s"] / b["requests_per_s"]
     print(f"satqkd serves {ratio:.2f}x the requests/s of the bare TLS server (same clients, same machine)")
     print(json.dumps({"benchmark": "kme", "exchanges": args.exchanges, "saes": 50, "startup_s": round(startup_s, 2),
-                      "ours": o, "baseline": b, "ratio_requests_per_s": round(ratio, 3)}))
+                      "repeat": args.repeat, "ours": o, "baseline": b, "ratio_requests_per_s": round(ratio, 3)}))
 
 
 if __name__ == "__main__":

@@ -444,7 +444,8 @@ def serve(
         stop.set()
 
     def ready(h, p):
-        typer.echo(f"satqkd: serving https://{h}:{p} ({_plural(len(twin.saes), 'SAE', 'SAEs')})")
+        shown = f"[{h}]" if ":" in str(h) else h  # an IPv6 address in a URL
+        typer.echo(f"satqkd: serving https://{shown}:{p} ({_plural(len(twin.saes), 'SAE', 'SAEs')})")
         sys.stdout.flush()
 
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
