@@ -439,7 +439,8 @@ def test_log_lines_and_session_report(server):
     pairs = pd.read_csv(server.out / "kme-pairs.csv")
     row = pairs.loc[(pairs["master_SAE_ID"] == "Hefei-U03") & (pairs["slave_SAE_ID"] == "Hefei-U04")]
     assert row["keys_served"].sum() == 2
-    assert (server.out / "kme-session.html").read_text().count("<table") == 2
+    page = (server.out / "kme-session.html").read_text()
+    assert page.count("<table") == 2 and "<polyline" in page and "Hefei-U03~Hefei-M3" in page
     assert server.proc.returncode == 0
 
 

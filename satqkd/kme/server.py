@@ -130,16 +130,37 @@ def session_files(twin: NetworkTwin, snapshots: list, folder: Path, title: str) 
                                         for v in r) + "</tr>" for r in frame.itertuples(index=False))
         return f"<table><tr>{head}</tr>{rows}</table>"
 
+    def sparklines(names, width=560, height=70) -> str:
+        """Level of each named pool at every snapshot, as small inline SVG lines (no script, opens offline)."""
+        out = []
+        for name in names:
+            y = pools.loc[pools["pool"] == name, "level_bits"].to_numpy(dtype=float)
+            top = max(float(y.max()), 1.0)
+            xs = np.linspace(0, width, y.size) if y.size > 1 else np.array([0.0, width])
+            ys = height - 4 - (height - 8) * (np.resize(y, xs.size) / top)
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+            out.append(f'<div><span class="pool">{html.escape(name)}</span> <svg width="{width}" height="{height}" role="img" aria-label="level of {html.escape(name)}">'
+                       f'<rect width="{width}" height="{height}" fill="#f6f6f6"/>'
+                       f'<polyline points="{pts}" fill="none" stroke="#1f77b4" stroke-width="1.5"/></svg> '
+                       f'{y[0] / 1e6:,.3f} &rarr; {y[-1] / 1e6:,.3f} Mbit</div>')
+        return "".join(out)
+
+    # The pools that fell furthest, relative to their start: the ones an integrator watches.
+    drop = (touched["start_level_bits"] - touched["level_bits"]) / touched["start_level_bits"].clip(lower=1.0)
+    watched = list(touched.assign(drop=drop).loc[drop > 0].sort_values("drop", ascending=False)["pool"].head(8))
     served = int(pairs["keys_served"].sum()) if len(pairs) else 0
     refused = int(pairs[["refused_400", "refused_401", "refused_503"]].to_numpy().sum()) if len(pairs) else 0
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: key-delivery session</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse;font-size:.85em}}
 td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+.pool{{display:inline-block;width:16em}}svg{{vertical-align:middle}}
 table.pairs td:nth-child(3){{text-align:left;font-size:.85em;max-width:40em}}</style></head>
 <body><h1>{html.escape(title)}: key-delivery session</h1>
 <p><b>{served} key{"" if served == 1 else "s"} served, {refused} request{"" if refused == 1 else "s"} refused</b> from {html.escape(first_t)} to {html.escape(last_t)} (simulated time,
 {twin.speed:g} simulated s per real s); {twin.passes_relayed} satellite passes relayed during the session.</p>
 <h2>Per pair and route</h2>{table(pairs).replace('<table>', '<table class="pairs">', 1)}
+<h2>Levels over the session</h2><p>The pools that fell most (from the start to each log interval; simulated
+time runs left to right).</p>{sparklines(watched) if len(snapshots) > 1 and watched else "<p>No pool ended lower than it started.</p>"}
 <h2>Pools used or below their threshold at the end</h2>{table(touched[["pool", "kind", "start_level_bits", "generated_bits",
 "consumed_bits", "discarded_bits", "level_bits", "state"]])}
 <p>Every pool at every log interval: kme-pools.csv. Bits are conserved per pool: start + generated = level + consumed + discarded.</p>
