@@ -408,8 +408,8 @@ def serve(
 
     from .config import load_scenario
     from .io import check_output_dir
-    from .kme.pki import ensure_pki
-    from .kme.server import build_twin, serve as run_server
+    from .kme.pki import ensure_pki, existing_pki
+    from .kme.server import build_twin, check_pki, serve as run_server
 
     levels = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
     if log_level not in levels:
@@ -423,6 +423,9 @@ def serve(
     if out is not None:
         check_output_dir(out, "-o/--out")
     start = None if at is None else _time(at, "--at").utc_datetime()
+    brought = existing_pki(pki)  # a partial or unusable PKI is found before the network is computed
+    if brought is not None:
+        check_pki(brought)
     sc = load_scenario(scenario)
     if sc.network is None:
         raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")

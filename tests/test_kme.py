@@ -555,3 +555,21 @@ def test_serve_needs_a_network(capsys):
 
     assert main(["serve", "micius-2017-xinglong"]) == 2
     assert "network: missing block" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_unusable_pki_before_computing(capsys, tmp_path, monkeypatch):
+    import satqkd.kme.server
+    from satqkd.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("the network was computed before the PKI was checked")
+
+    monkeypatch.setattr(satqkd.kme.server, "build_twin", never)
+    write_test_pki(tmp_path / "pki", ["Jinan-U01"])
+    (tmp_path / "pki/server.key").write_bytes((tmp_path / "pki/sae/Jinan-U01.key").read_bytes())
+    assert main(["serve", "china-network", "--pki", str(tmp_path / "pki")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use the certificates" in err and "key values mismatch" in err and err.count("\n") == 1
+    (tmp_path / "pki/server.pem").unlink()
+    assert main(["serve", "china-network", "--pki", str(tmp_path / "pki")]) == 2
+    assert "has ca.pem, server.key but not server.pem" in capsys.readouterr().err

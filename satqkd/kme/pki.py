@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import SatqkdError
 
-__all__ = ["PkiFiles", "ensure_pki", "write_test_pki", "sae_identities"]
+__all__ = ["PkiFiles", "ensure_pki", "existing_pki", "write_test_pki", "sae_identities"]
 
 _FILES = ("ca.pem", "server.pem", "server.key")
 
@@ -114,8 +114,8 @@ def write_test_pki(folder: str | Path, sae_ids: list[str], *, days: int = 365) -
     return PkiFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key", True)
 
 
-def ensure_pki(folder: str | Path, sae_ids: list[str], option: str = "--pki") -> PkiFiles:
-    """The PKI in ``folder``: used as it is if complete, written if absent, an error if partial."""
+def existing_pki(folder: str | Path, option: str = "--pki") -> PkiFiles | None:
+    """The PKI in ``folder`` if complete, None if it has none of its files; an error if partial."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise SatqkdError(f"{option} {folder}: is a file; expected a folder")
@@ -126,6 +126,15 @@ def ensure_pki(folder: str | Path, sae_ids: list[str], option: str = "--pki") ->
         missing = ", ".join(f for f in _FILES if f not in present)
         raise SatqkdError(f"{option} {folder}: has {', '.join(present)} but not {missing}; "
                           f"expected all of {', '.join(_FILES)} (or none, for a test PKI)")
+    return None
+
+
+def ensure_pki(folder: str | Path, sae_ids: list[str], option: str = "--pki") -> PkiFiles:
+    """The PKI in ``folder``: used as it is if complete, written if absent, an error if partial."""
+    found = existing_pki(folder, option)
+    if found is not None:
+        return found
+    folder = Path(folder)
     try:
         return write_test_pki(folder, sae_ids)
     except OSError as exc:

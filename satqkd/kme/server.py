@@ -35,7 +35,7 @@ from .api import MAX_BODY_BYTES, make_app
 from .pki import PkiFiles
 from .twin import NetworkTwin
 
-__all__ = ["build_twin", "serve", "session_files", "tls_context"]
+__all__ = ["build_twin", "serve", "session_files", "tls_context", "check_pki"]
 
 log = logging.getLogger("satqkd.kme")
 
@@ -86,6 +86,11 @@ def _adapter(pki: PkiFiles):
         raise SatqkdError(f"--pki {pki.ca.parent}: cannot use the certificates ({_one_line(exc)}); expected PEM files "
                           f"ca.pem, server.pem and server.key (the key matching the certificate)") from None
     return adapter
+
+
+def check_pki(pki: PkiFiles) -> None:
+    """Raise the one-line error :func:`serve` would give if the certificates are unusable."""
+    _adapter(pki)
 
 
 def _one_line(exc) -> str:
