@@ -639,6 +639,81 @@ def _network_summary(res) -> list[str]:
     return out
 
 
+@app.command(epilog="Example: satqkd serve china-network --at 2021-05-23T00:00:00 --pki pki  (then curl, README 'Serving keys')")
+def serve(
+    scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a network: block, or a shipped one's name (china-network)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="TIME", help="UTC instant inside the span where the clock starts (default: the span's start)."),
+    speed: float = typer.Option(1.0, "--speed", metavar="X", help="Simulated seconds per real second (0 stops the clock)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8443, "--port", help="TCP port (0: a free one, printed in the ready line)."),
+    pki: str = typer.Option("pki", "--pki", metavar="DIR", help="ca.pem, server.pem, server.key (written there, with sae/<SAE_ID>.pem/.key, if absent)."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", metavar="DIR", help="Write the session report here on exit (kme-pairs.csv, kme-pools.csv, kme-session.html)."),
+    log_level: str = typer.Option("info", "--log-level", help="debug (a line per request), info (a summary a minute), warning, error."),
+    log_every: float = typer.Option(60.0, "--log-every", metavar="SECONDS", help="Seconds between summary lines (and pool snapshots of the report)."),
+):
+    """Serve the planned network's keys over ETSI GS QKD 014 (HTTPS, mutual TLS): one KME for every node."""
+    import logging
+    import threading
+
+    from .config import load_scenario
+    from .io import check_output_dir
+    from .kme.pki import ensure_pki, existing_pki
+    from .kme.server import build_twin, check_pki, serve as run_server
+
+    levels = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+    if log_level not in levels:
+        raise SatqkdError(f"--log-level: expected one of {', '.join(levels)}, got {log_level!r}")
+    if not (math.isfinite(speed) and 0.0 <= speed <= 1e7):
+        raise SatqkdError(f"--speed: expected simulated seconds per real second from 0 to 1e7, got {speed:g}")
+    if not 0 <= port <= 65535:
+        raise SatqkdError(f"--port: expected 0 to 65535, got {port}")
+    if not (math.isfinite(log_every) and log_every >= 0.1):
+        raise SatqkdError(f"--log-every: expected at least 0.1 s, got {log_every:g}")
+    if out is not None:
+        check_output_dir(out, "-o/--out")
+    start = None if at is None else _time(at, "--at").utc_datetime()
+    brought = existing_pki(pki)  # a partial or unusable PKI is found before the network is computed
+    if brought is not None:
+        check_pki(brought)
+    sc = load_scenario(scenario)
+    if sc.network is None:
+        raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
+    twin = build_twin(sc, start, speed)
+    files = ensure_pki(pki, twin.saes)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logger = logging.getLogger("satqkd.kme")
+    logger.handlers[:] = [handler]
+    logger.setLevel(levels[log_level])
+    logger.propagate = False
+    if files.created:
+        typer.echo(f"satqkd: wrote a test PKI in {pki}/ (ca.pem, server.pem, server.key, sae/<SAE_ID>.pem and .key)")
+
+    stop, caught = threading.Event(), []
+
+    def on_signal(signum, frame):
+        caught.append(signum)
+        stop.set()
+
+    def ready(h, p):
+        shown = f"[{h}]" if ":" in str(h) else h  # an IPv6 address in a URL
+        typer.echo(f"satqkd: serving https://{shown}:{p} ({_plural(len(twin.saes), 'SAE', 'SAEs')})")
+        sys.stdout.flush()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        written = run_server(twin, files, host, port, out=None if out is None else Path(out), title=sc.name,
+                             log_every_s=log_every, on_ready=ready, stop=stop)
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+    served = sum(k for k, _ in twin.issued.values())
+    why = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(caught[0] if caught else None, "stopped")
+    typer.echo(f"satqkd: {why}: stopped serving after {_plural(served, 'key', 'keys')} served")
+    for path in written:
+        typer.echo(f"  {path}")
+
+
 MAX_DAYS = 3660.0  # the same limit as a scenario's ``days``
 
 

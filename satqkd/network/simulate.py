@@ -71,7 +71,7 @@ from .routing import Router
 from .satellite import SatelliteStores, schedule_passes
 from .topology import Network
 
-__all__ = ["NetworkResults", "Simulation", "simulate", "STATUSES"]
+__all__ = ["NetworkResults", "Simulation", "simulate", "STATUSES", "NetworkState", "state_at"]
 
 STATUSES = ("served", "waited", "failed", "refused", "pending")
 _OUTAGE, _PASS, _REQUEST, _SNAPSHOT = 0, 1, 2, 3  # same-instant order
@@ -667,3 +667,43 @@ class Simulation:
 def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float) -> NetworkResults:
     """Run the network from ``start`` (UTC) for ``span_s`` seconds (see :class:`Simulation`)."""
     return Simulation(network, passes, start, span_s).run_until(span_s).results()
+
+
+@dataclass
+class NetworkState:
+    """The network at one instant ``t_s`` as :func:`simulate` leaves it (for :mod:`satqkd.kme`).
+
+    ``level_bits`` and ``state`` (codes of :data:`~satqkd.network.pools.STATES`)
+    per link; ``store_keys`` (satellite, station) and ``store_level_bits`` of
+    the on-board stores; ``schedule``: the pass table of
+    :func:`~satqkd.network.satellite.schedule_passes` (seconds after the
+    scenario's start), whose served rows with ``end_s >= t_s`` are the key
+    still to arrive.  Fibre blocks need no schedule: pool ``i`` gains
+    ``block_bits`` at every multiple of ``block_s`` (``network.links``).
+    """
+
+    t_s: float
+    level_bits: np.ndarray
+    state: np.ndarray
+    store_keys: list
+    store_level_bits: np.ndarray
+    schedule: pd.DataFrame
+
+
+def state_at(network: Network, passes: pd.DataFrame | None, start, t_s: float) -> NetworkState:
+    """Pools and stores at ``t_s`` seconds after ``start``: :func:`simulate` run up to there.
+
+    Everything before ``t_s`` has happened (fibre blocks closed at ``t_s``
+    included); passes ending and requests made at ``t_s`` itself have not."""
+    start = pd.Timestamp(start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    sched = schedule_passes(passes, network.satellites, start)
+    if t_s <= 0:
+        pools = Pools(network.pools, network.links["block_bits"].to_numpy(), network.links["block_s"].to_numpy())
+        keys = list(dict.fromkeys((sl.satellite, st) for sl in network.satellites for st in sl.stations))
+        return NetworkState(0.0, pools.level.copy(), pools.state.copy(), keys, np.zeros(len(keys)), sched)
+    res = simulate(network, passes, start, t_s)
+    codes = np.array([STATES.index(s) for s in res.links["state"]], dtype=np.int8)
+    keys = list(zip(res.stores["satellite"], res.stores["station"]))
+    return NetworkState(float(t_s), res.links["level_bits"].to_numpy(dtype=float), codes, keys,
+                        res.stores["level_bits"].to_numpy(dtype=float), sched)
