@@ -188,23 +188,10 @@ def load_elements(path) -> list[EarthSatellite]:
         The file is missing, empty, not text, or malformed; the one-line
         message names the file and the line or record.
     """
-    p = Path(path)
+    from .io import read_text
+
+    text = read_text(path, "an element file (TLE lines or OMM as JSON, CSV or XML)")
     source = str(path)
-    if not p.exists():
-        raise SatqkdError(f"{source}: no such file")
-    if p.is_dir():
-        raise SatqkdError(f"{source}: is a directory, expected an element file")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise SatqkdError(f"{source}: cannot read the file: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SatqkdError(
-            f"{source}: not a UTF-8 text file (byte {exc.start}): "
-            "expected TLE lines or OMM as JSON, CSV or XML"
-        ) from None
     return parse_elements(text, source=source)
 
 

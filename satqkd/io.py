@@ -272,3 +272,23 @@ def remove_previous_outputs(folder: str | Path, previous: list[Path], written: l
             if root in parent.parents and not any(parent.iterdir()):
                 parent.rmdir()
     return removed
+
+
+def read_text(path, expected: str) -> str:
+    """The text of a UTF-8 file (a BOM is dropped), or a one-line error that
+    names the file and says what was ``expected`` there ("an element file",
+    "a CCSDS OEM file"): missing, a folder, unreadable, not UTF-8."""
+    p = Path(path)
+    source = str(path)
+    if not p.exists():
+        raise SatqkdError(f"{source}: no such file")
+    if p.is_dir():
+        raise SatqkdError(f"{source}: is a directory, expected {expected}")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SatqkdError(f"{source}: cannot read the file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SatqkdError(f"{source}: not a UTF-8 text file (byte {exc.start}): expected {expected}") from None

@@ -187,6 +187,21 @@ def _db(eta) -> np.ndarray:
     return -10.0 * np.log10(eta)
 
 
+def _loss_parts(L, eta_geo, eta_atm, eta_turb, eta_point, transmitter, receiver, eta_fs, detector) -> dict:
+    """The loss budget's components in dB, in :data:`_COLUMNS`' order, for
+    a downlink (receiver: the ground telescope) or an uplink (the satellite's)."""
+    return {
+        "geometric_loss_db": _db(eta_geo),
+        "atmosphere_loss_db": _db(eta_atm),
+        "turbulence_loss_db": _db(eta_turb),
+        "pointing_loss_db": _db(eta_point),
+        "transmitter_loss_db": np.full_like(L, _db(transmitter.optics_efficiency)),
+        "receiver_loss_db": np.full_like(L, _db(receiver.optics_efficiency)),
+        "field_stop_loss_db": _db(eta_fs),
+        "detector_loss_db": np.full_like(L, _db(detector.efficiency)),
+    }
+
+
 # ---------------------------------------------------------------------------
 # Transmitter
 # ---------------------------------------------------------------------------
@@ -1285,16 +1300,7 @@ def link_budget(range_km, elevation_deg, transmitter: Transmitter, telescope: Te
     seeing = turbulence.seeing_fwhm_urad(app, lam_nm)
     eta_fs = telescope.field_stop_efficiency(seeing, lam_nm)
 
-    parts = {
-        "geometric_loss_db": _db(eta_geo),
-        "atmosphere_loss_db": _db(eta_atm),
-        "turbulence_loss_db": _db(eta_turb),
-        "pointing_loss_db": _db(eta_point),
-        "transmitter_loss_db": np.full_like(L, _db(transmitter.optics_efficiency)),
-        "receiver_loss_db": np.full_like(L, _db(telescope.optics_efficiency)),
-        "field_stop_loss_db": _db(eta_fs),
-        "detector_loss_db": np.full_like(L, _db(detector.efficiency)),
-    }
+    parts = _loss_parts(L, eta_geo, eta_atm, eta_turb, eta_point, transmitter, telescope, eta_fs, detector)
     loss_db = sum(parts.values())
 
     radiance = np.broadcast_to(
@@ -1370,16 +1376,7 @@ def uplink_budget(range_km, elevation_deg, transmitter: Transmitter, receiver: T
     eta_atm = atmosphere.transmittance(app, lam_nm, site_height_m)
     eta_fs = receiver.field_stop_efficiency(np.zeros_like(L), lam_nm)
 
-    parts = {
-        "geometric_loss_db": _db(eta_geo),
-        "atmosphere_loss_db": _db(eta_atm),
-        "turbulence_loss_db": _db(eta_turb),
-        "pointing_loss_db": _db(eta_point),
-        "transmitter_loss_db": np.full_like(L, _db(transmitter.optics_efficiency)),
-        "receiver_loss_db": np.full_like(L, _db(receiver.optics_efficiency)),
-        "field_stop_loss_db": _db(eta_fs),
-        "detector_loss_db": np.full_like(L, _db(detector.efficiency)),
-    }
+    parts = _loss_parts(L, eta_geo, eta_atm, eta_turb, eta_point, transmitter, receiver, eta_fs, detector)
     loss_db = sum(parts.values())
     sun = -90.0 if sun_altitude_deg is None else sun_altitude_deg
     radiance = np.broadcast_to(earth_radiance(lam_nm, sun, earth_albedo) * eta_atm, L.shape)

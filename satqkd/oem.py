@@ -552,20 +552,10 @@ def load_oem(path) -> list[EphemerisSatellite]:
         system, centre or interpolation this module does not handle; the
         one-line message names the file and the line or element.
     """
-    p = Path(path)
+    from .io import read_text
+
+    text = read_text(path, "a CCSDS OEM file (KVN or XML)")
     source = str(path)
-    if not p.exists():
-        raise SatqkdError(f"{source}: no such file")
-    if p.is_dir():
-        raise SatqkdError(f"{source}: is a directory, expected a CCSDS OEM file")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise SatqkdError(f"{source}: cannot read the file: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SatqkdError(f"{source}: not a UTF-8 text file (byte {exc.start}): expected a CCSDS OEM (KVN or XML)") from None
     return parse_oem(text, source)
 
 
