@@ -143,8 +143,6 @@ def _sigint_blocked():
 
 def _silence_dask() -> None:
     """No log lines from Dask while an interrupted run closes its cluster."""
-    import logging
-
     for name in ("distributed", "tornado", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
