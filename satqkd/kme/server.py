@@ -11,8 +11,8 @@ or with one from another CA, never reaches the application), the verified
 certificate's names handed to the WSGI application (``SSL_CLIENT_*``).
 
 Operations: one log line a ``log_every_s`` (keys served per pair, pools
-near empty: below their threshold); on stop (SIGTERM, Ctrl-C) the
-listening socket closes, requests in flight finish (up to
+near empty: below their threshold, counting what the satellite could
+relay); on stop (SIGTERM, Ctrl-C) the listening socket closes, requests in flight finish (up to
 ``shutdown_timeout_s``), and with ``out`` the session report is written
 there (:func:`session_files`): ``kme-pairs.csv`` (keys served and refused
 per pair and route), ``kme-pools.csv`` (every pool at each log interval:
@@ -106,9 +106,11 @@ def _summary(twin: NetworkTwin, since: dict) -> str:
         for (m, s, _), (keys, _bits) in twin.issued.items():
             per_pair[(m, s)] = per_pair.get((m, s), 0) + keys
         refused = sum(sum(v.values()) for v in twin.refused.values())
-        low = np.flatnonzero(twin.pools.level < twin.pools.threshold)
+        # What a request could get: the pool, plus what the satellite could relay on demand.
+        level = np.minimum(twin.pools.level + twin.sim.extra, twin.pools.capacity)
+        low = np.flatnonzero(level < twin.pools.threshold)
         names = twin.network.links["link"].to_numpy()
-        lows = [f"{names[i]} {twin.pools.level[i] / 1e6:.2f} Mbit" for i in low[np.argsort(twin.pools.level[low])][:5]]
+        lows = [f"{names[i]} {level[i] / 1e6:.2f} Mbit" for i in low[np.argsort(level[low])][:5]]
     new = {k: v - since.get(k, 0) for k, v in per_pair.items() if v - since.get(k, 0) > 0}
     since.clear()
     since.update(per_pair)
