@@ -7,7 +7,7 @@ The clients are not ours: curl (OpenSSL) and etsi-qkd-014-client (PyPI,
 LIP6), with server-certificate verification on.  The server is the real
 `satqkd serve` process, on loopback, on a free port.  The network side is
 checked against the simulation itself (satqkd.network.simulate), run
-separately in this process.
+separately in this process: its own requests, and straight runs.
 """
 
 from __future__ import annotations
@@ -43,14 +43,28 @@ requests = pytest.importorskip("requests")
 
 # -- the simulation alone, in this process ------------------------------------------------
 
+def clear_sky(folder: Path) -> Path:
+    """The shipped china-network under a clear sky (its ``weather:`` block removed), written to ``folder``.
+
+    In the shipped scenario's weather year every Nanshan pass of the week is under cloud, so the
+    satellite link never has key at both ends; the tests that relay across it use this copy."""
+    text = (ROOT / "configs/china-network.yaml").read_text()
+    assert re.search(r"(?m)^weather:", text) and "../ephemeris/" in text
+    text = re.sub(r"(?m)^weather:.*\n", "", text).replace("../ephemeris/", f"{ROOT / 'ephemeris'}/")
+    path = folder / "china-network-clear.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture(scope="module")
-def china():
-    """The china-network scenario, its pass table and the network state at AT (simulation only)."""
+def china(tmp_path_factory):
+    """china-network under a clear sky (:func:`clear_sky`), its pass table and its pools at AT (simulation only)."""
     from satqkd.config import load_scenario
-    from satqkd.network.simulate import state_at
+    from satqkd.network.simulate import Simulation
     from satqkd.pipeline import run
 
-    sc = load_scenario("china-network")
+    path = clear_sky(tmp_path_factory.mktemp("scenario"))
+    sc = load_scenario(path)
     network = sc.network
     sc.network = None
     passes = run(sc).passes
@@ -58,8 +72,18 @@ def china():
     start = pd.Timestamp(sc.start.utc_datetime())
     at_s = (pd.Timestamp(AT, tz="UTC") - start).total_seconds()
     span_s = (sc.end.tt - sc.start.tt) * 86400.0
-    return {"scenario": sc, "network": network, "passes": passes, "start": start, "at_s": at_s, "span_s": span_s,
-            "state": state_at(network, passes, start, at_s)}
+    level = Simulation(network, passes, start, span_s, demand_until_s=at_s).run_until(at_s).pool_table()["level_bits"]
+    return {"scenario": sc, "path": path, "network": network, "passes": passes, "start": start, "at_s": at_s, "span_s": span_s,
+            "level_bits": level.to_numpy()}
+
+
+def twin_at(china, net, t_s, speed=0.0, clock=None):
+    """The twin as `satqkd serve --at` builds it: the scenario's requests up to ``t_s``, none after."""
+    from satqkd.kme import NetworkTwin
+    from satqkd.network.simulate import Simulation
+
+    sim = Simulation(net, china["passes"], china["start"], china["span_s"], demand_until_s=t_s).run_until(t_s)
+    return NetworkTwin(sim, speed=speed, **({"clock": clock} if clock else {}))
 
 
 class FakeClock:
@@ -72,66 +96,80 @@ class FakeClock:
 
 @pytest.mark.parametrize("from_start", [False, True], ids=["at", "span start"])
 def test_twin_follows_the_simulation(china, from_start):
-    """With no requests, the twin started at AT (or at the span's start) and run 30 simulated hours
-    equals the simulation run 30 h further with no demand: fibre blocks and satellite passes arrive
-    as the simulation says."""
+    """With no requests, the twin started at AT (or at the span's start) and looked at every
+    simulated hour for 30 hours equals one straight simulation run 30 h further with no demand:
+    fibre blocks, outages and passes arrive as the simulation says, and (relay on demand) no
+    satellite key reaches a ground pool: it waits on board."""
     import copy
 
-    from satqkd.kme import NetworkTwin
-    from satqkd.network.simulate import state_at
+    from satqkd.network.simulate import Simulation
 
     net = copy.copy(china["network"])
     net.demands = []
-    start, passes = china["start"], china["passes"]
     t0 = 0.0 if from_start else china["at_s"]
-    s0 = state_at(net, passes, start, t0)
     clock = FakeClock()
-    twin = NetworkTwin(net, s0, start, china["span_s"], speed=3600.0, clock=clock)
-    clock.t = 30.0  # real seconds: 30 simulated hours
+    twin = twin_at(china, net, t0, speed=3600.0, clock=clock)
+    stores0 = twin.stores.level.copy()
+    for hour in range(1, 49):  # real seconds: simulated hours; every look runs the simulation on
+        clock.t = float(hour)
+        twin.status("Urumqi-U01", "Shanghai-U03")
     table = twin.pool_table()
-    later = state_at(net, passes, start, t0 + 30 * 3600.0)
-    assert twin.passes_relayed > 0  # the nights' passes were relayed
-    np.testing.assert_allclose(table["level_bits"], later.level_bits, rtol=1e-12, atol=1e-6)
-    np.testing.assert_allclose(twin.stores.level, later.store_level_bits, rtol=1e-12, atol=1e-6)
+    later = Simulation(net, china["passes"], china["start"], china["span_s"]).run_until(t0 + 48 * 3600.0)
+    assert twin.passes_arrived > 0  # the nights' passes left their key on board
+    np.testing.assert_allclose(table["level_bits"], later.pool_table()["level_bits"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(twin.stores.level, later.store_table()["level_bits"], rtol=1e-12, atol=1e-6)
     np.testing.assert_allclose(twin.pools.balance(), 0.0, atol=1e-3)
-    sat = int(np.flatnonzero(net.links["kind"].to_numpy() == "satellite")[0])
-    assert table["generated_bits"].iat[sat] > 0
+    assert twin.stores.level.sum() > stores0.sum()
+    sat = net.links["kind"].to_numpy() == "satellite"
+    assert (table["generated_bits"].to_numpy()[sat] == 0).all() and twin.relay_commands == 0
+    assert (table["generated_bits"].to_numpy()[~sat] > 0).any()
 
 
 def test_twin_relays_as_the_simulation_does(china):
-    """One request of 100 kbit from Urumqi-U01 to Shanghai-U03 at AT: the twin's route and every pool
-    one second later equal the simulation's with that one request as the only demand."""
+    """One request of 100 kbit from Urumqi-U01 to Shanghai-U03 at AT, as the scenario's only demand
+    there: the simulation serves it by its own requests' path (route, satellite relay on demand); the
+    twin, built at AT (so the demand is the client's), serves the client's request to the same route,
+    relay commands and pool levels one second later."""
     import copy
 
-    from satqkd.kme import NetworkTwin
     from satqkd.network.demand import DemandSpec
-    from satqkd.network.simulate import simulate, state_at
+    from satqkd.network.simulate import simulate
 
-    at_s, start, passes = china["at_s"], china["start"], china["passes"]
+    at_s = china["at_s"]
     net = copy.copy(china["network"])
     net.demands = [DemandSpec(a="Urumqi-U01", b="Shanghai-U03", rate_bps=100.0, every_s=1000.0, times_s=[at_s])]
     clock = FakeClock()
-    twin = NetworkTwin(net, state_at(net, passes, start, at_s), start, china["span_s"], speed=1.0, clock=clock)
+    twin = twin_at(china, net, at_s, speed=1.0, clock=clock)
+    assert len(twin.sim.requests) == 0  # the request at AT is not the scenario's: the client makes it
     twin.issue("Urumqi-U01", "Shanghai-U03", 50, 2000)
     clock.t = 1.0
     ours = twin.pool_table()
-    sim = simulate(net, passes, start, at_s + 1.0)
+    sim = simulate(net, china["passes"], china["start"], at_s + 1.0)
     assert list(sim.requests["status"]) == ["served"]
     assert list(twin.issued) == [("Urumqi-U01", "Shanghai-U03", sim.requests["route"].iat[0])]
+    assert len(sim.relays) > 0 and twin.relay_commands == len(sim.relays)  # relayed on demand, both
+    np.testing.assert_allclose([e[2] for e in twin.sim.relay_log], sim.relays["bits"], rtol=1e-12)
     np.testing.assert_allclose(ours["level_bits"], sim.links["level_bits"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(twin.stores.level, sim.stores["level_bits"], rtol=1e-12, atol=1e-6)
 
 
 def test_twin_issue_consumes_on_every_pool_of_the_route(china):
-    from satqkd.kme import KeyRefused, NetworkTwin
+    from satqkd.kme import KeyRefused
 
-    twin = NetworkTwin(china["network"], china["state"], china["start"], china["span_s"], speed=0.0)
-    before = twin.pools.level.copy()
+    twin = twin_at(china, china["network"], china["at_s"])
+    before = twin.pools.consumed.copy()
+    sat = int(np.flatnonzero(china["network"].links["kind"].to_numpy() == "satellite")[0])
+    # The ground pool alone cannot give 3 x 512 bits: the key waits on board.
+    assert twin.pools.level[sat] - twin.pools.minimum[sat] < 3 * 512 and twin.sim.extra[sat] > 3 * 512
     keys = twin.issue("Urumqi-U01", "Shanghai-U03", 3, 512)
     assert len(keys) == 3 and all(len(k) == 64 for _, k in keys) and len({k for k, _ in keys}) == 3
-    spent = before - twin.pools.level
+    spent = twin.pools.consumed - before
     on_route = spent > 0
-    assert on_route.sum() == 44  # the README's 44 hops
+    assert on_route.sum() == 44  # 44 hops, across the satellite link
     np.testing.assert_allclose(spent[on_route], 3 * 512)
+    # Relay on demand: the satellite pool got exactly what it lacked, and is back at its minimum.
+    assert on_route[sat] and twin.relay_commands == 1
+    assert twin.pools.level[sat] == pytest.approx(twin.pools.minimum[sat])
     assert twin.fetch("Urumqi-U01", "Shanghai-U03", [keys[0][0]]) == [keys[0]]
     with pytest.raises(KeyRefused) as e:  # once only
         twin.fetch("Urumqi-U01", "Shanghai-U03", [keys[0][0]])
@@ -165,12 +203,12 @@ def test_pki_written_then_reused_and_partial_is_an_error(tmp_path):
 class Server:
     """`satqkd serve` in a subprocess; the ready line gives the port."""
 
-    def __init__(self, tmp: Path, *args: str, timeout_s: float = 90.0):
+    def __init__(self, tmp: Path, *args: str, timeout_s: float = 90.0, scenario: str = "china-network"):
         self.tmp = tmp
         self.pki = tmp / "pki"
         self.out = tmp / "out"
         self.err = open(tmp / "stderr.txt", "w+")
-        cmd = [sys.executable, "-m", "satqkd", "serve", "china-network", "--at", AT, "--port", "0",
+        cmd = [sys.executable, "-m", "satqkd", "serve", scenario, "--at", AT, "--port", "0",
                "--pki", str(self.pki), "-o", str(self.out), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, text=True, cwd=tmp)
         self.lines = []
@@ -280,6 +318,8 @@ def test_readme_curl_session(server, tmp_path):
     assert len(shanghai) == 2
     got = json.loads(shanghai[0][0].rstrip()[:-4])["keys"]
     assert shanghai[0][0].rstrip().endswith(" 200") and got == keys  # the same two keys, by key_ID
+    urumqi = [outs[i] for i, c in enumerate(cmds) if c.startswith("as Urumqi-U01")]
+    assert len(urumqi) == 1 and urumqi[0][0].rstrip().endswith(" 503") and '"key"' not in urumqi[0][0]
     assert shanghai[1][0].rstrip().endswith(" 400") and '"key"' not in shanghai[1][0]
     nocert = [outs[i] for i, c in enumerate(cmds) if c.startswith("curl ") and "--cert" not in c]
     assert len(nocert) == 1 and nocert[0][1] != 0 and '"key' not in nocert[0][0]  # refused at the handshake
@@ -466,7 +506,7 @@ def test_load_50_saes_2000_exchanges_conserve_bits(china, tmp_path):
     """25 pairs of SAEs (50 SAEs, Jinan and Hefei), each SAE the master of 40 exchanges with its
     partner, all at once: every key the slave gets equals the master's, none is served twice, and
     each pool ends at the simulation's level at AT minus the bits of the keys relayed over it."""
-    srv = Server(tmp_path, "--speed", "0", "--log-level", "warning")
+    srv = Server(tmp_path, "--speed", "0", "--log-level", "warning", scenario=str(china["path"]))
     try:
         users = [f"Jinan-U{i:02d}" for i in range(1, 31)] + [f"Hefei-U{i:02d}" for i in range(21, 41)]
         pairs = [(users[2 * i], users[2 * i + 1]) for i in range(25)]
@@ -529,8 +569,15 @@ def test_load_50_saes_2000_exchanges_conserve_bits(china, tmp_path):
     assert table["bits_served"].sum() == 256 * len(got_master) + bits_drained
     assert list(last["pool"]) == names
     np.testing.assert_allclose(last["consumed_bits"], expected)
-    np.testing.assert_allclose(last["generated_bits"], 0.0)  # --speed 0: the clock stands still
-    np.testing.assert_allclose(last["level_bits"], china["state"].level_bits - expected, atol=1e-6)
+    sat = net.links["kind"].to_numpy() == "satellite"
+    fibre = ~sat
+    np.testing.assert_allclose(last["generated_bits"][fibre], 0.0)  # --speed 0: the clock stands still
+    np.testing.assert_allclose(last["level_bits"][fibre], china["level_bits"][fibre] - expected[fibre], atol=1e-6)
+    # The satellite pool gains only what the relay, on demand, released: exactly what each request
+    # lacked above the pool's minimum, so it ends at its minimum (it started at AT below it).
+    minimum = net.pools[int(np.flatnonzero(sat)[0])].minimum_bits
+    np.testing.assert_allclose(last["level_bits"][sat], minimum)
+    np.testing.assert_allclose(last["generated_bits"][sat], expected[sat] + minimum - china["level_bits"][sat])
 
 
 @pytest.mark.parametrize("args, words", [

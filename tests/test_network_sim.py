@@ -446,6 +446,32 @@ def test_pool_state_at_an_instant_is_the_snapshot_of_that_instant():
     pd.testing.assert_frame_equal(sim.run_until(4 * 3600.0).results().requests, full.requests)
 
 
+def test_demand_until_ends_the_scenarios_requests_and_serve_request_is_their_path():
+    """Simulation(demand_until_s=T), as a key server builds it at T: the scenario's requests before T
+    are served as in the full run, none is made or retried from T on (after T the pools are only
+    fed); a request from outside at T (serve_request) takes what the full run's own request at T took."""
+    demands = [{"a": "ua", "b": "ub", "kind": "constant", "rate_bps": 100, "every_s": 600, "timeout_s": 3600}]
+    net = _three_stations(sat_initial_bits=1e6, demands=demands)
+    passes = _passes([("SA", 10, 100, 5e6), ("SB", 2000, 2100, 1e6)])
+    full = simulate(net, passes, START, 4 * 3600.0)
+    cut = Simulation(net, passes, START, 4 * 3600.0, demand_until_s=7200.0).run_until(7200.0)
+    consumed_at_t = cut.pools.consumed.copy()
+    at_t = full.requests.loc[full.requests["t_s"] == 7200.0].iloc[0]
+    assert at_t["status"] == "served"
+    parts = cut.serve_request("ua", "ub", at_t["bits"])
+    assert parts == [(at_t["route"], at_t["bits"])]
+    snap = full.pools[full.pools["time_utc"] == "2021-05-20T02:00:00.000000Z"].set_index("pool")["level_bits"]
+    now = cut.pool_table().set_index("link")["level_bits"]
+    assert np.array_equal(now.to_numpy(), snap[now.index].to_numpy())  # the snapshot follows the requests at T
+    assert cut.serve_request("ua", "ub", 1e12) is None  # too much: nothing spent
+    assert np.array_equal(cut.pool_table()["level_bits"].to_numpy(), now.to_numpy())
+    consumed_at_t = cut.pools.consumed.copy()
+    res = cut.run_until(4 * 3600.0).results()
+    before = full.requests.loc[full.requests["t_s"] < 7200.0]
+    assert len(full.requests) > len(before) and list(res.requests["t_s"]) == list(before["t_s"])
+    assert list(res.requests["status"]) == list(before["status"])
+    np.testing.assert_array_equal(res.links["consumed_bits"], consumed_at_t)
+
 def test_a_station_known_down_leaves_its_conflicts_free():
     """Regression: the contention stage dropped a pass for a conflicting one over a station
     the network then took down (neither flew).  With the outage known (column station_down,

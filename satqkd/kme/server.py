@@ -1,7 +1,9 @@
 """The key-delivery server: one HTTPS endpoint, mutual TLS, acting as the KME of every node.
 
 :func:`build_twin` loads the network at an instant of a scenario
-(passes from the pipeline, pools from :func:`~satqkd.network.simulate.state_at`);
+(passes from the pipeline; the network's
+:class:`~satqkd.network.simulate.Simulation` with the scenario's requests
+up to that instant, run up to there);
 :func:`serve` puts it behind cheroot's threaded HTTP/1.1 server with
 Python's ``ssl``: TLS 1.2 or later, a client certificate **required** and
 verified against the PKI's CA during the handshake (a client without one,
@@ -9,8 +11,8 @@ or with one from another CA, never reaches the application), the verified
 certificate's names handed to the WSGI application (``SSL_CLIENT_*``).
 
 Operations: one log line a ``log_every_s`` (keys served per pair, pools
-near empty: below their threshold); on stop (SIGTERM, Ctrl-C) the
-listening socket closes, requests in flight finish (up to
+near empty: below their threshold, counting what the satellite could
+relay); on stop (SIGTERM, Ctrl-C) the listening socket closes, requests in flight finish (up to
 ``shutdown_timeout_s``), and with ``out`` the session report is written
 there (:func:`session_files`): ``kme-pairs.csv`` (keys served and refused
 per pair and route), ``kme-pools.csv`` (every pool at each log interval:
@@ -42,7 +44,7 @@ log = logging.getLogger("satqkd.kme")
 
 def build_twin(scenario, at=None, speed: float = 1.0, where: str = "--at") -> NetworkTwin:
     """The scenario's network at ``at`` (a UTC timestamp inside the span; default its start)."""
-    from ..network.simulate import state_at
+    from ..network.simulate import Simulation
     from ..pipeline import check_scenario, finish, run_unit, units
 
     if scenario.network is None:
@@ -63,8 +65,8 @@ def build_twin(scenario, at=None, speed: float = 1.0, where: str = "--at") -> Ne
         passes = finish(scenario, [run_unit(scenario, u) for u in units(scenario)]).passes
     finally:
         scenario.network = network
-    state = state_at(network, passes, start, at_s)
-    return NetworkTwin(network, state, start, span_s, speed)
+    sim = Simulation(network, passes, start, span_s, demand_until_s=at_s).run_until(at_s)
+    return NetworkTwin(sim, speed)
 
 
 def tls_context(pki: PkiFiles) -> ssl.SSLContext:
@@ -104,9 +106,11 @@ def _summary(twin: NetworkTwin, since: dict) -> str:
         for (m, s, _), (keys, _bits) in twin.issued.items():
             per_pair[(m, s)] = per_pair.get((m, s), 0) + keys
         refused = sum(sum(v.values()) for v in twin.refused.values())
-        low = np.flatnonzero(twin.pools.level < twin.pools.threshold)
+        # What a request could get: the pool, plus what the satellite could relay on demand.
+        level = np.minimum(twin.pools.level + twin.sim.extra, twin.pools.capacity)
+        low = np.flatnonzero(level < twin.pools.threshold)
         names = twin.network.links["link"].to_numpy()
-        lows = [f"{names[i]} {twin.pools.level[i] / 1e6:.2f} Mbit" for i in low[np.argsort(twin.pools.level[low])][:5]]
+        lows = [f"{names[i]} {level[i] / 1e6:.2f} Mbit" for i in low[np.argsort(level[low])][:5]]
     new = {k: v - since.get(k, 0) for k, v in per_pair.items() if v - since.get(k, 0) > 0}
     since.clear()
     since.update(per_pair)
@@ -162,7 +166,7 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child,
 table.pairs td:nth-child(3){{text-align:left;font-size:.85em;max-width:40em}}</style></head>
 <body><h1>{html.escape(title)}: key-delivery session</h1>
 <p><b>{served} key{"" if served == 1 else "s"} served, {refused} request{"" if refused == 1 else "s"} refused</b> from {html.escape(first_t)} to {html.escape(last_t)} (simulated time,
-{twin.speed:g} simulated s per real s); {twin.passes_relayed} satellite passes relayed during the session.</p>
+{twin.speed:g} simulated s per real s); {twin.passes_arrived} satellite passes left key on board and {twin.relay_commands} relay commands were issued during the session.</p>
 <h2>Per pair and route</h2>{table(pairs).replace('<table>', '<table class="pairs">', 1)}
 <h2>Levels over the session</h2><p>The pools that fell most (from the start to each log interval; simulated
 time runs left to right).</p>{sparklines(watched) if len(snapshots) > 1 and watched else "<p>No pool ended lower than it started.</p>"}

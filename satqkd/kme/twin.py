@@ -1,25 +1,24 @@
-"""The live twin of a planned network: its key pools on a running clock, and the keys handed out.
+"""The live twin of a planned network: the network's own simulation on a running clock, and the keys handed out.
 
-:class:`NetworkTwin` starts from the network as the simulation leaves it at
-an instant (:func:`satqkd.network.simulate.state_at`: every pool's level
-and state, every on-board store, the passes still to come) and goes on in
-real time scaled by ``speed`` (simulated seconds per real second):
+:class:`NetworkTwin` holds the network stage's
+:class:`~satqkd.network.simulate.Simulation` of the scenario, with the
+scenario's own requests up to the start instant and none after it (from
+then on the clients are the demand), run up to that instant.  Its clock
+goes on in real time scaled by ``speed`` (simulated seconds per real
+second), and every look at the twin first runs the simulation up to now
+(:meth:`~satqkd.network.simulate.Simulation.run_until`): fibre blocks keep
+closing, outages begin and end, satellite passes leave their key on board
+at the end of their usable window -- all as the simulation says, up to the
+end of the scenario's span, where the plan (and the twin's clock) stops.
 
-* **fibre** blocks keep closing, ``block_bits`` every ``block_s``
-  (:meth:`~satqkd.network.pools.Pools.advance`, exact between looks);
-* **satellite** passes keep arriving at the end of their usable window and
-  are relayed by the ground command
-  (:func:`~satqkd.network.satellite.relay_pass`), up to the end of the
-  scenario's span; after it only fibre adds key;
-* **requests** of the key-delivery interface drain it: :meth:`issue`
-  relays ``number * size`` bits from master to slave on the route
-  :meth:`~satqkd.network.routing.Router.choose` picks at that instant (the
-  simulation's rule), consuming them from every pool of the route.  The
-  scenario's own demands stop at the start instant: the clients are the
-  demand now.
-
-The pools, the router and the relay are the network stage's own; this
-module only keeps the clock, the keys handed out and the counters.
+**Requests** of the key-delivery interface are the demand: :meth:`issue`
+asks the simulation to serve ``number * size`` bits from master to slave
+at that instant
+(:meth:`~satqkd.network.simulate.Simulation.serve_request`: its route
+choice, multipath, satellite relay on demand and pool consumption, the
+code path of the scenario's own requests); if it cannot, the answer is 503
+and nothing is spent.  This module only keeps the clock, the keys handed
+out and the counters; the network's rules live in the simulation alone.
 
 Keys are fresh bytes from the operating system's CSPRNG (:func:`secrets.token_bytes`),
 each with a random UUID (version 4).  A key is held until its slave fetches
@@ -43,11 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..network.pools import STATES, Pools
-from ..network.routing import Router
-from ..network.satellite import SatelliteStores, relay_pass
-from ..network.simulate import NetworkState
-from ..network.topology import Network
+from ..network.pools import STATES
+from ..network.simulate import Simulation
 
 __all__ = ["NetworkTwin", "KeyRefused", "Limits"]
 
@@ -81,43 +77,55 @@ class Limits:
 
 
 class NetworkTwin:
-    """Pools, stores and keys of a network, on a clock started at ``state.t_s`` (seconds after ``start``)."""
+    """The keys of a network served from ``sim``, a :class:`~satqkd.network.simulate.Simulation`
+    already run up to the start instant (its ``t_s``; built with ``demand_until_s`` there)."""
 
-    def __init__(self, network: Network, state: NetworkState, start, span_s: float, speed: float = 1.0,
-                 clock=time.monotonic):
-        self.network = network
-        self.start = pd.Timestamp(start)
-        self.span_s = float(span_s)
+    def __init__(self, sim: Simulation, speed: float = 1.0, clock=time.monotonic):
+        self.sim = sim
+        self.network = sim.network
+        self.start = sim.start
+        self.span_s = sim.span_s
         self.speed = float(speed)
         self._clock = clock
         self.lock = threading.Lock()
-        links = network.links
-        n = len(links)
-        self.pools = Pools(network.pools, links["block_bits"].to_numpy(), links["block_s"].to_numpy())
-        self.pools.start_at(state.level_bits, state.state, state.t_s)
-        caps = {(sl.satellite, st): sl.store_capacity_bits for sl in network.satellites for st in sl.stations}
-        self.stores = SatelliteStores(state.store_keys, [caps[k] for k in state.store_keys])
-        self.stores.level[:] = state.store_level_bits
-        sched = state.schedule
-        due = (sched["served"].astype(bool) & (sched["end_s"] >= state.t_s) & (sched["end_s"] < span_s)).to_numpy()
-        future = sched.loc[due].sort_values("end_s", kind="stable")
-        self._passes = list(zip(future["end_s"].astype(float), future["satellite"], future["station"],
-                                future["key_bits"].astype(float)))
-        self._next_pass = 0
-        self.passes_relayed = 0
-        self._everything = np.arange(n)
-        kinds = dict(zip(network.nodes["node"], network.nodes["kind"]))
-        self.router = Router(network.graph, n, network.candidate_paths, kinds)
+        kinds = dict(zip(self.network.nodes["node"], self.network.nodes["kind"]))
         self.saes = sorted(node for node, kind in kinds.items() if kind == "user")
         self._sae_set = frozenset(self.saes)
-        self.limits = Limits(key_size_bits=int(min(p.key_size_bits for p in network.pools)))
-        self.t0_s = float(state.t_s)
+        self.limits = Limits(key_size_bits=int(min(p.key_size_bits for p in self.network.pools)))
+        self.t0_s = float(sim.t_s)
         self._real0 = clock()
+        # The session's bit balance starts here: pool counters at the start instant.
+        p = sim.pools
+        self._start = {"level": p.level.copy(), "generated": p.generated.copy(), "consumed": p.consumed.copy(),
+                       "discarded": p.discarded.copy(), "relays": len(sim.relay_log)}
+        end = sim.sched["end_s"].to_numpy(dtype=float)[sim.flown]
+        self._pass_end_s = np.sort(end[end >= self.t0_s])  # passes whose key still arrives (after run_until(t0))
         self._held: dict[str, tuple[str, str, bytes]] = {}
         # Counters per (master, slave): keys and bits issued per route, refusals by status.
         self.issued: dict = defaultdict(lambda: [0, 0])
         self.fetched: dict = defaultdict(int)
         self.refused: dict = defaultdict(lambda: defaultdict(int))
+
+    @property
+    def pools(self):
+        """The simulation's :class:`~satqkd.network.pools.Pools`."""
+        return self.sim.pools
+
+    @property
+    def stores(self):
+        """The simulation's on-board :class:`~satqkd.network.satellite.SatelliteStores`."""
+        return self.sim.stores
+
+    @property
+    def passes_arrived(self) -> int:
+        """Flown passes whose key arrived on board since the start instant."""
+        return int(np.searchsorted(self._pass_end_s, self.sim.t_s, side="right")) - int(
+            np.searchsorted(self._pass_end_s, self.t0_s, side="right"))
+
+    @property
+    def relay_commands(self) -> int:
+        """Satellite relay commands (XOR announcements) issued since the start instant."""
+        return len(self.sim.relay_log) - self._start["relays"]
 
     # -- the clock ---------------------------------------------------------
     def start_clock(self):
@@ -126,23 +134,17 @@ class NetworkTwin:
             self._real0 = self._clock()
 
     def now_s(self) -> float:
-        """Simulated seconds after the scenario's start."""
-        return self.t0_s + self.speed * (self._clock() - self._real0)
+        """Simulated seconds after the scenario's start (at most the span's end: the plan stops there)."""
+        return min(self.t0_s + self.speed * (self._clock() - self._real0), self.span_s)
 
     def now_utc(self) -> pd.Timestamp:
         return self.start + pd.to_timedelta(self.now_s(), unit="s")
 
     def _catch_up(self) -> float:
-        """Bring pools and stores to now: the passes that ended since, then the fibre blocks."""
+        """Run the simulation up to now (the caller holds the lock)."""
         t = self.now_s()
-        while self._next_pass < len(self._passes) and self._passes[self._next_pass][0] <= t:
-            end_s, sat, st, key = self._passes[self._next_pass]
-            self.pools.advance(self._everything, end_s)
-            relay_pass(self.stores, self.pools, self.network.satellites, sat, st, key)
-            self._next_pass += 1
-            self.passes_relayed += 1
-        self.pools.advance(self._everything, t)
-        return t
+        self.sim.run_until(t)
+        return self.sim.t_s
 
     # -- the requests ------------------------------------------------------
     def is_sae(self, name: str) -> bool:
@@ -168,15 +170,11 @@ class NetworkTwin:
         lim = self.limits
         with self.lock:
             self._catch_up()
-            p = self.pools
-            found = self.router.choose(master, slave, lim.key_size_bits, p.level, p.minimum, p.threshold)
-            if found is None:
-                paths, idxs, _ = self.router.candidates(master, slave)
-                idx = idxs[0] if idxs else np.empty(0, dtype=np.intp)
-            else:
-                idx = found[1]
-            usable = np.maximum(p.level[idx] - p.minimum[idx], 0.0)
-            stored = int(usable.min() // lim.key_size_bits) if idx.size and found is not None else 0
+            sim, p = self.sim, self.pools
+            found = sim.route_now(master, slave, lim.key_size_bits)
+            stored = int(found[1] // lim.key_size_bits) if found is not None else 0
+            routes, _, _ = sim.candidates(master, slave)
+            idx = routes[0].idx if routes else np.empty(0, dtype=np.intp)
             most = int((p.capacity[idx] - p.minimum[idx]).min() // lim.key_size_bits) if idx.size else 0
         return {
             "source_KME_ID": f"KME-{master}",
@@ -209,20 +207,18 @@ class NetworkTwin:
             if len(self._held) + number > self.limits.max_keys_held:
                 raise KeyRefused(503, "too many keys issued and not yet fetched by their slave SAEs")
             t = self._catch_up()
-            p = self.pools
-            found = self.router.choose(master, slave, bits, p.level, p.minimum, p.threshold)
-            if found is None:
+            parts = self.sim.serve_request(master, slave, bits)
+            if parts is None:
                 raise KeyRefused(503, f"not enough key between {master} and {slave} now "
                                       f"({pd.Timestamp(self.start + pd.to_timedelta(t, unit='s')):%Y-%m-%d %H:%M:%S} UTC "
                                       f"in the plan)", [{"requested_bits": int(bits)}])
-            route, idx = found
-            p.consume(idx, bits)
             keys = [(str(uuid.uuid4()), secrets.token_bytes(size // 8)) for _ in range(number)]
             for key_id, key in keys:
                 self._held[key_id] = (master, slave, key)
-            c = self.issued[(master, slave, route)]
-            c[0] += number
-            c[1] += int(bits)
+            for j, (route, part_bits) in enumerate(parts):  # a split request: its keys on its first route
+                c = self.issued[(master, slave, route)]
+                c[0] += number if j == 0 else 0
+                c[1] += part_bits
         return keys
 
     def fetch(self, master: str, slave: str, key_ids: list[str]) -> list[tuple[str, bytes]]:
@@ -251,14 +247,14 @@ class NetworkTwin:
         """Every pool now: level, state, and the bits generated, consumed and discarded in the session."""
         with self.lock:
             t = self._catch_up()
-            p = self.pools
+            p, s0 = self.pools, self._start
             links = self.network.links
             return pd.DataFrame({
                 "time_utc": (self.start + pd.to_timedelta(t, unit="s")).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "pool": links["link"].to_numpy(), "kind": links["kind"].to_numpy(),
                 "level_bits": p.level.copy(), "state": [STATES[s] for s in p.state],
-                "start_level_bits": p.initial.copy(), "generated_bits": p.generated.copy(),
-                "consumed_bits": p.consumed.copy(), "discarded_bits": p.discarded.copy(),
+                "start_level_bits": s0["level"].copy(), "generated_bits": p.generated - s0["generated"],
+                "consumed_bits": p.consumed - s0["consumed"], "discarded_bits": p.discarded - s0["discarded"],
             })
 
     def pair_table(self) -> pd.DataFrame:

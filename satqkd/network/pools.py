@@ -111,23 +111,6 @@ class Pools:
     def __len__(self):
         return self.level.size
 
-    def start_at(self, level_bits, state, t_s: float):
-        """Resume from ``level_bits`` and ``state`` (codes) at ``t_s``, as a run left them there.
-
-        The fibre blocks closed before ``t_s`` count as done, and the bit
-        balance starts afresh (``initial`` is this level), so a live twin
-        (:mod:`satqkd.kme`) goes on exactly where :func:`~satqkd.network.simulate.state_at` stopped."""
-        self.level = np.array(level_bits, dtype=float)
-        self.initial = self.level.copy()
-        self.state = np.asarray(state, dtype=np.int8).copy()
-        self.origin_s[:] = 0.0
-        self.running[:] = True
-        self.blocks_done = np.where(self.steady, np.floor(t_s / self.block_s), 0.0)
-        self.next_s = np.where(self.steady, (self.blocks_done + 1.0) * self.block_s, np.inf)
-        self.generated[:] = 0.0
-        self.consumed[:] = 0.0
-        self.discarded[:] = 0.0
-
     def add(self, idx, bits):
         """Add ``bits`` (>= 0) of new key to pools ``idx`` (distinct); overflow beyond capacity is discarded.
 

@@ -101,25 +101,6 @@ class Router:
             self._paths[(b, a)] = ([">".join(r[0].split(">")[::-1]) for r in routes], [r[1][::-1] for r in routes], complete)
         return self._paths[key]
 
-    def choose(self, a, b, bits: float, level, minimum, threshold):
-        """``(route, link_indices)`` that relays ``bits`` from ``a`` to ``b`` now, or None.
-
-        The rule of the module docstring (the one :func:`~satqkd.network.simulate.simulate`
-        applies): the first candidate whose pools all stay ready, else the
-        first whose pools all stay above their minimum, else the fallback."""
-        paths, idxs, complete = self.candidates(a, b)
-        spare = None
-        for path, idx in zip(paths, idxs):
-            after = level[idx] - bits
-            if (after >= minimum[idx]).all():
-                if (after >= threshold[idx]).all():
-                    return path, idx
-                if spare is None:
-                    spare = (path, idx)
-        if spare is not None or complete:
-            return spare
-        return self.fallback(a, b, level - bits >= minimum)
-
     def fallback(self, a, b, servable: np.ndarray):
         """``(route, link_indices)`` of the shortest path over the links that can
         serve (cached by that set), or None."""

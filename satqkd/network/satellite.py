@@ -37,7 +37,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-__all__ = ["SatelliteStores", "schedule_passes", "seconds_since", "relay_pass"]
+__all__ = ["SatelliteStores", "schedule_passes", "seconds_since"]
 
 
 def seconds_since(times, start: pd.Timestamp) -> np.ndarray:
@@ -148,24 +148,3 @@ class SatelliteStores:
     def balance(self):
         return self.generated - self.level - self.consumed - self.discarded
 
-
-def relay_pass(stores: SatelliteStores, pools, links, satellite: str, station: str, key_bits: float) -> float:
-    """A flown pass's key arrives on board, and the ground command relays it (module docstring).
-
-    ``links``: the network's :class:`~satqkd.network.topology.SatelliteLink` s in
-    scenario order; ``pools``: the :class:`~satqkd.network.pools.Pools` they
-    feed (brought up to the pass's end by the caller).  Returns the bits
-    added to ground pools.
-    """
-    stores.add(stores.index[(satellite, station)], float(key_bits))
-    relayed = 0.0
-    for sl in links:
-        if sl.satellite != satellite or station not in sl.stations:
-            continue
-        ja, jb = stores.index[(satellite, sl.stations[0])], stores.index[(satellite, sl.stations[1])]
-        k = sl.link
-        m = stores.relay(ja, jb, pools.capacity[k] - pools.level[k])
-        if m > 0:
-            pools.add(np.array([k]), np.array([m]))
-            relayed += m
-    return relayed

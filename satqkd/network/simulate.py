@@ -52,7 +52,12 @@ from the seed.
 
 :class:`Simulation` keeps its state readable between events (for a key
 server at an instant): :meth:`Simulation.run_until`,
-:meth:`Simulation.pool_table`, :meth:`Simulation.store_table`.
+:meth:`Simulation.pool_table`, :meth:`Simulation.store_table`.  A key
+server (:mod:`satqkd.kme`) drives it: ``demand_until_s`` ends the
+scenario's requests (none is made at or after it, none retried from then
+on; one still waiting is ``pending``), and :meth:`Simulation.serve_request`
+serves one request from outside at the current instant, by the rules above
+(the same code path as the scenario's requests).
 :func:`simulate` runs it over the whole span and returns the tables.
 """
 
@@ -71,7 +76,7 @@ from .routing import Router
 from .satellite import SatelliteStores, schedule_passes
 from .topology import Network
 
-__all__ = ["NetworkResults", "Simulation", "simulate", "STATUSES", "NetworkState", "state_at"]
+__all__ = ["NetworkResults", "Simulation", "simulate", "STATUSES"]
 
 STATUSES = ("served", "waited", "failed", "refused", "pending")
 _OUTAGE, _PASS, _REQUEST, _SNAPSHOT = 0, 1, 2, 3  # same-instant order
@@ -128,13 +133,17 @@ class Simulation:
     ``passes`` is the key stage's pass table (``satellite``, ``station``,
     ``usable_start_utc``, ``usable_end_utc``, ``key_bits``, optionally
     ``scheduled`` and ``clear``; see :mod:`satqkd.network.satellite`).
+    ``demand_until_s`` (default: the span's end): the scenario's requests
+    stop there (module docstring).
     """
 
-    def __init__(self, network: Network, passes: pd.DataFrame | None, start, span_s: float):
+    def __init__(self, network: Network, passes: pd.DataFrame | None, start, span_s: float,
+                 demand_until_s: float | None = None):
         start = pd.Timestamp(start)
         self.start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         self.network = network
         self.span_s = float(span_s)
+        self.demand_end_s = self.span_s if demand_until_s is None else min(float(demand_until_s), self.span_s)
         self.links = network.links
         self.n = len(self.links)
         self.everything = np.arange(self.n)
@@ -192,6 +201,8 @@ class Simulation:
     def _init_requests(self):
         net = self.network
         req = make_requests(net.demands, self.span_s, net.seed)
+        if self.demand_end_s < self.span_s:
+            req = req.loc[req["t_s"].to_numpy() < self.demand_end_s].reset_index(drop=True)
         self.requests = req
         self.n_req = len(req)
         self.req_t = req["t_s"].to_numpy()
@@ -333,25 +344,10 @@ class Simulation:
     # --- serving --------------------------------------------------------------------------
 
     def _attempt(self, r: int, t: float) -> bool:
-        bits, reserve = self.req_bits[r], self.reserve[self.req_prio[r]]
-        routes, complete, union = self.candidates(self.req_a[r], self.req_b[r])
         self.attempts[r] += 1
-        chosen = self._pick(routes, bits, reserve, t)
-        parts = [(chosen, bits)] if chosen is not None else None
-        if parts is None and not complete:
-            self.pools.advance(self.everything, t)
-            lv = np.minimum(self.pools.level + self.extra, self.pools.capacity)
-            found = self.router.fallback(self.req_a[r], self.req_b[r],
-                                         (lv - bits >= self.pools.minimum + reserve) & self.up)
-            route = self._route(*found) if found is not None else None
-            parts = [(route, bits)] if route is not None else None
-        if parts is None and self.network.multipath and len(routes) > 1:
-            self.pools.advance(union, t)
-            parts = self._split(routes, bits, reserve, self._common[(self.req_a[r], self.req_b[r])])
+        parts = self._place(self.req_a[r], self.req_b[r], self.req_bits[r], self.reserve[self.req_prio[r]], t, r)
         if parts is None:
             return False
-        for route, part in parts:
-            self._deliver(route, part, reserve, t, r)
         self.served_t[r] = t
         self.route_of[r] = " | ".join(route.path for route, _ in parts)
         self.hops[r] = sum(len(route.idx) for route, _ in parts)
@@ -359,6 +355,49 @@ class Simulation:
         if len(parts) > 1:
             self.part_bits[r] = ";".join(f"{p:.17g}" for _, p in parts)
         return True
+
+    def _place(self, a, b, bits: float, reserve: float, t: float, r: int):
+        """Serve ``bits`` from ``a`` to ``b`` at ``t`` (route, fallback, multipath, relay,
+        consumption): the parts ``[(route, bits)]`` delivered, or None (nothing spent)."""
+        routes, complete, union = self.candidates(a, b)
+        chosen = self._pick(routes, bits, reserve, t)
+        parts = [(chosen, bits)] if chosen is not None else None
+        if parts is None and not complete:
+            self.pools.advance(self.everything, t)
+            lv = np.minimum(self.pools.level + self.extra, self.pools.capacity)
+            found = self.router.fallback(a, b, (lv - bits >= self.pools.minimum + reserve) & self.up)
+            route = self._route(*found) if found is not None else None
+            parts = [(route, bits)] if route is not None else None
+        if parts is None and self.network.multipath and len(routes) > 1:
+            self.pools.advance(union, t)
+            parts = self._split(routes, bits, reserve, self._common[(a, b)])
+        if parts is None:
+            return None
+        for route, part in parts:
+            self._deliver(route, part, reserve, t, r)
+        return parts
+
+    def serve_request(self, a: str, b: str, bits: float, priority: int = 0) -> list[tuple[str, float]] | None:
+        """One request from outside the scenario (a key server's client): ``bits`` from
+        ``a`` to ``b`` now (at :attr:`t_s`), served as the scenario's requests are.
+
+        Returns the parts ``[(route, bits)]`` delivered (one, unless split over
+        several routes), or None if the network cannot serve it now (nothing is
+        spent; it is not retried).  Its relay commands are logged with request -1."""
+        if a not in self.router.index or b not in self.router.index or a == b:
+            return None
+        parts = self._place(a, b, float(bits), self.reserve[int(priority)], self.t_s, -1)
+        return None if parts is None else [(route.path, float(part)) for route, part in parts]
+
+    def route_now(self, a: str, b: str, bits: float, priority: int = 0):
+        """``(route, usable_bits)`` of the single route a request of ``bits`` would take now
+        (pools plus what the stores could relay, above the floors), or None; changes nothing."""
+        routes, _, _ = self.candidates(a, b)
+        reserve = self.reserve[int(priority)]
+        chosen = self._pick(routes, float(bits), reserve, self.t_s)
+        if chosen is None:
+            return None
+        return chosen.path, float((self._levels(chosen) - chosen.minimum).min() - reserve)
 
     def _deliver(self, route: _Route, bits: float, reserve: float, t: float, r: int):
         """Relay what the route's satellite pools lack, then take ``bits`` from every pool."""
@@ -382,7 +421,7 @@ class Simulation:
         t_next = t + self.network.retry_every_s
         if t_next - self.req_t[r] > self.req_timeout[r]:
             return  # stays "failed"
-        if t_next >= self.span_s:
+        if t_next >= self.demand_end_s:
             self.status[r] = "pending"
             return
         heapq.heappush(self.retries, (t_next, r))
@@ -668,42 +707,3 @@ def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float
     """Run the network from ``start`` (UTC) for ``span_s`` seconds (see :class:`Simulation`)."""
     return Simulation(network, passes, start, span_s).run_until(span_s).results()
 
-
-@dataclass
-class NetworkState:
-    """The network at one instant ``t_s`` as :func:`simulate` leaves it (for :mod:`satqkd.kme`).
-
-    ``level_bits`` and ``state`` (codes of :data:`~satqkd.network.pools.STATES`)
-    per link; ``store_keys`` (satellite, station) and ``store_level_bits`` of
-    the on-board stores; ``schedule``: the pass table of
-    :func:`~satqkd.network.satellite.schedule_passes` (seconds after the
-    scenario's start), whose served rows with ``end_s >= t_s`` are the key
-    still to arrive.  Fibre blocks need no schedule: pool ``i`` gains
-    ``block_bits`` at every multiple of ``block_s`` (``network.links``).
-    """
-
-    t_s: float
-    level_bits: np.ndarray
-    state: np.ndarray
-    store_keys: list
-    store_level_bits: np.ndarray
-    schedule: pd.DataFrame
-
-
-def state_at(network: Network, passes: pd.DataFrame | None, start, t_s: float) -> NetworkState:
-    """Pools and stores at ``t_s`` seconds after ``start``: :func:`simulate` run up to there.
-
-    Everything before ``t_s`` has happened (fibre blocks closed at ``t_s``
-    included); passes ending and requests made at ``t_s`` itself have not."""
-    start = pd.Timestamp(start)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    sched = schedule_passes(passes, network.satellites, start)
-    if t_s <= 0:
-        pools = Pools(network.pools, network.links["block_bits"].to_numpy(), network.links["block_s"].to_numpy())
-        keys = list(dict.fromkeys((sl.satellite, st) for sl in network.satellites for st in sl.stations))
-        return NetworkState(0.0, pools.level.copy(), pools.state.copy(), keys, np.zeros(len(keys)), sched)
-    res = simulate(network, passes, start, t_s)
-    codes = np.array([STATES.index(s) for s in res.links["state"]], dtype=np.int8)
-    keys = list(zip(res.stores["satellite"], res.stores["station"]))
-    return NetworkState(float(t_s), res.links["level_bits"].to_numpy(dtype=float), codes, keys,
-                        res.stores["level_bits"].to_numpy(dtype=float), sched)
