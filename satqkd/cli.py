@@ -649,6 +649,8 @@ def serve(
     pki: str = typer.Option("pki", "--pki", metavar="DIR", help="ca.pem, server.pem, server.key (written there, with sae/<SAE_ID>.pem/.key, if absent)."),
     out: Optional[str] = typer.Option(None, "-o", "--out", metavar="DIR", help="Write the session report here on exit (kme-pairs.csv, kme-pools.csv, kme-session.html)."),
     log_level: str = typer.Option("info", "--log-level", help="debug (a line per request), info (a summary a minute), warning, error."),
+    weather: Optional[str] = typer.Option(None, "--weather", help="clear: every night clear; draw: the scenario's seeded weather year "
+                                          "(default: draw if the scenario has a weather block)."),
     log_every: float = typer.Option(60.0, "--log-every", metavar="SECONDS", help="Seconds between summary lines (and pool snapshots of the report)."),
 ):
     """Serve the planned network's keys over ETSI GS QKD 014 (HTTPS, mutual TLS): one KME for every node."""
@@ -667,6 +669,8 @@ def serve(
         raise SatqkdError(f"--speed: expected simulated seconds per real second from 0 to 1e7, got {speed:g}")
     if not 0 <= port <= 65535:
         raise SatqkdError(f"--port: expected 0 to 65535, got {port}")
+    if weather not in (None, "clear", "draw"):
+        raise SatqkdError(f"--weather: expected clear or draw, got {weather!r}")
     if not (math.isfinite(log_every) and log_every >= 0.1):
         raise SatqkdError(f"--log-every: expected at least 0.1 s, got {log_every:g}")
     if out is not None:
@@ -678,7 +682,7 @@ def serve(
     sc = load_scenario(scenario)
     if sc.network is None:
         raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
-    twin = build_twin(sc, start, speed)
+    twin = build_twin(sc, start, speed, weather=None if weather is None else weather == "draw")
     files = ensure_pki(pki, twin.saes)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))

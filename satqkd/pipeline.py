@@ -312,8 +312,11 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     return finish(scenario, parts, weather=weather, seed=seed)
 
 
-def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int | None = None) -> Results:
-    """The scenario-wide stages after the units: assemble, weather, schedule."""
+def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int | None = None,
+           network: bool = True) -> Results:
+    """The scenario-wide stages after the units: assemble, weather, schedule,
+    then the dual downlinks and (unless ``network`` is False: a caller that
+    runs the network itself, as :mod:`satqkd.kme` does) the network."""
     from . import schedule, weather as weatherlib
 
     passes, seconds, notes = assemble(parts)
@@ -340,7 +343,7 @@ def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int 
         from .network.entangled import compare_architectures
 
         results.dual.architectures = compare_architectures(passes, results.dual.summary, days)
-    if scenario.network is not None:
+    if network and scenario.network is not None:
         # The network stage: key pools fed by the scheduled, clear passes (and the dual downlinks).
         from .network import run_network
 

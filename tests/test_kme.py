@@ -271,7 +271,8 @@ def server(tmp_path_factory):
     net = load_scenario("china-network").network
     saes = list(net.nodes.loc[net.nodes["kind"] == "user", "node"])
     write_test_pki(tmp / "pki", saes + ["Mallory", "Beijing"])
-    srv = Server(tmp, "--speed", "0", "--log-level", "debug", "--log-every", "0.5")
+    # A clear sky (as the README's session): the scenario's own weather year has no satellite key that week.
+    srv = Server(tmp, "--speed", "0", "--weather", "clear", "--log-level", "debug", "--log-every", "0.5")
     yield srv
     if srv.proc.poll() is None:
         srv.proc.kill()
@@ -292,7 +293,7 @@ def test_readme_curl_session(server, tmp_path):
     """The README's pasteable session (done-when of issue 18), line by line, against the server."""
     lines = [ln for ln in readme_session().splitlines() if ln.strip()]
     serve_line = lines[0].split("#")[0]
-    assert serve_line.split()[:5] == ["satqkd", "serve", "china-network", "--at", AT], serve_line
+    assert serve_line.split()[:7] == ["satqkd", "serve", "china-network", "--at", AT, "--weather", "clear"], serve_line
     assert lines[-1].startswith("kill ")
     script = ["set -u", f"cd {shlex.quote(str(server.tmp))}"]
     for k, ln in enumerate(lines[1:-1]):
@@ -318,13 +319,28 @@ def test_readme_curl_session(server, tmp_path):
     assert len(shanghai) == 2
     got = json.loads(shanghai[0][0].rstrip()[:-4])["keys"]
     assert shanghai[0][0].rstrip().endswith(" 200") and got == keys  # the same two keys, by key_ID
-    urumqi = [outs[i] for i, c in enumerate(cmds) if c.startswith("as Urumqi-U01")]
-    assert len(urumqi) == 1 and urumqi[0][0].rstrip().endswith(" 503") and '"key"' not in urumqi[0][0]
     assert shanghai[1][0].rstrip().endswith(" 400") and '"key"' not in shanghai[1][0]
     nocert = [outs[i] for i, c in enumerate(cmds) if c.startswith("curl ") and "--cert" not in c]
     assert len(nocert) == 1 and nocert[0][1] != 0 and '"key' not in nocert[0][0]  # refused at the handshake
     for key in keys:  # never logged
         assert key["key"] not in server.stderr()
+
+
+def test_with_the_scenarios_weather_the_satellite_pair_gets_503():
+    """Without --weather clear the plan is the scenario's weather year (seed 1): every Nanshan
+    pass of the week is under cloud, so Urumqi-U01 (only behind the satellite) is refused, as
+    the README says, while a fibre pair is served."""
+    import pandas as pd
+
+    from satqkd.config import load_scenario
+    from satqkd.kme import KeyRefused
+    from satqkd.kme.server import build_twin
+
+    twin = build_twin(load_scenario("china-network"), pd.Timestamp(AT, tz="UTC"), speed=0.0)
+    with pytest.raises(KeyRefused) as refused:
+        twin.issue("Urumqi-U01", "Shanghai-U03", 2, 256)
+    assert refused.value.status == 503
+    assert len(twin.issue("Jinan-U01", "Shanghai-U03", 2, 256)) == 2
 
 
 def test_independent_etsi_client(server):

@@ -42,8 +42,11 @@ __all__ = ["build_twin", "serve", "session_files", "tls_context", "check_pki"]
 log = logging.getLogger("satqkd.kme")
 
 
-def build_twin(scenario, at=None, speed: float = 1.0, where: str = "--at") -> NetworkTwin:
-    """The scenario's network at ``at`` (a UTC timestamp inside the span; default its start)."""
+def build_twin(scenario, at=None, speed: float = 1.0, where: str = "--at", weather: bool | None = None) -> NetworkTwin:
+    """The scenario's network at ``at`` (a UTC timestamp inside the span; default its start).
+
+    ``weather`` as :func:`satqkd.pipeline.run`'s: None draws the scenario's
+    weather year if it has a ``weather:`` block, False is every night clear."""
     from ..network.simulate import Simulation
     from ..pipeline import check_scenario, finish, run_unit, units
 
@@ -60,11 +63,7 @@ def build_twin(scenario, at=None, speed: float = 1.0, where: str = "--at") -> Ne
     # network is then simulated only up to the start instant.
     check_scenario(scenario)
     network = scenario.network
-    scenario.network = None
-    try:
-        passes = finish(scenario, [run_unit(scenario, u) for u in units(scenario)]).passes
-    finally:
-        scenario.network = network
+    passes = finish(scenario, [run_unit(scenario, u) for u in units(scenario)], weather=weather, network=False).passes
     sim = Simulation(network, passes, start, span_s, demand_until_s=at_s).run_until(at_s)
     return NetworkTwin(sim, speed)
 
