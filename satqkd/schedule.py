@@ -238,7 +238,10 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
         return taken
     taken[involved] = False
     col = {p: k for k, p in enumerate(involved)}
-    scale = max(float(w.max()), 1.0)
+    # In bits, unscaled: HiGHS stops within an absolute gap of 1e-6 of the
+    # objective, which must be far below one bit (scaling by the largest key
+    # would put a 1-bit difference under it).
+    scale = 1.0
     rows, cols, vals, upper = [], [], [], []
     for r, (a, b) in enumerate(zip(i, j)):  # x_i + x_j <= 1
         rows += [r, r]
@@ -262,12 +265,26 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
         upper.append(fixed)
         r += 1
     a_mat = coo_matrix((vals, (rows, cols)), shape=(r, m + q))
-    c = -np.r_[1e-6 * w[involved] / scale, np.ones(q)]
-    res = milp(c, constraints=LinearConstraint(a_mat, -np.inf, np.asarray(upper)),
-               integrality=np.r_[np.ones(m), np.zeros(q)], bounds=Bounds(0, np.r_[np.ones(m), np.full(q, np.inf)]),
-               options={"mip_rel_gap": 1e-9, "time_limit": 120.0})
-    if res.x is None:
-        raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({res.message}); use rule: optimal")
+    kw = dict(integrality=np.r_[np.ones(m), np.zeros(q)], bounds=Bounds(0, np.r_[np.ones(m), np.full(q, np.inf)]),
+              options={"mip_rel_gap": 1e-9, "time_limit": 120.0})
+
+    def solve(c, constraints):
+        res = milp(c, constraints=constraints, **kw)
+        if res.x is None:
+            raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({res.message}); "
+                              "use rule: optimal")
+        return res
+
+    # Lexicographic, in two solves: first the most key the relay can use;
+    # then, keeping that, the most key in all.  (One objective with a small
+    # weight on the total key would trade a relayable bit for a million raw
+    # ones when the passes' keys span orders of magnitude.)
+    base = LinearConstraint(a_mat, -np.inf, np.asarray(upper))
+    first = solve(-np.r_[np.zeros(m), np.ones(q)], [base])
+    best = float(first.x[m:].sum())
+    # (Less HiGHS's own tolerance, 1e-6 here: a millionth of a bit.)
+    keep = LinearConstraint(np.r_[np.zeros(m), np.ones(q)][None, :], best - max(1e-6, 1e-9 * best), np.inf)
+    res = solve(-np.r_[w[involved] / scale, np.zeros(q)], [base, keep])
     taken[involved] = res.x[:m] > 0.5
     neighbours = _neighbours(n, ok)  # maximal: add what is still free (zero-key passes)
     for k in np.flatnonzero(allowed & ~taken):
