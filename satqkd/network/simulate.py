@@ -675,15 +675,19 @@ class Simulation:
         names = list(self.links["link"]) + [f"{sat}>{st}" for sat, st in keys]
         levels = np.hstack([self.snap_level, self.snap_store])
         states = np.hstack([self.snap_state, np.full(self.snap_store.shape, -1, np.int8)])
-        state_names = np.array(list(STATES) + ["store"], dtype=object)
+        state_names = list(STATES) + ["store"]
+        kinds = np.array(list(self.links["kind"]) + ["satellite-store"] * len(keys), dtype=object)
+        kind_names, kind_codes = np.unique(kinds, return_inverse=True) if kinds.size else (np.zeros(0, object), np.zeros(0, int))
         times = (self.start + pd.to_timedelta(self.snap_t, unit="s")).strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy(dtype=object)
+        n_snap = self.snap_t.size
+        # Categorical columns (a year is 1.8 M rows of a few hundred names): each text is
+        # formatted and stored once; the values read (and the CSV) are the same strings.
         return pd.DataFrame({
-            # Formatted once per snapshot (as satqkd.io writes times), not once per row.
-            "time_utc": np.repeat(times, len(names)),
-            "pool": np.tile(np.array(names, dtype=object), self.snap_t.size),
-            "kind": np.tile(np.array(list(self.links["kind"]) + ["satellite-store"] * len(keys), dtype=object), self.snap_t.size),
+            "time_utc": pd.Categorical.from_codes(np.repeat(np.arange(n_snap), len(names)), categories=times),
+            "pool": pd.Categorical.from_codes(np.tile(np.arange(len(names)), n_snap), categories=names),
+            "kind": pd.Categorical.from_codes(np.tile(kind_codes, n_snap), categories=kind_names),
             "level_bits": levels.ravel(),
-            "state": state_names[states.ravel()],
+            "state": pd.Categorical.from_codes(np.where(states < 0, len(STATES), states).ravel(), categories=state_names),
         })
 
     def _stores_table(self) -> pd.DataFrame:
