@@ -43,16 +43,21 @@ demand reserves its rate along that route.  A refused demand's requests
 are ``refused`` and never attempted.
 
 A request that cannot be served waits, retried every ``retry_every_s``, and
-fails once ``timeout_s`` has passed.  (A request that only key from a pass
-can serve -- every way it could take crosses a satellite link whose pool and
-stores fall short -- is held until a pass adds key to one of those stores
-instead of being tried every ``retry_every_s`` in vain: it is then retried at
-the next instant of that 300-s rule, and ``attempts`` counts the tries the
-rule makes meanwhile.  Same requests served at the same instants; see
-:meth:`Simulation._hold_stores`.)  Its status is ``served`` (first try),
+fails once ``timeout_s`` has passed.  Its status is ``served`` (first try),
 ``waited`` (served later), ``failed`` (timed out), ``refused`` (admission)
-or ``pending`` (still waiting when the span ended).  No key crosses a link
-while it is down.  Nothing here is random except the draws of
+or ``pending`` (still waiting when the span ended).
+
+**Held until a pass** (speed only).  A request that only key from a pass can
+serve -- every way it could take crosses a satellite link whose pool and
+stores fall short -- is not tried every ``retry_every_s`` in vain: it is held
+until a pass adds key to one of those stores, then tried at the next instant
+of the ``retry_every_s`` rule; ``attempts`` counts the tries the rule made
+meanwhile (all would have failed).  The same requests are served at the same
+instants (:meth:`Simulation._hold_stores` says why);
+``Simulation.hold_for_passes = False`` tries every waiting request every
+``retry_every_s``, and the tests compare the two.
+
+No key crosses a link while it is down.  Nothing here is random except the draws of
 :func:`~satqkd.network.demand.make_requests` and of random outages, both
 from the seed.
 
