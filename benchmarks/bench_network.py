@@ -25,7 +25,22 @@ Timed separately, all in this process:
   weather year (``--lp-years`` of them, scaled), in this process.
 * **outputs** -- rendering pools.csv (1.8 M rows), requests.csv, links.csv
   and the HTML report (not written to disk).
-* **end to end** = key stage + build + simulation + capacity + outputs.
+* **end to end** = key stage + build + weather and schedule + simulation +
+  capacity + outputs; and, measured as a user runs it, ``satqkd network`` on
+  the year scenario (a copy of the shipped YAML with ``days: 365``) in a child
+  process, wall and CPU time (``--no-cli`` skips it).
+
+Baselines, in this process on the same data:
+
+* **simulation, plain retry rule**: the same simulation with every waiting
+  request tried every ``retry_every_s`` (``Simulation.hold_for_passes =
+  False``), which is what the held requests replace; same requests table
+  (checked); over the whole run unless ``--plain-days`` asks for fewer (then
+  scaled by requests, which overstates it: the first 60 days wait more).
+* **CSV, pandas**: ``DataFrame.to_csv`` of the same tables (the same bytes,
+  checked); pyarrow's CSV writer is timed for reference (other bytes: its
+  float text differs).
+* **end to end, baseline** = the stages with those two baselines in place.
 
 Baseline (same process, same network, the first ``--baseline-days`` days):
 the same simulation with a router that runs networkx Dijkstra over the links
@@ -55,6 +70,7 @@ import importlib
 
 from satqkd.network import routing
 from satqkd.network.report import network_files
+from satqkd.io import TIME_FORMAT, render_table
 from satqkd.pipeline import run as run_pipeline
 
 simulate_module = importlib.import_module("satqkd.network.simulate")
@@ -86,6 +102,42 @@ def year_scenario(days: float = 365.0):
     return sc
 
 
+def _arrow_csv(frame):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buf)
+    return buf.getvalue()
+
+
+def _cli_year(days: float):
+    """``satqkd network`` on the shipped scenario over ``days``, in a child process: (wall, CPU) s."""
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    here = os.path.dirname(os.path.abspath(SCENARIO))
+    with open(SCENARIO) as f:
+        text = f.read()
+    text = text.replace("\ndays: 7\n", f"\ndays: {days:g}\nallow_stale_elements: true\n")
+    text = text.replace("../ephemeris/", os.path.join(here, "..", "ephemeris") + "/")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "year.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "satqkd", "network", path, "-o", os.path.join(tmp, "out"), "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - w
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def _timed(fn):
     w, c = time.perf_counter(), time.process_time()
     out = fn()
@@ -98,6 +150,9 @@ def main():
     ap.add_argument("--passes", help="passes.csv of an earlier run (skips the key stage)")
     ap.add_argument("--save-passes", help="write the key stage's passes.csv here")
     ap.add_argument("--baseline-days", type=float, default=7.0)
+    ap.add_argument("--plain-days", type=float, default=None,
+                    help="days of the plain-retry-rule baseline (default: the whole run; fewer are scaled by requests)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end satqkd network run")
     ap.add_argument("--lp-years", type=int, default=20, help="weather years solved one by one for the capacity baseline")
     args = ap.parse_args()
 
@@ -119,7 +174,7 @@ def main():
     from satqkd.weather import weather_stage
     from satqkd.schedule import schedule_stage
 
-    flown = schedule_stage(sc, weather_stage(sc, passes))  # the seeded weather year, scheduled
+    flown, t_wx, _ = _timed(lambda: schedule_stage(sc, weather_stage(sc, passes)))  # the seeded weather year, scheduled
     res, t_sim, c_sim = _timed(lambda: simulate(network, flown, start, span_s))
     n_req = len(res.requests)
     print(f"network simulation, {args.days:g} days, {len(network.links)} links, {n_req} requests: "
@@ -152,6 +207,13 @@ def main():
     print(f"capacity over {len(samples)} weather years: {t_cap:.2f} s; solved year by year: {t_direct:.2f} s for {n_lp} "
           f"years, {t_direct_all:.0f} s scaled ({t_direct_all / t_cap:.0f}x)")
     _, t_out, _ = _timed(lambda: network_files(res, "/nonexistent", title="bench"))
+    tables = [res.pools, res.requests, res.links, res.capacity, res.passes, res.service, res.outages]
+    csv_ours, t_csv, _ = _timed(lambda: [render_table(f, "x.csv") for f in tables])
+    csv_pandas, t_csv_pandas, _ = _timed(lambda: [f.to_csv(index=False, date_format=TIME_FORMAT) for f in tables])
+    assert csv_ours == csv_pandas, "render_table and pandas differ"
+    _, t_csv_arrow, _ = _timed(lambda: [_arrow_csv(f) for f in tables[:2]])
+    print(f"CSV tables: {t_csv:.2f} s; pandas to_csv (same bytes) {t_csv_pandas:.2f} s ({t_csv_pandas / t_csv:.1f}x); "
+          f"pyarrow's writer (other float text), pools and requests: {t_csv_arrow:.2f} s")
     print(f"capacity {t_cap:.3f} s, outputs rendered {t_out:.2f} s ({len(res.pools)} pool rows)")
     status = res.requests["status"].value_counts().to_dict()
     print("requests:", status)
@@ -176,15 +238,46 @@ def main():
     print(f"baseline (networkx Dijkstra per request), first {bdays:g} days: {t_base_b:.2f} s vs ours {t_ours_b:.2f} s "
           f"({t_base_b / t_ours_b:.1f}x); scaled to the run: {base_year:.0f} s; same outcome for {100 * same:.1f} % of requests")
 
-    end_to_end = (t_key or 0.0) + t_build + t_sim + t_cap + t_out
-    print(f"end to end: {end_to_end:.1f} s" + ("" if t_key is not None else " (without the key stage)"))
+    # The plain retry rule (every waiting request tried every retry_every_s), first --plain-days days.
+    pdays = args.days if args.plain_days is None else min(args.plain_days, args.days)
+
+    def run(hold):
+        sim = simulate_module.Simulation(network, flown, start, pdays * 86400.0)
+        sim.hold_for_passes = hold
+        return sim.run_until(pdays * 86400.0).results().requests
+
+    held_p, t_held_p, c_held_p = _timed(lambda: run(True))
+    plain_p, t_plain_p, c_plain_p = _timed(lambda: run(False))
+    assert held_p.equals(plain_p), "held and plain retry rules differ"
+    plain_year = t_plain_p / max(len(plain_p), 1) * n_req  # wall, as the other stages (= measured when pdays = days)
+    plain_year_cpu = c_plain_p / max(len(plain_p), 1) * n_req
+    print(f"plain retry rule, first {pdays:g} days: {t_plain_p:.2f} s wall, {c_plain_p:.2f} s CPU vs held "
+          f"{t_held_p:.2f} s wall, {c_held_p:.2f} s CPU ({c_plain_p / c_held_p:.1f}x CPU), same requests table"
+          + ("" if pdays == args.days else f"; scaled to the run: {plain_year:.0f} s wall, {plain_year_cpu:.0f} s CPU"))
+
+    end_to_end = (t_key or 0.0) + t_build + t_wx + t_sim + t_cap + t_out
+    base_end = end_to_end - t_sim + plain_year - t_csv + t_csv_pandas
+    print(f"end to end: {end_to_end:.1f} s" + ("" if t_key is not None else " (without the key stage)") +
+          f"; with the baselines (plain retry rule, pandas CSV): {base_end:.1f} s ({base_end / end_to_end:.1f}x)")
+    cli_wall = cli_cpu = None
+    if not args.no_cli:
+        cli_wall, cli_cpu = _cli_year(args.days)
+        print(f"satqkd network, {args.days:g} days with weather, end to end: {cli_wall:.1f} s wall, {cli_cpu:.1f} s CPU")
     print(json.dumps({
         "days": args.days, "links": int(len(network.links)), "requests": int(n_req), "passes": int(len(passes)),
         "network_simulation_s": round(t_sim, 3), "network_simulation_cpu_s": round(c_sim, 3),
         "network_build_s": round(t_build, 3), "capacity_s": round(t_cap, 4), "outputs_s": round(t_out, 3),
         "capacity_weather_years": int(len(samples)), "capacity_year_by_year_s_scaled": round(t_direct_all, 2),
         "capacity_speedup_vs_year_by_year": round(t_direct_all / t_cap, 1),
-        "key_stage_s": None if t_key is None else round(t_key, 2), "end_to_end_s": round(end_to_end, 2),
+        "key_stage_s": None if t_key is None else round(t_key, 2), "weather_schedule_s": round(t_wx, 3),
+        "end_to_end_s": round(end_to_end, 2), "end_to_end_baseline_s": round(base_end, 2),
+        "end_to_end_speedup_vs_baseline": round(base_end / end_to_end, 2),
+        "cli_end_to_end_s": None if cli_wall is None else round(cli_wall, 2),
+        "cli_end_to_end_cpu_s": None if cli_cpu is None else round(cli_cpu, 2),
+        "plain_retry_s": round(plain_year, 1), "plain_retry_cpu_s": round(plain_year_cpu, 1), "plain_retry_days": pdays,
+        "speedup_vs_plain_retry": round(c_plain_p / c_held_p, 1),
+        "csv_s": round(t_csv, 3), "csv_pandas_s": round(t_csv_pandas, 3), "csv_speedup_vs_pandas": round(t_csv_pandas / t_csv, 2),
+        "csv_pyarrow_pools_requests_s": round(t_csv_arrow, 3),
         "baseline_dijkstra_per_request_s_scaled": round(base_year, 1), "speedup_vs_baseline": round(base_year / t_sim, 1),
         "target_s": 10.0, "load_average": os.getloadavg()[0],
     }))

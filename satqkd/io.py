@@ -15,6 +15,14 @@ satqkd run listed in its ``run.json`` (:data:`MANIFEST`), and
 :func:`remove_previous_outputs` deletes those the new run did not write
 again -- after the new files are in place.  A file satqkd did not list is
 never touched, nor anything outside the folder.
+
+:func:`render_table` is the one table writer.  A CSV is what pandas'
+``to_csv(index=False)`` writes (the same bytes: floats as numpy's shortest
+round-trip text, missing values empty, times in :data:`TIME_FORMAT`, fields
+quoted only when they must be); frames of plain columns (numbers, booleans,
+text, times) are formatted column by column and joined in one pass, a few
+times faster than pandas' row writer on the network's million-row tables,
+and anything else goes through pandas itself.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ from pathlib import Path
 from .errors import SatqkdError
 
 __all__ = [
-    "write_atomic", "write_files", "write_table", "render_table", "prepare_dir",
+    "write_atomic", "write_files", "write_table", "render_table", "TIME_FORMAT", "prepare_dir",
     "check_output_dir", "check_output_file", "remove_temporaries", "MANIFEST", "previous_outputs", "remove_previous_outputs",
 ]
+
+# How every table writes a time (UTC, microseconds).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 # The sidecar that lists, relative to its folder, the files a run wrote.
 MANIFEST = "run.json"
@@ -211,7 +222,68 @@ def render_table(frame, path: str | Path, metadata: dict | None = None) -> str |
             table = table.replace_schema_metadata(merged)
         pq.write_table(table, buf)
         return buf.getvalue()
-    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    text = _csv_text(frame)
+    return text if text is not None else frame.to_csv(index=False, date_format=TIME_FORMAT)
+
+
+def _csv_text(frame) -> str | None:
+    """``frame.to_csv(index=False, date_format=TIME_FORMAT)``, column by column; None when a
+    column is not a plain one (then pandas writes it)."""
+    import pandas as pd
+
+    if frame.shape[1] < 2 or not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
+        return None  # (one column: csv quotes an empty field alone on its line; pandas knows that)
+    if _csv_special("".join(frame.columns)):
+        return None
+    cols = []
+    for _, col in frame.items():
+        text = _csv_column(col, pd)
+        if text is None:
+            return None
+        cols.append(text)
+    header = ",".join(frame.columns)
+    if not len(frame):
+        return header + "\n"
+    return header + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
+
+
+def _csv_column(col, pd) -> list | None:
+    """One column as its CSV fields, or None if it is not numbers, booleans, text or times."""
+    import numpy as np
+
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        names = _csv_column(pd.Series(dtype.categories), pd)
+        if names is None:
+            return None
+        names.append("")  # code -1: missing
+        return [names[i] for i in col.cat.codes.to_numpy().tolist()]
+    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
+        text = col.dt.strftime(TIME_FORMAT)
+        return text.to_numpy(dtype=object, na_value="").tolist()
+    if dtype.kind in "iub" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return list(map(str, col.to_numpy().tolist()))
+    if dtype.kind == "f" and dtype.itemsize == 8 and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        # pandas writes numpy's shortest round-trip text, which is Python's repr (same
+        # digits, same switch to exponents), and repr is twice as fast.
+        values = col.to_numpy()
+        text = list(map(float.__repr__, values.tolist()))
+        for i in np.flatnonzero(values != values).tolist():
+            text[i] = ""  # NaN: empty
+        return text
+    if dtype == object or isinstance(dtype, pd.StringDtype):
+        if pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
+            return None
+        text = col.to_numpy(dtype=object, na_value="").tolist()
+        if _csv_special("".join(text)):
+            return None  # a field to quote: pandas (Python's csv module) knows its rules
+        return text
+    return None
+
+
+def _csv_special(text: str) -> bool:
+    """Whether ``text`` holds a character that may make the csv module quote a field."""
+    return any(c in text for c in ',"\r\n')
 
 
 def write_table(frame, path: str | Path, metadata: dict | None = None) -> Path:

@@ -45,8 +45,19 @@ are ``refused`` and never attempted.
 A request that cannot be served waits, retried every ``retry_every_s``, and
 fails once ``timeout_s`` has passed.  Its status is ``served`` (first try),
 ``waited`` (served later), ``failed`` (timed out), ``refused`` (admission)
-or ``pending`` (still waiting when the span ended).  No key crosses a link
-while it is down.  Nothing here is random except the draws of
+or ``pending`` (still waiting when the span ended).
+
+**Held until a pass** (speed only).  A request that only key from a pass can
+serve -- every way it could take crosses a satellite link whose pool and
+stores fall short -- is not tried every ``retry_every_s`` in vain: it is held
+until a pass adds key to one of those stores, then tried at the next instant
+of the ``retry_every_s`` rule; ``attempts`` counts the tries the rule made
+meanwhile (all would have failed).  The same requests are served at the same
+instants (:meth:`Simulation._hold_stores` says why);
+``Simulation.hold_for_passes = False`` tries every waiting request every
+``retry_every_s``, and the tests compare the two.
+
+No key crosses a link while it is down.  Nothing here is random except the draws of
 :func:`~satqkd.network.demand.make_requests` and of random outages, both
 from the seed.
 
@@ -64,8 +75,10 @@ serves one request from outside at the current instant, by the rules above
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -222,6 +235,14 @@ class Simulation:
         self.hops = np.zeros(self.n_req, dtype=np.int64)
         self.attempts = np.zeros(self.n_req, dtype=np.int64)
         self.retries: list = []  # heap of (time, request)
+        # Requests held until a pass (see _hold_stores): next retry instant of the fixed rule,
+        # hold number (stale entries in held_on are skipped), requests per on-board store.
+        self.hold_for_passes = True  # False: the plain rule, every request tried every retry_every_s
+        self.held = np.zeros(self.n_req, dtype=bool)
+        self.held_next = np.zeros(self.n_req)
+        self.held_gen = np.zeros(self.n_req, dtype=np.int64)
+        self.held_on: dict = {}
+        self._cut_by_sat: dict = {}
         self.relay_log: list = []
         self.admitted = self._admit() if net.admission else np.ones(len(net.demands), dtype=bool)
         refused = ~self.admitted[self.req_demand] if self.n_req else np.zeros(0, dtype=bool)
@@ -424,7 +445,93 @@ class Simulation:
         if t_next >= self.demand_end_s:
             self.status[r] = "pending"
             return
+        stores = self._hold_stores(r) if self.hold_for_passes else None
+        if stores is not None:
+            self.held[r] = True
+            self.held_next[r] = t_next
+            self.held_gen[r] += 1
+            for j in stores:
+                self.held_on.setdefault(j, []).append((r, self.held_gen[r]))
+            return
         heapq.heappush(self.retries, (t_next, r))
+
+    # --- requests only a pass can serve ---------------------------------------------------
+
+    def _hold_stores(self, r: int):
+        """The on-board stores whose key request ``r`` (just failed) waits for, or None.
+
+        Not None only when no try can succeed before a pass adds key to one of them.
+        A satellite link's pool makes no key of its own, and its pool plus what its two
+        stores could relay (``free`` below, above its floor) never grows between passes
+        over its stations: requests and relays only take.  The request fails while
+
+        * every way it could take crosses a satellite link: each candidate route has
+          one, and (when the candidates are not all the pair's paths, so the fallback
+          search may find another) the pair is cut apart without the satellite links;
+        * the candidates' satellite links together fall short: a single route needs
+          ``free >= bits`` on each of its satellite links, and the parts of a split
+          never share a store, so they add up to at most the sum of ``free`` over
+          distinct satellite links;
+        * for the fallback search, every satellite link falls short on its own.
+
+        A margin of 1e-9 of the magnitudes keeps rounding on the plain rule's side."""
+        a, b = self.req_a[r], self.req_b[r]
+        routes, complete, _ = self.candidates(a, b)
+        if not self.sat_stores or not all(rt.sat for rt in routes):
+            return None
+        links = {k for rt in routes for _, k, _, _ in rt.sat}
+        fallback = ()
+        if not complete:
+            if (a, b) not in self._cut_by_sat:
+                g, sat = self.network.graph, self.sat_stores
+                view = g.edge_subgraph([(u, v) for u, v, k in g.edges(data="link") if k not in sat])
+                self._cut_by_sat[(a, b)] = not (a in view and b in view and nx.has_path(view, a, b))
+            if not self._cut_by_sat[(a, b)]:
+                return None
+            fallback = tuple(self.sat_stores)
+        p, reserve, bits = self.pools, self.reserve[self.req_prio[r]], self.req_bits[r]
+        free = {k: min(p.level[k] + self.extra[k], p.capacity[k]) - p.minimum[k] - reserve
+                for k in links.union(fallback)}
+        margin = 1e-9 * (bits + sum(abs(p.level[k]) + self.extra[k] + abs(p.minimum[k]) + reserve for k in free))
+        if sum(max(free[k], 0.0) for k in links) >= bits - margin:
+            return None
+        if any(free[k] >= bits - margin for k in fallback):
+            return None
+        return {j for k in free for j in self.sat_stores[k]}
+
+    def _release(self, j: int, t: float):
+        """Key reached store ``j`` at ``t``: its held requests rejoin the fixed rule's retries."""
+        for r, gen in self.held_on.pop(j, ()):
+            if self.held[r] and self.held_gen[r] == gen:
+                self.held[r] = False
+                t_next = self._catch_up(r, t)
+                if t_next is not None:
+                    heapq.heappush(self.retries, (t_next, r))
+
+    def _catch_up(self, r: int, until: float):
+        """Count the fixed rule's tries of held request ``r`` before ``until`` (all fail);
+        return its next try at or after ``until``, or None when its timeout or the span ends
+        first (status then as the rule leaves it).  Exact: integral instants in closed form,
+        others by the rule's own additions."""
+        g, step = float(self.held_next[r]), float(self.network.retry_every_s)
+        t0, timeout, span = float(self.req_t[r]), float(self.req_timeout[r]), self.span_s
+        last = t0 + timeout
+        if all(x.is_integer() and abs(x) < 2.0**52 for x in (g, step, t0, timeout, last, span)) and abs(until) < 2.0**52:
+            n = min(_count(g, step, until, True), _count(g, step, last, False), _count(g, step, span, True))
+            self.attempts[r] += n
+            g = g + n * step
+        while g - t0 <= timeout and g < span and g < until:
+            self.attempts[r] += 1
+            g = g + step
+        self.held_next[r] = g
+        if g - t0 > timeout:
+            self.held[r] = False
+            return None  # stays "failed"
+        if g >= span:
+            self.held[r] = False
+            self.status[r] = "pending"
+            return None
+        return g
 
     def _serve(self, due: list, t: float):
         """Serve the requests due at ``t``: by class, then oldest first."""
@@ -446,6 +553,8 @@ class Simulation:
         self.stores.add(j, float(self.sched.at[row, "key_bits"]), row)
         self.store_after[row] = self.stores.level[j]
         self._refresh_extra((j,))
+        if self.held_on:
+            self._release(j, float(self.sched.at[row, "end_s"]))
 
     def _outage(self, rows: list, t: float):
         """Windows begin (+) or end (-) at ``t``: links going dark stop making key, coming
@@ -510,6 +619,8 @@ class Simulation:
         t_s = min(float(t_s), self.span_s)
         while (t := self._next_time()) <= t_s:
             self._step(t)
+        for r in np.flatnonzero(self.held):  # their tries up to t_s, all failed, are counted
+            self._catch_up(int(r), np.nextafter(t_s, np.inf))
         self.pools.advance(self.everything, t_s)
         self.t_s = max(self.t_s, t_s)
         return self
@@ -608,15 +719,19 @@ class Simulation:
         names = list(self.links["link"]) + [f"{sat}>{st}" for sat, st in keys]
         levels = np.hstack([self.snap_level, self.snap_store])
         states = np.hstack([self.snap_state, np.full(self.snap_store.shape, -1, np.int8)])
-        state_names = np.array(list(STATES) + ["store"], dtype=object)
+        state_names = list(STATES) + ["store"]
+        kinds = np.array(list(self.links["kind"]) + ["satellite-store"] * len(keys), dtype=object)
+        kind_names, kind_codes = np.unique(kinds, return_inverse=True) if kinds.size else (np.zeros(0, object), np.zeros(0, int))
         times = (self.start + pd.to_timedelta(self.snap_t, unit="s")).strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy(dtype=object)
+        n_snap = self.snap_t.size
+        # Categorical columns (a year is 1.8 M rows of a few hundred names): each text is
+        # formatted and stored once; the values read (and the CSV) are the same strings.
         return pd.DataFrame({
-            # Formatted once per snapshot (as satqkd.io writes times), not once per row.
-            "time_utc": np.repeat(times, len(names)),
-            "pool": np.tile(np.array(names, dtype=object), self.snap_t.size),
-            "kind": np.tile(np.array(list(self.links["kind"]) + ["satellite-store"] * len(keys), dtype=object), self.snap_t.size),
+            "time_utc": pd.Categorical.from_codes(np.repeat(np.arange(n_snap), len(names)), categories=times),
+            "pool": pd.Categorical.from_codes(np.tile(np.arange(len(names)), n_snap), categories=names),
+            "kind": pd.Categorical.from_codes(np.tile(kind_codes, n_snap), categories=kind_names),
             "level_bits": levels.ravel(),
-            "state": state_names[states.ravel()],
+            "state": pd.Categorical.from_codes(np.where(states < 0, len(STATES), states).ravel(), categories=state_names),
         })
 
     def _stores_table(self) -> pd.DataFrame:
@@ -701,6 +816,20 @@ class Simulation:
                              "duration_s": float(w["end_s"] - w["start_s"]), "demand_name": d.label(i),
                              "carried_s": float(carried), "carried_through": bool(bad.size == 0)})
         return pd.DataFrame(rows, columns=cols)
+
+
+def _count(g: float, step: float, x: float, strict: bool) -> int:
+    """How many of the integral instants ``g + m * step`` (m = 0, 1, ...) are below ``x``
+    (``<= x`` unless ``strict``); exact (the estimate is checked both ways)."""
+    if math.isinf(x):
+        return 0 if x < 0 else 2**62
+    below = (lambda v: v < x) if strict else (lambda v: v <= x)  # noqa: E731
+    n = max(int(math.floor((x - g) / step)), 0)
+    while n > 0 and not below(g + (n - 1) * step):
+        n -= 1
+    while below(g + n * step):
+        n += 1
+    return n
 
 
 def simulate(network: Network, passes: pd.DataFrame | None, start, span_s: float) -> NetworkResults:
