@@ -22,22 +22,16 @@ from satqkd.network.simulate import Simulation
 from satqkd.network.topology import NetworkSpec
 from satqkd.stations import Station
 
-START = pd.Timestamp("2021-05-20T00:00:00Z")
+from network_cases import START, network, passes_table  # noqa: E402
 STATIONS = {"SA": Station("SA", 43.0, 87.0, 2000.0), "SB": Station("SB", 40.0, 117.0, 900.0),
             "SC": Station("SC", 30.0, 100.0, 1000.0)}
 
 
 def _net(spec: dict):
-    return build_network(NetworkSpec.model_validate(spec), STATIONS, ["SAT"], "test: network")
+    return network(spec, STATIONS)
 
 
-def _passes(rows):
-    return pd.DataFrame({
-        "pass_id": range(len(rows)), "satellite": "SAT", "station": [r[0] for r in rows],
-        "usable_start_utc": [START + pd.Timedelta(seconds=r[1]) for r in rows],
-        "usable_end_utc": [START + pd.Timedelta(seconds=r[2]) for r in rows],
-        "key_bits": [float(r[3]) for r in rows],
-    })
+_passes = passes_table
 
 
 def _user(name, lat, lon):
