@@ -214,10 +214,11 @@ def test_joint_answers_match_a_fresh_solve_per_year_and_respect_the_invariants(c
     for y in range(len(caps)):
         one = capmod.joint_capacity(model, pairs, d, caps[y:y + 1])
         assert got["lambda"][y] == pytest.approx(one["lambda"][0], abs=1e-6)
-        # Within 1 bit a day of each pair's demand (as the bounds below): a fair share of one bit
-        # a day is at the LP's tolerance, and which side of it a pair freezes on is noise.
-        one_bit = np.maximum(1e-6, 1.0 / d)
-        assert (np.abs(got["share"][y] - one["share"][0]) <= one_bit).all(), (got["share"], one["share"], got["lambda"], y)
+        # Within 10 bits a day of each pair's demand: the programs run in Mbit per day with
+        # HiGHS's tolerances (1e-7 on volumes up to 3,000 Mbit here), so a fair share of a few
+        # bits a day is at their resolution, and which side of it a pair freezes on is noise.
+        resolution = np.maximum(1e-6, 10.0 / d)
+        assert (np.abs(got["share"][y] - one["share"][0]) <= resolution).all(), (got["share"], one["share"], got["lambda"], y)
         # Concurrent <= every fair share <= 1; each pair's joint key <= its capacity alone.
         assert (got["share"][y] >= got["lambda"][y] - 1e-6).all() and (got["share"][y] <= 1 + 1e-9).all()
         for c, (a, b) in enumerate(pairs):
