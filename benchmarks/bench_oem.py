@@ -45,21 +45,12 @@ from satqkd.oem import format_oem, load_oem
 from satqkd.passes import find_passes
 from satqkd.stations import STATION_PRESETS, parse_station
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_passes import alternate  # noqa: E402  (one best-of-alternating timer for the benchmarks)
+
 ROOT = Path(__file__).resolve().parents[1]
 TLE = ROOT / "ephemeris" / "micius-2021-04-27.tle"
 TOLERANCES = {"rise_s": 1.0, "set_s": 1.0, "culmination_elevation_deg": 0.01}
-
-
-def alternate(fns, repeat):
-    """Best wall time of each function, run in turn ``repeat`` times."""
-    best = [float("inf")] * len(fns)
-    out = [None] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            out[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - t)
-    return best, out
 
 
 def side_by_side(oem_passes: pd.DataFrame, tle_passes: pd.DataFrame, show: int) -> dict:
