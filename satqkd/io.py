@@ -170,16 +170,36 @@ def remove_temporaries() -> None:
     _discard(sorted(_LIVE))
 
 
-def write_files(contents: dict) -> list[Path]:
+def write_files(contents: dict, processes: int | None = None) -> list[Path]:
     """Write several files all or nothing: every one is staged to a
     temporary file first, and only then are they renamed into place
     (with Ctrl-C and SIGTERM held for the renames, so an interrupt never
-    leaves a mixed set)."""
+    leaves a mixed set).
+
+    A content may be a function of no arguments that renders it (a large
+    table, a report): those are rendered and staged side by side in forked
+    processes (:func:`satqkd.parallel.fork_map`, at most ``processes`` at
+    once, default the cores available) while this process stages the rest."""
+    from .parallel import fork_map
+
     staged: list[tuple[str, Path]] = []
+    lazy = [(Path(path), data) for path, data in contents.items() if callable(data)]
     try:
+        if lazy:
+            try:
+                tmps = fork_map(lambda item: _stage(item[0], item[1]()), lazy, processes, name=lambda item: str(item[0]))
+            except BaseException:
+                # Files a forked process staged before the failure: not registered here.
+                for path, _ in lazy:
+                    _discard(str(t) for t in path.parent.glob(f".{path.name}.*.tmp"))
+                raise
+            for (path, _), tmp in zip(lazy, tmps):
+                _LIVE.add(tmp)
+                staged.append((tmp, path))
         for path, data in contents.items():
-            path = Path(path)
-            staged.append((_stage(path, data), path))
+            if not callable(data):
+                path = Path(path)
+                staged.append((_stage(path, data), path))
         with _signals_deferred():
             for tmp, path in staged:
                 try:
@@ -189,7 +209,8 @@ def write_files(contents: dict) -> list[Path]:
                 _LIVE.discard(tmp)
     finally:
         _discard(tmp for tmp, _ in staged if tmp in _LIVE)
-    return [path for _, path in staged]
+    order = {Path(path): k for k, path in enumerate(contents)}
+    return sorted((path for _, path in staged), key=order.__getitem__)
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:

@@ -957,6 +957,7 @@ def optimise_pass(
         return mu, p, qa, qb
 
     def batch(u, blk=block):
+        """Bound of every row of ``u`` on every window of ``blk``: ``(out, ell)``, ell [B, W] the figure of merit."""
         mu, p, qa, qb = params(u)
         n_eval[0] += len(mu)
         out = _evaluate(blk, mu, p, qa, qb)
@@ -964,25 +965,37 @@ def optimise_pass(
         if block.n_x_target is not None:
             # Fixed n_X, free number of pulses: the figure of merit is key per pulse.
             ell = ell / out["pulses"]
-        ell = np.where(np.isfinite(ell), ell, -1e300)
-        return out, ell.max(axis=1), ell.argmax(axis=1)
+        return out, np.where(np.isfinite(ell), ell, -1e300)
+
+    # Each evaluated point keeps its value, best window and bound, so neither
+    # the solver's first call (the starting point) nor the final comparison
+    # evaluates it again.
+    h = 1e-6
+    dim = 5
+    seen: dict = {}  # u.tobytes() -> (f, best window, out, row of out)
+
+    def evaluate(points):
+        points = np.atleast_2d(points)
+        out, ell = batch(points)
+        w = ell.argmax(axis=1)
+        f = ell[np.arange(len(points)), w]
+        for k, u in enumerate(points):
+            seen.setdefault(u.tobytes(), (float(f[k]), int(w[k]), out, k))
+        return f
 
     # Starting point: the warm start if it yields key, else the grid's best.
-    starts = []
+    u_best, f_best = None, -np.inf
     if x0 is not None:
         src0 = x0.source if isinstance(x0, PassKey) else x0
         if not isinstance(src0, Source):
             raise SatqkdError("x0: expected a PassKey or a Source to start from")
         a0 = src0.basis_prob_x if block.key_is_x else 1 - src0.basis_prob_x
-        starts.append(_encode(src0.intensities, src0.probabilities, a0))
-    u_best, f_best = None, -np.inf
-    if starts:
-        _, f, _ = batch(np.array(starts))
-        u_best, f_best = starts[0], float(f[0])
+        u_best = _encode(src0.intensities, src0.probabilities, a0)
+        f_best = float(evaluate(u_best)[0])
     if not f_best > 0:
         a_src = source.basis_prob_x if block.key_is_x else 1 - source.basis_prob_x
         cand = np.vstack([_grid(mu3), _encode(source.intensities, source.probabilities, a_src)])
-        _, f, _ = batch(cand)
+        f = evaluate(cand)
         i = int(np.argmax(f))
         if f[i] > f_best:
             u_best, f_best = cand[i], float(f[i])
@@ -990,23 +1003,21 @@ def optimise_pass(
     # Normalise so that L-BFGS-B's tolerances are relative (key bits of a
     # pass and key per pulse differ by ten orders of magnitude).
     scale = abs(f_best) if np.isfinite(f_best) and f_best != 0 else 1.0
-    h = 1e-6
-    dim = 5
 
     def fun(u):
         # The key is the maximum over windows of a smooth function, so its
         # gradient is that of the best window alone (Danskin): the shifted
         # points are evaluated on that one window, over only its slots.
-        _, f0, w0 = batch(u[None, :])
-        end = int(block.ends[w0[0]])
-        one = dataclasses.replace(block, eta=block.eta[:end + 1], y0=block.y0[:end + 1],
-                                  ends=np.array([end]))
-        _, f1, _ = batch(u + h * np.eye(dim), one)
-        f = np.concatenate([f0, f1])
-        grad = -(f[1:] - f[0]) / h / scale
+        if u.tobytes() not in seen:
+            evaluate(u)
+        f0, w0, _, _ = seen[u.tobytes()]
+        end = int(block.ends[w0])
+        one = dataclasses.replace(block, eta=block.eta[:end + 1], y0=block.y0[:end + 1], ends=np.array([end]))
+        _, f1 = batch(u + h * np.eye(dim), one)
+        grad = -(f1[:, 0] - f0) / h / scale
         if not optimise_basis:
             grad[4] = 0.0
-        return -f[0] / scale, grad
+        return -f0 / scale, grad
 
     # ftol 1e-5 is relative to the key (f is normalised): stopping there
     # instead of at 1e-10 halves the evaluations and costs 5e-6 of the key
@@ -1014,17 +1025,21 @@ def optimise_pass(
     res = minimize(fun, u_best, jac=True, method="L-BFGS-B",
                    bounds=list(zip(_LOWER, _UPPER)), options={"maxiter": 200, "ftol": 1e-5, "gtol": 1e-8})
     u_fin = np.clip(res.x, _LOWER, _UPPER)
-    a_src = source.basis_prob_x if block.key_is_x else 1 - source.basis_prob_x
-    u_src = _encode(source.intensities, source.probabilities, a_src)
-    cand = np.vstack([u_fin, u_best, u_src])
-    out, f, w = batch(cand)
-    row = 0 if f[0] >= f[1] else 1
-    if not f[row] > 0:
+    if u_fin.tobytes() not in seen:
+        evaluate(u_fin)
+    f_fin, f_start = seen[u_fin.tobytes()][0], seen[u_best.tobytes()][0]
+    u_row = u_fin if f_fin >= f_start else u_best
+    if not max(f_fin, f_start) > 0:
         # No key anywhere we looked: report the source's own settings rather
         # than wherever the solver drifted while minimising a deficit.
-        row = 2
-    mu, p, qa, qb = params(cand)
-    return _result(block, out, row, int(w[row]), mu, p, qa, qb, slot_s, elev_sorted, n_eval[0], source)
+        a_src = source.basis_prob_x if block.key_is_x else 1 - source.basis_prob_x
+        u_row = _encode(source.intensities, source.probabilities, a_src)
+        if u_row.tobytes() not in seen:
+            evaluate(u_row)
+    _, w, out, row = seen[u_row.tobytes()]
+    out = {k: v[row:row + 1] for k, v in out.items()}
+    mu, p, qa, qb = params(u_row[None, :])
+    return _result(block, out, 0, w, mu, p, qa, qb, slot_s, elev_sorted, n_eval[0], source)
 
 
 # --------------------------------------------------------------------------

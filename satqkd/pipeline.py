@@ -233,8 +233,11 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
     return passes, seconds
 
 
-def run_unit(scenario: Scenario, unit: Unit):
+def run_unit(scenario: Scenario, unit: Unit, progress: Callable | None = None):
     """Passes, link and key of one unit: ``(passes, seconds, warnings)``.
+
+    ``progress(stage, n)``, if given: ``("passes", passes found)`` after the
+    search, then ``("key", passes done)`` after each pass.
 
     BLAS runs on one thread: the optimiser's L-BFGS-B calls BLAS on
     five-element vectors thousands of times a pass, and OpenBLAS's extra
@@ -245,8 +248,11 @@ def run_unit(scenario: Scenario, unit: Unit):
 
     with threadpool_limits(limits=1, user_api="blas"):
         forecast = pass_stage(scenario, unit)
+        if progress is not None:
+            progress("passes", len(forecast.passes))
         seconds = link_stage(scenario, unit, forecast.seconds)
-        passes, seconds = key_stage(scenario, unit, forecast.passes, seconds)
+        passes, seconds = key_stage(scenario, unit, forecast.passes, seconds,
+                                    progress=None if progress is None else (lambda n: progress("key", n)))
     return passes, seconds, list(forecast.warnings)
 
 
@@ -274,7 +280,7 @@ def assemble(parts: Iterable) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 
 def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool | None = None,
-        seed: int | None = None) -> Results:
+        seed: int | None = None, processes: int | None = None) -> Results:
     """Forecast every pass of the scenario, the key each one yields, which
     passes are clear and which are scheduled (the units one after another in
     this process; :func:`satqkd.study.run` runs them on Dask).
@@ -287,12 +293,25 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     comes first, so the key stage knows how many passes there are), then
     ``"schedule"`` once.  The results are those of :func:`run_unit` on each
     unit.
+
+    The units run on this machine's cores, each in a forked process
+    (:func:`satqkd.parallel.fork_map`; ``processes`` caps how many at once,
+    default the cores available, 1 runs them here one after another); the
+    tables are the same either way.
     """
     from threadpoolctl import threadpool_limits
+
+    from .parallel import available_cores
 
     check_scenario(scenario)
     work = units(scenario)
     report = progress if progress is not None else (lambda stage, done=0, total=0: None)
+    if processes is None:
+        processes = available_cores()
+    if processes > 1 and len(work) > 1:
+        parts = _run_units_forked(scenario, work, report, processes)
+        report("schedule", 0, 0)
+        return finish(scenario, parts, weather=weather, seed=seed)
     forecasts = []
     with threadpool_limits(limits=1, user_api="blas"):  # as in run_unit
         for k, u in enumerate(work):
@@ -310,6 +329,34 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
             done += len(passes)
     report("schedule", 0, 0)
     return finish(scenario, parts, weather=weather, seed=seed)
+
+
+def _run_units_forked(scenario: Scenario, work: list, report: Callable, processes: int) -> list:
+    """:func:`run_unit` of every unit, each in a forked process; progress as :func:`run` gives it
+    (the pass search of every unit first, then the passes whose key is done)."""
+    from .parallel import counters, fork_map
+
+    # Per unit: its passes + 1 once its search is done (0 before), and its passes with key.
+    found, keyed = counters(len(work)), counters(len(work))
+
+    def job(k):
+        def step(stage, n):
+            if found is not None:
+                (found if stage == "passes" else keyed)[k] = n + (stage == "passes")
+
+        return run_unit(scenario, work[k], progress=step)
+
+    def on_wait():
+        searched = [n for n in found if n > 0]
+        if len(searched) < len(work):
+            report("passes", len(searched), len(work))
+        else:
+            report("key", int(sum(keyed)), int(sum(searched) - len(work)))
+
+    report("passes", 0, len(work))
+    return fork_map(job, range(len(work)), processes, on_wait=on_wait if found is not None else None,
+                    name=lambda k: f"{scenario.satellites[work[k].satellite].satellite.name} over "
+                                   f"{scenario.stations[work[k].station].station.name}")
 
 
 def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int | None = None,

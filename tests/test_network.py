@@ -315,8 +315,8 @@ def test_invariants(case):
     # Same scenario and seed: byte-identical outputs.
     again = simulate(_net(spec), _passes(rows), START, 86400.0)
     again.capacity = res.capacity = capacity_table(net, res.links, [("u0", "u1")])
-    a = network_files(res, "/nonexistent", report=False)
-    b = network_files(again, "/nonexistent", report=False)
+    a = {k: v() if callable(v) else v for k, v in network_files(res, "/nonexistent", report=False).items()}
+    b = {k: v() if callable(v) else v for k, v in network_files(again, "/nonexistent", report=False).items()}
     assert a == b
 
 

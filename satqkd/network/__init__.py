@@ -64,8 +64,7 @@ def run_network(scenario, passes: pd.DataFrame | None, dual=None, *, weather: bo
     weather years (its ``weather:`` block: ``years``, ``seed``) when
     ``weather`` is True, or None and the scenario has a ``weather:`` block;
     else clear sky.  ``results.joint`` gets the network-wide concurrent share."""
-    from .. import schedule as schedulelib, weather as weatherlib
-    from .capacity import satellite_stores, weather_store_samples
+    from ..parallel import fork_call
     from .entangled import attach_dual_key
 
     network = scenario.network
@@ -76,7 +75,26 @@ def run_network(scenario, passes: pd.DataFrame | None, dual=None, *, weather: bo
         network = attach_dual_key(network, summary, f"{scenario.path}: network")
     start = pd.Timestamp(scenario.start.utc_datetime())
     span_s = (scenario.end.tt - scenario.start.tt) * 86400.0
-    results = simulate(network, passes, start, span_s)
+    sim = Simulation(network, passes, start, span_s)
+    # The capacity answers need only what the simulation knows before it runs (link
+    # rates, the flown passes): they are computed in a forked process meanwhile.
+    links_before, passes_before = sim.links_table(), sim.passes_table()
+    job = fork_call(lambda _: _capacity(scenario, network, passes, links_before, passes_before, start, span_s, weather),
+                    name="the capacity answers")
+    try:
+        results = sim.run_until(span_s).results()
+        results.capacity, results.joint = job.result()
+    finally:
+        job.close()
+    return results
+
+
+def _capacity(scenario, network, passes, links, flown, start, span_s, weather):
+    """``(capacity table, joint share)`` of :func:`run_network`."""
+    from .. import schedule as schedulelib, weather as weatherlib
+    from .capacity import satellite_stores, weather_store_samples
+
+    joint: dict = {}
     settings = getattr(scenario, "weather", None)
     use_weather = settings is not None if weather is None else bool(weather)
     samples, ceiling = None, None
@@ -92,6 +110,6 @@ def run_network(scenario, passes: pd.DataFrame | None, dual=None, *, weather: bo
         clear = sorted({st for _, st in satellite_stores(network)} - set(models))
         note = f"{settings.years} weather draws (seed {settings.seed})" + (
             f"; no cloud model, always clear: {', '.join(clear)}" if clear else "")
-    results.capacity = capacity_table(network, results.links, default_pairs(network), passes=results.passes,
-                                      span_s=span_s, store_samples=samples, store_clear_sky=ceiling, weather_note=note, joint=results.joint)
-    return results
+    table = capacity_table(network, links, default_pairs(network), passes=flown, span_s=span_s,
+                           store_samples=samples, store_clear_sky=ceiling, weather_note=note, joint=joint)
+    return table, joint

@@ -106,10 +106,23 @@ class Pools:
         self.generated = np.zeros(len(settings))
         self.consumed = np.zeros(len(settings))
         self.discarded = np.zeros(len(settings))
-        self.state = np.where(self.level <= self.minimum, EMPTY, np.where(self.level >= self.threshold, READY, CHARGING)).astype(np.int8)
+        # The state follows from the level and the direction of its last change (see
+        # :attr:`state`): only that direction is kept.
+        self.falling = np.zeros(len(settings), dtype=bool)
+        self.current_t = -np.inf  # every pool is up to date at this instant (advance_all)
 
     def __len__(self):
         return self.level.size
+
+    @property
+    def state(self) -> np.ndarray:
+        """Each pool's state (int8, :data:`STATES`): empty at or below the minimum, ready at
+        or above the threshold, between them warning if the last change took key and
+        charging if it added key (or none happened yet).  The same as setting the state at
+        every change: an addition that leaves the level where it was keeps the state."""
+        return np.where(self.level <= self.minimum, EMPTY,
+                        np.where(self.level >= self.threshold, READY,
+                                 np.where(self.falling, WARNING, CHARGING))).astype(np.int8)
 
     def add(self, idx, bits):
         """Add ``bits`` (>= 0) of new key to pools ``idx`` (distinct); overflow beyond capacity is discarded.
@@ -124,12 +137,19 @@ class Pools:
         if (total > cap).any():
             self.discarded[idx] += np.maximum(total - cap, 0.0)
             total = np.minimum(total, cap)
-        self.state[idx] = np.where(total <= self.minimum[idx], EMPTY,
-                                   np.where(total >= self.threshold[idx], READY, np.where(total > old, CHARGING, self.state[idx])))
+        self.falling[idx] &= ~(total > old)
         self.level[idx] = total
+
+    def advance_all(self, t_s: float):
+        """:meth:`advance` of every pool; a second call at the same instant does nothing."""
+        if t_s != self.current_t:
+            self.advance(np.arange(self.level.size), t_s)
+            self.current_t = t_s
 
     def advance(self, idx, t_s: float):
         """Bring pools ``idx`` up to time ``t_s``: add the fibre blocks closed since the last look."""
+        if t_s == self.current_t:
+            return  # everything is up to date at t_s (blocks close only later)
         # Only pools whose next block is due (with a margin: floor() below decides exactly).
         due = idx[self.next_s[idx] <= t_s * (1.0 + 1e-12) + 1e-9]
         if due.size == 0:
@@ -145,11 +165,13 @@ class Pools:
 
         Blocks closed by ``t_s`` are added; the block under way is lost."""
         self.advance(idx, t_s)
+        self.current_t = -np.inf
         self.running[idx] = False
         self.next_s[idx] = np.inf
 
     def resume(self, idx, t_s: float):
         """Start the fibre key of pools ``idx`` again at ``t_s``: the first block closes ``block_s`` later."""
+        self.current_t = -np.inf
         self.running[idx] = True
         self.origin_s[idx] = t_s
         self.blocks_done[idx] = 0.0
@@ -162,16 +184,10 @@ class Pools:
     def consume(self, idx, bits: float, new=None, minimum=None, threshold=None):
         """Take ``bits`` from every pool in ``idx`` (the caller checked :meth:`can_serve`).
 
-        ``new``, ``minimum``, ``threshold`` (optional): ``level[idx] - bits``
-        and the pools' settings, when the caller has them at hand.  A level
-        that falls ends empty, ready or warning (never charging)."""
-        if new is None:
-            new = self.level[idx] - bits
-        if minimum is None:
-            minimum, threshold = self.minimum[idx], self.threshold[idx]
+        A level that falls ends empty, ready or warning (never charging)."""
         self.consumed[idx] += bits
-        self.level[idx] = new
-        self.state[idx] = np.where(new <= minimum, EMPTY, np.where(new >= threshold, READY, WARNING))
+        self.level[idx] -= bits
+        self.falling[idx] = True
 
     def balance(self):
         """Per pool: generated - (level - initial) - consumed - discarded (zero up to rounding)."""

@@ -222,20 +222,28 @@ def _map(res) -> go.Figure:
 def _pool_series(res, max_points: int = 500):
     """Snapshot times and every pool's levels, thinned to at most ``max_points`` snapshots."""
     pools = res.pools
-    names = pd.unique(pools["pool"]).tolist()  # in order of appearance (vectorised: a year has 1.8 M rows)
+    names = _pool_names(res)
     n_snap = len(pools) // max(len(names), 1)
     levels = pools["level_bits"].to_numpy(float).reshape(n_snap, len(names))
-    times = pools["time_utc"].to_numpy()[:: len(names)]
+    times = pools["time_utc"].iloc[:: max(len(names), 1)].to_numpy()
     step = max(1, math.ceil(n_snap / max_points))
     keep = np.r_[np.arange(0, n_snap, step), n_snap - 1] if n_snap else np.zeros(0, int)
     keep = np.unique(keep)
     return names, times[keep], levels[keep], step
 
 
+def _pool_names(res) -> list:
+    """The pools in the order of every snapshot (the rows of the first snapshot)."""
+    col = res.pools["time_utc"]
+    t = col.cat.codes.to_numpy() if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()
+    n = int(np.searchsorted(t, t[0], side="right")) if len(t) else 0  # snapshots are in time order
+    return res.pools["pool"].iloc[:n].tolist()
+
+
 def _pool_kinds(res) -> dict:
-    """Each pool's kind (from its first row)."""
-    first = res.pools.drop_duplicates("pool")
-    return dict(zip(first["pool"], first["kind"]))
+    """Each pool's kind (from the first snapshot)."""
+    n = len(_pool_names(res))
+    return dict(zip(res.pools["pool"].iloc[:n].tolist(), res.pools["kind"].iloc[:n].tolist()))
 
 
 def _pool_plot(res) -> go.Figure:
@@ -344,9 +352,14 @@ def served_share(res) -> dict:
     if req.empty:
         return {}
     ok = req["status"].isin(["served", "waited"])
-    key = [tuple(sorted(p)) for p in zip(req["a"], req["b"])]
-    g = pd.DataFrame({"key": key, "ok": ok}).groupby("key", sort=False)["ok"].mean()
-    return g.to_dict()
+    # Per ordered pair first (a few), then both directions of a pair together.
+    per = pd.DataFrame({"a": req["a"], "b": req["b"], "ok": ok}).groupby(["a", "b"], sort=False)["ok"].agg(["sum", "count"])
+    total: dict = {}
+    for (a, b), n_ok, n in zip(per.index, per["sum"], per["count"]):
+        key = tuple(sorted((a, b)))
+        was = total.get(key, (0, 0))
+        total[key] = (was[0] + int(n_ok), was[1] + int(n))
+    return {key: n_ok / n for key, (n_ok, n) in total.items()}
 
 
 def _pct(x) -> str:
@@ -468,11 +481,14 @@ def render_network_report(res, title: str = "satqkd network") -> str:
 
 
 def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", report: bool = True) -> dict:
-    """``{path: content}`` of every network output, ready for :func:`satqkd.io.write_files`."""
+    """``{path: content}`` of every network output, ready for :func:`satqkd.io.write_files`
+    (the large ones as functions that render them)."""
     out = Path(out_dir)
+    # The two large tables and the report are rendered when written (write_files
+    # stages them side by side in forked processes).
     files = {
-        out / "pools.csv": render_table(res.pools, out / "pools.csv"),
-        out / "requests.csv": render_table(res.requests, out / "requests.csv"),
+        out / "pools.csv": lambda: render_table(res.pools, out / "pools.csv"),
+        out / "requests.csv": lambda: render_table(res.requests, out / "requests.csv"),
         out / "links.csv": render_table(res.links, out / "links.csv"),
         out / "capacity.csv": render_table(res.capacity, out / "capacity.csv"),
         out / "satellite-passes.csv": render_table(res.passes, out / "satellite-passes.csv"),
@@ -481,5 +497,5 @@ def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", re
         out / "status.json": json.dumps(res.status, indent=1) + "\n",
     }
     if report:
-        files[out / "network.html"] = render_network_report(res, title)
+        files[out / "network.html"] = lambda: render_network_report(res, title)
     return files

@@ -93,6 +93,7 @@ __all__ = ["NetworkResults", "Simulation", "simulate", "STATUSES"]
 
 STATUSES = ("served", "waited", "failed", "refused", "pending")
 _OUTAGE, _PASS, _REQUEST, _SNAPSHOT = 0, 1, 2, 3  # same-instant order
+_all = np.logical_and.reduce  # the ufunc itself: ndarray.all() goes through a Python wrapper
 
 
 @dataclass
@@ -138,6 +139,14 @@ class _Route:
     threshold: np.ndarray
     capacity: np.ndarray
     sat: list  # satellite links on the route: (position in idx, link, store a, store b)
+    floors: dict = field(default_factory=dict)  # reserve -> (minimum + reserve, max(threshold, minimum + reserve))
+
+    def floors_for(self, reserve: float):
+        """The levels a request with ``reserve`` must leave: above its floor, and to stay ready."""
+        if reserve not in self.floors:
+            low = self.minimum + reserve
+            self.floors[reserve] = (low, np.maximum(self.threshold, low))
+        return self.floors[reserve]
 
 
 class Simulation:
@@ -207,6 +216,8 @@ class Simulation:
             sched["rule"] = np.where(hit & sched["served"].astype(bool), "station down", sched["rule"])
             sched["served"] = sched["served"].astype(bool) & ~hit
         self.sched = sched
+        self._sched_rows = list(zip(sched["satellite"].tolist(), sched["station"].tolist(),
+                                    sched["key_bits"].astype(float).tolist(), sched["end_s"].astype(float).tolist()))
         self.store_after = np.full(len(sched), np.nan)  # store level right after each flown pass
         end = sched["end_s"].to_numpy(dtype=float)
         self.flown = np.flatnonzero(sched["served"].astype(bool).to_numpy() & (end >= 0) & (end < self.span_s))
@@ -316,15 +327,15 @@ class Simulation:
         route serves, and the others' pools wait for a later look)."""
         spare = None
         for route in routes:
-            if not self._open(route):
+            if self.any_down and not self.up[route.idx].all():
                 continue
             self.pools.advance(route.idx, t)
             after = self._levels(route) - bits
-            if (after >= route.minimum + reserve).all():
-                if (after >= np.maximum(route.threshold, route.minimum + reserve)).all():
-                    return route
-                if spare is None:
-                    spare = route
+            low, ready = route.floors_for(reserve)
+            if _all(after >= ready):  # (ready >= low: it stays above its floor too)
+                return route
+            if spare is None and _all(after >= low):
+                spare = route
         return spare
 
     def _split(self, routes, bits: float, reserve: float, common: np.ndarray):
@@ -370,11 +381,14 @@ class Simulation:
         if parts is None:
             return False
         self.served_t[r] = t
+        self.n_parts[r] = len(parts)
+        if len(parts) == 1:
+            self.route_of[r] = parts[0][0].path
+            self.hops[r] = len(parts[0][0].idx)
+            return True
         self.route_of[r] = " | ".join(route.path for route, _ in parts)
         self.hops[r] = sum(len(route.idx) for route, _ in parts)
-        self.n_parts[r] = len(parts)
-        if len(parts) > 1:
-            self.part_bits[r] = ";".join(f"{p:.17g}" for _, p in parts)
+        self.part_bits[r] = ";".join(f"{p:.17g}" for _, p in parts)
         return True
 
     def _place(self, a, b, bits: float, reserve: float, t: float, r: int):
@@ -384,7 +398,7 @@ class Simulation:
         chosen = self._pick(routes, bits, reserve, t)
         parts = [(chosen, bits)] if chosen is not None else None
         if parts is None and not complete:
-            self.pools.advance(self.everything, t)
+            self.pools.advance_all(t)
             lv = np.minimum(self.pools.level + self.extra, self.pools.capacity)
             found = self.router.fallback(a, b, (lv - bits >= self.pools.minimum + reserve) & self.up)
             route = self._route(*found) if found is not None else None
@@ -430,7 +444,7 @@ class Simulation:
                 self.pools.add(np.array([k]), np.array([m]))
                 self.relay_log.append((t, k, m, r))
                 self._refresh_extra((ja, jb))
-        self.pools.consume(route.idx, bits, None, route.minimum, route.threshold)
+        self.pools.consume(route.idx, bits)
 
     def _refresh_extra(self, stores):
         for j in stores:
@@ -539,7 +553,7 @@ class Simulation:
         if 16 * len(due) >= self.n:
             # Many requests at once (hourly demands): one pass over every pool is cheaper
             # than one per route; exact either way (pools only gain key between looks).
-            self.pools.advance(self.everything, t)
+            self.pools.advance_all(t)
         for r in due:
             first = self.attempts[r] == 0
             if self._attempt(r, t):
@@ -548,13 +562,13 @@ class Simulation:
                 self._wait(r, t)
 
     def _pass_key(self, row: int):
-        sat, st = self.sched.at[row, "satellite"], self.sched.at[row, "station"]
+        sat, st, key_bits, end_s = self._sched_rows[row]
         j = self.stores.index[(sat, st)]
-        self.stores.add(j, float(self.sched.at[row, "key_bits"]), row)
+        self.stores.add(j, key_bits, row)
         self.store_after[row] = self.stores.level[j]
         self._refresh_extra((j,))
         if self.held_on:
-            self._release(j, float(self.sched.at[row, "end_s"]))
+            self._release(j, end_s)
 
     def _outage(self, rows: list, t: float):
         """Windows begin (+) or end (-) at ``t``: links going dark stop making key, coming
@@ -576,7 +590,7 @@ class Simulation:
         self.any_down = not bool(self.up.all())
 
     def _snapshot(self, s: int, t: float):
-        self.pools.advance(self.everything, t)
+        self.pools.advance_all(t)
         self.snap_level[s] = self.pools.level
         self.snap_state[s] = self.pools.state
         self.snap_store[s] = self.stores.level
@@ -621,7 +635,7 @@ class Simulation:
             self._step(t)
         for r in np.flatnonzero(self.held):  # their tries up to t_s, all failed, are counted
             self._catch_up(int(r), np.nextafter(t_s, np.inf))
-        self.pools.advance(self.everything, t_s)
+        self.pools.advance_all(t_s)
         self.t_s = max(self.t_s, t_s)
         return self
 
@@ -672,8 +686,8 @@ class Simulation:
 
     def results(self) -> NetworkResults:
         """The run's tables (call after :meth:`run_until` the span's end)."""
-        return NetworkResults(self.network, self.start, self.span_s, self._links_table(), self._pools_table(),
-                              self._requests_table(), self._passes_table(), self._stores_table(),
+        return NetworkResults(self.network, self.start, self.span_s, self.links_table(), self._pools_table(),
+                              self._requests_table(), self.passes_table(), self._stores_table(),
                               self._status(),
                               service=self._service_table(), outages=self._outages_table(), relays=self._relays_table())
 
@@ -697,7 +711,8 @@ class Simulation:
         out["part_bits"] = self.part_bits
         return out
 
-    def _links_table(self) -> pd.DataFrame:
+    def links_table(self) -> pd.DataFrame:
+        """Every link now: its settings, planning volume per day, and its pool's totals."""
         net, sched, p = self.network, self.sched, self.pools
         days = self.span_s / 86400.0
         out = self.links.copy()
@@ -742,7 +757,8 @@ class Simulation:
             "discarded_bits": s.discarded, "level_bits": s.level,
         })
 
-    def _passes_table(self) -> pd.DataFrame:
+    def passes_table(self) -> pd.DataFrame:
+        """The satellite passes as scheduled, with the key the relay used of each so far."""
         sched = self.sched
         relayed = np.array([self.stores.used_by_pass.get(row, 0.0) for row in range(len(sched))])
         out = sched.assign(relayed_bits=relayed, store_bits_after=self.store_after)

@@ -1,0 +1,144 @@
+"""Work spread over this machine's cores (satqkd.parallel) and what uses it: the
+units of a run, the large outputs written side by side, and the pools' state
+kept as a level plus a direction (what made the simulation cheaper)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from satqkd.errors import SatqkdError
+from satqkd.io import write_files
+from satqkd.network.pools import CHARGING, EMPTY, READY, WARNING, Pools, PoolSettings
+from satqkd.parallel import counters, fork_map
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork_map runs in this process without fork")
+
+
+def _square_with_pid(x):
+    return x * x, os.getpid()
+
+
+def test_fork_map_returns_in_order_from_other_processes():
+    out = fork_map(_square_with_pid, range(7), processes=2)
+    assert [v for v, _ in out] == [x * x for x in range(7)]
+    assert os.getpid() not in {pid for _, pid in out}  # every call ran in a child
+
+
+def test_fork_map_one_process_runs_here():
+    assert {pid for _, pid in fork_map(_square_with_pid, range(3), processes=1)} == {os.getpid()}
+
+
+def test_counters_are_shared_with_children():
+    c = counters(3)
+
+    def job(k):
+        c[k] = 10 + k
+        return k
+
+    seen = []
+    assert fork_map(job, range(3), processes=3, on_wait=lambda: seen.append(list(c)), poll_s=0.01) == [0, 1, 2]
+    assert list(c) == [10, 11, 12]
+
+
+def _fails(x):
+    if x == 2:
+        raise ValueError(f"bad item {x}")
+    return x
+
+
+def test_an_exception_in_a_child_is_raised_in_the_parent_with_its_origin():
+    with pytest.raises(ValueError, match="bad item 2") as info:
+        fork_map(_fails, range(4), processes=2)
+    assert "in a forked worker process" in "".join(getattr(info.value, "__notes__", []))
+
+
+def _dies(x):
+    if x == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_child_that_dies_is_a_clear_error_naming_its_item():
+    with pytest.raises(SatqkdError, match=r"worker process for item-1 ended without a result \(exit code -9\)"):
+        fork_map(_dies, range(3), processes=2, name=lambda x: f"item-{x}")
+
+
+def test_units_on_two_cores_give_the_serial_tables():
+    """The default scenario's two units (Nanshan, Xinglong) forked and one after the other:
+    the same passes and seconds, to the last bit."""
+    from satqkd.config import load_scenario
+    from satqkd.pipeline import run
+
+    sc = load_scenario()
+    sc.end = sc.start.ts.tt_jd(sc.start.tt + 2.0)
+    steps = []
+    forked = run(sc, processes=2, progress=lambda *a: steps.append(a))
+    serial = run(sc, processes=1)
+    pd.testing.assert_frame_equal(forked.passes, serial.passes)
+    pd.testing.assert_frame_equal(forked.seconds, serial.seconds)
+    assert ("passes", 0, 2) in steps and steps[-1] == ("schedule", 0, 0)
+
+
+def test_lazy_outputs_are_written_side_by_side_and_all_or_nothing(tmp_path):
+    (tmp_path / "b.csv").write_text("old\n")
+    paths = write_files({tmp_path / "a.txt": "A", tmp_path / "b.csv": lambda: "B" * 10, tmp_path / "c.html": lambda: "C"})
+    assert [p.name for p in paths] == ["a.txt", "b.csv", "c.html"]
+    assert (tmp_path / "b.csv").read_text() == "B" * 10 and (tmp_path / "c.html").read_text() == "C"
+
+    def broken():
+        raise SatqkdError("report: cannot render")
+
+    with pytest.raises(SatqkdError, match="cannot render"):
+        write_files({tmp_path / "a.txt": "new", tmp_path / "b.csv": lambda: "new", tmp_path / "d.html": broken})
+    assert (tmp_path / "a.txt").read_text() == "A" and (tmp_path / "b.csv").read_text() == "B" * 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.csv", "c.html"]  # no temporary left
+
+
+class _EagerPool:
+    """QKDNetSim's state machine written out change by change (network.md): the reference
+    the derived state must equal."""
+
+    def __init__(self, cap, lo, thr, level):
+        self.cap, self.lo, self.thr, self.level = cap, lo, thr, level
+        self.state = EMPTY if level <= lo else READY if level >= thr else CHARGING
+
+    def add(self, bits):
+        total = min(self.level + bits, self.cap)
+        if total <= self.lo:
+            self.state = EMPTY
+        elif total >= self.thr:
+            self.state = READY
+        elif total > self.level:
+            self.state = CHARGING
+        self.level = total
+
+    def take(self, bits):
+        self.level -= bits
+        self.state = EMPTY if self.level <= self.lo else READY if self.level >= self.thr else WARNING
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 50), st.integers(0, 80), st.integers(0, 100),
+       st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=30))
+def test_pool_state_from_level_and_direction_equals_the_state_machine(lo, gap, initial, ops):
+    thr, cap = lo + gap, lo + gap + 40
+    initial = min(initial, cap)
+    p = Pools([PoolSettings(capacity_bits=cap, minimum_bits=lo, threshold_bits=thr, initial_bits=initial)], [0.0], [math.inf])
+    ref = _EagerPool(cap, lo, thr, float(initial))
+    idx = np.array([0])
+    assert p.state[0] == ref.state
+    for is_add, bits in ops:
+        if is_add:
+            p.add(idx, [bits])
+            ref.add(bits)
+        elif p.can_serve(idx, bits)[0]:
+            p.consume(idx, bits)
+            ref.take(bits)
+        assert p.level[0] == ref.level and p.state[0] == ref.state
