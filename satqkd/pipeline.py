@@ -346,17 +346,29 @@ def _run_units_forked(scenario: Scenario, work: list, report: Callable, processe
 
         return run_unit(scenario, work[k], progress=step)
 
+    last = [("passes", 0, len(work))]
+
+    def say(*step):
+        if step != last[-1]:
+            if step[0] == "key" and last[-1][0] == "passes":
+                report("key", 0, step[2])
+            report(*step)
+            last.append(step)
+
     def on_wait():
         searched = [n for n in found if n > 0]
         if len(searched) < len(work):
-            report("passes", len(searched), len(work))
+            say("passes", len(searched), len(work))
         else:
-            report("key", int(sum(keyed)), int(sum(searched) - len(work)))
+            say("key", int(sum(keyed)), int(sum(searched) - len(work)))
 
-    report("passes", 0, len(work))
-    return fork_map(job, range(len(work)), processes, on_wait=on_wait if found is not None else None,
-                    name=lambda k: f"{scenario.satellites[work[k].satellite].satellite.name} over "
-                                   f"{scenario.stations[work[k].station].station.name}")
+    report(*last[0])
+    parts = fork_map(job, range(len(work)), processes, on_wait=on_wait if found is not None else None,
+                     name=lambda k: f"{scenario.satellites[work[k].satellite].satellite.name} over "
+                                    f"{scenario.stations[work[k].station].station.name}")
+    total = sum(len(p[0]) for p in parts)
+    say("key", total, total)
+    return parts
 
 
 def finish(scenario: Scenario, parts, *, weather: bool | None = None, seed: int | None = None,
@@ -431,7 +443,8 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     # What an earlier run wrote here (its run.json): removed once the new files are in place.
     previous = previous_outputs(out)
     # Render everything first, then stage all files and rename them together:
-    # an error leaves the folder as it was, never a mixed set.
+    # an error leaves the folder as it was, never a mixed set.  The large ones
+    # are functions that render them: write_files runs those side by side.
     contents = {out / "passes.csv": render_table(results.passes, out / "passes.csv")}
     names = ["passes"]
     table = results.seconds
@@ -441,13 +454,13 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     if seconds == "single":
         path = out / f"seconds.{results.scenario.seconds_format}"
         seconds_file = path.name
-        contents[path] = render_table(table, path, provenance(results))
+        contents[path] = lambda path=path, table=table: render_table(table, path, provenance(results))
         names.append("seconds")
     elif seconds == "parquet" and len(table):
         folder = prepare_dir(out / "seconds")
         for k, (_, part) in enumerate(table.groupby(["satellite", "station"], sort=True)):
             path = folder / f"part-{k:05d}.parquet"
-            contents[path] = render_table(part.reset_index(drop=True), path, provenance(results))
+            contents[path] = lambda path=path, part=part: render_table(part.reset_index(drop=True), path, provenance(results))
             names.append(f"seconds[{k}]")
             seconds_file = "seconds/part-*.parquet (one file per satellite and station)"
     if results.dual is not None:
@@ -471,7 +484,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     if report:
         from .report import render_report
 
-        contents[out / "report.html"] = render_report(results, seconds_file=seconds_file)
+        contents[out / "report.html"] = lambda: render_report(results, seconds_file=seconds_file)
         names.append("report")
     if results.network is not None:
         from .network.report import network_files

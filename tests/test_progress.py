@@ -66,13 +66,26 @@ def test_pipeline_reports_the_key_stage_in_passes(tmp_path):
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(raw))
     calls = []
-    results = pipeline.run(load_scenario(path), progress=lambda stage, done=0, total=0: calls.append((stage, done, total)))
+    # In one process: the search of each unit, then one step per pass.
+    results = pipeline.run(load_scenario(path), progress=lambda stage, done=0, total=0: calls.append((stage, done, total)),
+                           processes=1)
     stages = [c[0] for c in calls]
     assert stages[:2] == ["passes", "passes"] and stages[-1] == "schedule"
     key = [c for c in calls if c[0] == "key"]
     n = len(results.passes)
     assert n > 0 and key[0] == ("key", 0, n) and key[-1] == ("key", n, n)
     assert [c[1] for c in key] == list(range(n + 1))  # one step per pass
+    # The units side by side: the same stages, counted as the forked processes get on (steps
+    # read every 0.2 s, so fewer), from 0 to every pass, never backwards.
+    calls.clear()
+    again = pipeline.run(load_scenario(path), progress=lambda stage, done=0, total=0: calls.append((stage, done, total)),
+                         processes=2)
+    assert len(again.passes) == n
+    assert calls[0] == ("passes", 0, 2) and calls[-1][0] == "schedule"
+    key = [c for c in calls if c[0] == "key"]
+    assert key[0] == ("key", 0, n) and key[-1] == ("key", n, n) and all(c[2] == n for c in key)
+    assert [c[1] for c in key] == sorted(c[1] for c in key)
+    assert [c[0] for c in calls] == sorted((c[0] for c in calls), key=["passes", "key", "schedule"].index)
 
 
 def test_a_cluster_run_says_the_cluster_is_starting(tmp_path, monkeypatch):

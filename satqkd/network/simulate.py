@@ -238,6 +238,10 @@ class Simulation:
         self.req_demand = req["demand"].to_numpy()
         reserve = list(net.priority_reserve_bits)
         self.reserve = np.array([reserve[c] if c < len(reserve) else 0.0 for c in range(10)], dtype=float)
+        # Per request, as plain Python values for the serving loop: (a, b, bits, reserve).
+        self._req = list(zip(self.req_a.tolist(), self.req_b.tolist(), self.req_bits.astype(float).tolist(),
+                             self.reserve[self.req_prio].tolist()))
+        self._prio = self.req_prio.tolist()
         self.served_t = np.full(self.n_req, np.nan)
         self.status = np.full(self.n_req, "failed", dtype=object)
         self.route_of = np.full(self.n_req, "", dtype=object)
@@ -377,7 +381,7 @@ class Simulation:
 
     def _attempt(self, r: int, t: float) -> bool:
         self.attempts[r] += 1
-        parts = self._place(self.req_a[r], self.req_b[r], self.req_bits[r], self.reserve[self.req_prio[r]], t, r)
+        parts = self._place(*self._req[r], t, r)
         if parts is None:
             return False
         self.served_t[r] = t
@@ -549,7 +553,8 @@ class Simulation:
 
     def _serve(self, due: list, t: float):
         """Serve the requests due at ``t``: by class, then oldest first."""
-        due.sort(key=lambda r: (self.req_prio[r], r))
+        prio = self._prio
+        due.sort(key=lambda r: (prio[r], r))
         if 16 * len(due) >= self.n:
             # Many requests at once (hourly demands): one pass over every pool is cheaper
             # than one per route; exact either way (pools only gain key between looks).
@@ -770,7 +775,7 @@ class Simulation:
         log = self.relay_log
         return pd.DataFrame({
             "time_utc": self.start + pd.to_timedelta([e[0] for e in log], unit="s"),
-            "link": [self.links.at[e[1], "link"] for e in log],
+            "link": self.links["link"].to_numpy(dtype=object)[np.array([e[1] for e in log], dtype=np.intp)],
             "bits": np.array([e[2] for e in log], dtype=float),
             "request": np.array([e[3] for e in log], dtype=np.int64),
         })
