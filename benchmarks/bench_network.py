@@ -115,8 +115,10 @@ def _arrow_csv(frame):
     return buf.getvalue()
 
 
-def _cli_year(days: float):
-    """``satqkd network`` on the shipped scenario over ``days``, in a child process: (wall, CPU) s."""
+def _cli_year(days: float, python: str | None = None, env: dict | None = None):
+    """``satqkd network`` on the shipped scenario over ``days``, in a child process: (wall, CPU) s.
+
+    ``python``/``env``: another interpreter or package path (an older satqkd, for comparison)."""
     import resource
     import subprocess
     import sys
@@ -133,11 +135,44 @@ def _cli_year(days: float):
             f.write(text)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "satqkd", "network", path, "-o", os.path.join(tmp, "out"), "-q"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([python or sys.executable, "-m", "satqkd", "network", path, "-o", os.path.join(tmp, "out"), "-q"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wall = time.perf_counter() - w
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _cli_runs(args) -> dict:
+    """``satqkd network`` over the year, ``--cli-repeat`` times (alternating with ``--against``):
+    best and median wall and CPU, and the load average before each run."""
+    import statistics
+    import sys
+
+    ours, theirs = [], []
+    env = None
+    if args.against:
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(args.against))
+    for _ in range(args.cli_repeat):
+        load = os.getloadavg()[0]
+        wall, cpu = _cli_year(args.days)
+        ours.append((wall, cpu, load))
+        print(f"satqkd network, {args.days:g} days with weather, end to end: {wall:.1f} s wall, {cpu:.1f} s CPU "
+              f"(load {load:.2f} before)")
+        if env is not None:
+            load = os.getloadavg()[0]
+            wall, cpu = _cli_year(args.days, sys.executable, env)
+            theirs.append((wall, cpu, load))
+            print(f"  the same, satqkd of {args.against}: {wall:.1f} s wall, {cpu:.1f} s CPU (load {load:.2f} before)")
+    out = {"cli_end_to_end_s": round(min(w for w, _, _ in ours), 2),
+           "cli_end_to_end_median_s": round(statistics.median(w for w, _, _ in ours), 2),
+           "cli_end_to_end_cpu_s": round(min(c for _, c, _ in ours), 2),
+           "cli_runs": [{"wall_s": round(w, 2), "cpu_s": round(c, 2), "load": round(l, 2)} for w, c, l in ours],
+           "target_s": 10.0}
+    if theirs:
+        out |= {"against": args.against, "against_cli_end_to_end_s": round(min(w for w, _, _ in theirs), 2),
+                "against_cli_end_to_end_cpu_s": round(min(c for _, c, _ in theirs), 2),
+                "speedup_vs_against": round(min(w for w, _, _ in theirs) / min(w for w, _, _ in ours), 2)}
+    return out
 
 
 def _timed(fn):
@@ -156,7 +191,14 @@ def main():
                     help="days of the plain-retry-rule baseline (default: the whole run; fewer are scaled by requests)")
     ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end satqkd network run")
     ap.add_argument("--lp-years", type=int, default=20, help="weather years solved one by one for the capacity baseline")
+    ap.add_argument("--cli-repeat", type=int, default=3, help="runs of the command (best and median reported, with the load before each)")
+    ap.add_argument("--cli-only", action="store_true", help="time the command only (skip the stage-by-stage work)")
+    ap.add_argument("--against", metavar="DIR", help="also time the command of the satqkd checked out in DIR "
+                    "(e.g. a git worktree of an older commit), alternating with this one")
     args = ap.parse_args()
+    if args.cli_only:
+        print(json.dumps(_cli_runs(args)))
+        return
 
     sc, t_build, _ = _timed(lambda: year_scenario(args.days))
     network, sc.network = sc.network, None
@@ -266,11 +308,8 @@ def main():
     base_end = end_to_end - t_sim + plain_year - t_csv + t_csv_pandas
     print(f"end to end: {end_to_end:.1f} s" + ("" if t_key is not None else " (without the key stage)") +
           f"; with the baselines (plain retry rule, pandas CSV): {base_end:.1f} s ({base_end / end_to_end:.1f}x)")
-    cli_wall = cli_cpu = None
-    if not args.no_cli:
-        cli_wall, cli_cpu = _cli_year(args.days)
-        print(f"satqkd network, {args.days:g} days with weather, end to end: {cli_wall:.1f} s wall, {cli_cpu:.1f} s CPU")
-    print(json.dumps({
+    cli = {} if args.no_cli else _cli_runs(args)
+    print(json.dumps(cli | {
         "days": args.days, "links": int(len(network.links)), "requests": int(n_req), "passes": int(len(passes)),
         "network_simulation_s": round(t_sim, 3), "network_simulation_cpu_s": round(c_sim, 3),
         "network_build_s": round(t_build, 3), "capacity_s": round(t_cap, 4), "outputs_s": round(t_out, 3),
@@ -280,8 +319,6 @@ def main():
         "key_stage_one_process_s": None if t_key is None else round(t_key_serial, 2), "weather_schedule_s": round(t_wx, 3),
         "end_to_end_s": round(end_to_end, 2), "end_to_end_baseline_s": round(base_end, 2),
         "end_to_end_speedup_vs_baseline": round(base_end / end_to_end, 2),
-        "cli_end_to_end_s": None if cli_wall is None else round(cli_wall, 2),
-        "cli_end_to_end_cpu_s": None if cli_cpu is None else round(cli_cpu, 2),
         "plain_retry_s": round(plain_year, 1), "plain_retry_cpu_s": round(plain_year_cpu, 1), "plain_retry_days": pdays,
         "speedup_vs_plain_retry": round(c_plain_p / c_held_p, 1),
         "csv_s": round(t_csv, 3), "csv_pandas_s": round(t_csv_pandas, 3), "csv_speedup_vs_pandas": round(t_csv_pandas / t_csv, 2),

@@ -168,8 +168,14 @@ def format_validation_error(exc: ValidationError, where: str, field: str = "") -
     return f"{where}: {path}: {msg}" if path else f"{where}: {msg}"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last)."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last); libyaml's
+    parser where PyYAML has it (ten times faster on the network scenarios), else PyYAML's own.
+    ``text`` is the document, for error messages (libyaml's marks carry no buffer)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
 
 
 def _construct_unique_mapping(loader, node, deep=False):
@@ -199,7 +205,8 @@ def _construct_timestamp(loader, node):
     except (ValueError, OverflowError) as exc:
         mark = node.start_mark
         # The key on the value's line ("start: 2026-02-30"), to name the field.
-        line = (mark.buffer or "").splitlines()[mark.line] if mark.buffer else ""
+        lines = (getattr(loader, "text", None) or mark.buffer or "").splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
         key = re.match(r"\s*-?\s*([A-Za-z_][\w.-]*)\s*:", line[:mark.column])
         field = f"{key.group(1)}: " if key else ""
         raise yaml.constructor.ConstructorError(
@@ -224,7 +231,11 @@ def read_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError as exc:
         raise SatqkdError(f"{path}: not a UTF-8 text file (byte {exc.start}); expected YAML") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        loader = _UniqueKeyLoader(text)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
