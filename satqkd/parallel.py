@@ -72,6 +72,8 @@ def _child(conn, fn, item):
         conn.close()
     except BaseException:  # the parent is gone or stopping us: nothing to tell
         pass
+    # Done: a SIGTERM from now on (the parent stopping) ends the process quietly.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def fork_map(fn: Callable, items: Sequence, processes: int | None = None, *,
@@ -88,41 +90,23 @@ def fork_map(fn: Callable, items: Sequence, processes: int | None = None, *,
         processes = available_cores()
     if processes <= 1 or len(items) <= 1 or not _can_fork():
         return [fn(x) for x in items]
-    ctx = multiprocessing.get_context("fork")
     results: list = [None] * len(items)
-    running: dict = {}  # connection -> (index, process)
+    running: dict = {}  # the child's connection -> (index, _Forked)
     queue = list(range(len(items)))[::-1]
     try:
         while queue or running:
             while queue and len(running) < processes:
                 i = queue.pop()
-                receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(send, fn, items[i]), daemon=True)
-                proc.start()
-                send.close()
-                running[receive] = (i, proc)
+                child = _Forked(fn, items[i], name(items[i]))
+                running[child.connection] = (i, child)
             for conn in wait(list(running), timeout=poll_s):
-                i, proc = running.pop(conn)
-                try:
-                    status, value = conn.recv()
-                except EOFError:
-                    proc.join()
-                    raise SatqkdError(f"the worker process for {name(items[i])} ended without a result "
-                                      f"(exit code {proc.exitcode})") from None
-                finally:
-                    conn.close()
-                proc.join()
-                if status == "error":
-                    raise value
-                results[i] = value
+                i, child = running.pop(conn)
+                results[i] = child.result()
             if on_wait is not None:
                 on_wait()
     finally:
-        for conn, (_, proc) in running.items():
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
-            conn.close()
+        for _, child in running.values():
+            child.close()
     return results
 
 
@@ -132,7 +116,7 @@ class _Forked:
     def __init__(self, fn, item, name):
         ctx = multiprocessing.get_context("fork")
         self._name = name
-        self._receive, send = ctx.Pipe(duplex=False)
+        self.connection, send = ctx.Pipe(duplex=False)  # readable when the result (or the child's end) comes
         self._proc = ctx.Process(target=_child, args=(send, fn, item), daemon=True)
         self._proc.start()
         send.close()
@@ -140,23 +124,26 @@ class _Forked:
     def result(self):
         """The call's return value (waits for it); its exception is raised here."""
         try:
-            status, value = self._receive.recv()
+            status, value = self.connection.recv()
         except EOFError:
             self._proc.join()
             raise SatqkdError(f"the worker process for {self._name} ended without a result "
                               f"(exit code {self._proc.exitcode})") from None
-        finally:
+        except BaseException:
             self.close()
+            raise
+        self._proc.join()  # it has sent its result and is ending
+        self.connection.close()
         if status == "error":
             raise value
         return value
 
     def close(self):
-        """Stop the child if it still runs."""
+        """Stop the child if it still runs (its work is abandoned)."""
         if self._proc.is_alive():
             self._proc.terminate()
         self._proc.join()
-        self._receive.close()
+        self.connection.close()
 
 
 class _Here:
