@@ -222,9 +222,6 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
     ``(satellite, station_a, station_b)`` pairs a relay may join (the
     satellite links).  See the module docstring for the program; solved by
     :func:`scipy.optimize.milp` (HiGHS).  Returns a boolean per pass."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
     w = np.maximum(np.asarray(weights, float), 0.0)
     n = w.size
     allowed = np.ones(n, bool) if allowed is None else np.asarray(allowed, bool)
@@ -238,10 +235,38 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
         return taken
     taken[involved] = False
     col = {p: k for k, p in enumerate(involved)}
-    # In bits, unscaled: HiGHS stops within an absolute gap of 1e-6 of the
+    try:
+        x = _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale=1.0)
+    except _NoSolution:
+        # HiGHS fails now and then on a program it should solve (Status 4, "Solve error", seen
+        # on five passes); the same program scaled by a power of two (exact) is solved.
+        try:
+            x = _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale=8.0)
+        except _NoSolution as exc:
+            raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({exc}); "
+                              "use rule: optimal") from None
+    taken[involved] = x > 0.5
+    neighbours = _neighbours(n, ok)  # maximal: add what is still free (zero-key passes)
+    for k in np.flatnonzero(allowed & ~taken):
+        if not taken[neighbours[k]].any():
+            taken[k] = True
+    return taken
+
+
+class _NoSolution(Exception):
+    """HiGHS returned no solution (its message)."""
+
+
+def _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale: float):
+    """The two solves of :func:`relay` with keys in units of ``scale`` bits: the 0/1 choice
+    of every pass involved in a conflict."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    m, q = involved.size, len(relay_pairs)
+    # Best in bits (scale 1): HiGHS stops within an absolute gap of 1e-6 of the
     # objective, which must be far below one bit (scaling by the largest key
     # would put a 1-bit difference under it).
-    scale = 1.0
     rows, cols, vals, upper = [], [], [], []
     for r, (a, b) in enumerate(zip(i, j)):  # x_i + x_j <= 1
         rows += [r, r]
@@ -271,8 +296,7 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
     def solve(c, constraints):
         res = milp(c, constraints=constraints, **kw)
         if res.x is None:
-            raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({res.message}); "
-                              "use rule: optimal")
+            raise _NoSolution(res.message)
         return res
 
     # Lexicographic, in two solves: first the most key the relay can use;
@@ -284,13 +308,7 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
     best = float(first.x[m:].sum())
     # (Less HiGHS's own tolerance, 1e-6 here: a millionth of a bit.)
     keep = LinearConstraint(np.r_[np.zeros(m), np.ones(q)][None, :], best - max(1e-6, 1e-9 * best), np.inf)
-    res = solve(-np.r_[w[involved] / scale, np.zeros(q)], [base, keep])
-    taken[involved] = res.x[:m] > 0.5
-    neighbours = _neighbours(n, ok)  # maximal: add what is still free (zero-key passes)
-    for k in np.flatnonzero(allowed & ~taken):
-        if not taken[neighbours[k]].any():
-            taken[k] = True
-    return taken
+    return solve(-np.r_[w[involved] / scale, np.zeros(q)], [base, keep]).x[:m]
 
 
 def _relay_pairs(passes: pd.DataFrame) -> list:

@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from satqkd.errors import SatqkdError
@@ -399,6 +399,9 @@ def test_relay_rule_flies_the_pass_the_relay_can_use():
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["SA", "SB"]), st.floats(0, 3000), st.floats(0, 1e7)), min_size=1, max_size=9))
+# scipy 1.17 HiGHS: "Solve error" on this program (solved once scaled by a power of two).
+@example([("SA", 0.0, 0.0), ("SA", 0.0, 644.7820890178498), ("SA", 461.0, 1.0), ("SA", 922.0, 2096507.686585867),
+          ("SB", 461.0, 2097154.0)])
 def test_relay_rule_is_the_best_schedule_by_brute_force(rows):
     """Against every conflict-free subset of up to 9 passes (brute force): the relay rule's
     min(key over SA, key over SB) is the largest there is."""
