@@ -255,7 +255,7 @@ def main():
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:  # written as the command writes them (large files side by side)
-        _, t_out, _ = _timed(lambda: write_files(network_files(res, tmp, title="bench")))
+        _, t_out, _ = _timed(lambda: write_files(network_files(res, tmp, title="bench", lazy=True)))
     tables = [res.pools, res.requests, res.links, res.capacity, res.passes, res.service, res.outages]
     csv_ours, t_csv, _ = _timed(lambda: [render_table(f, "x.csv") for f in tables])
     csv_pandas, t_csv_pandas, _ = _timed(lambda: [f.to_csv(index=False, date_format=TIME_FORMAT) for f in tables])

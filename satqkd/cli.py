@@ -593,7 +593,7 @@ def network(
             raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
         results = run_pipeline(sc, progress=update, weather=None if weather is None else weather == "draw")
         update("write")
-        written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report))
+        written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report, lazy=True))
     _warn(results.warnings)
     req = results.network.requests
     shown = ("served", "waited", "failed") + (("refused",) if (req["status"] == "refused").any() else ()) + ("pending",)

@@ -168,10 +168,19 @@ def format_validation_error(exc: ValidationError, where: str, field: str = "") -
     return f"{where}: {path}: {msg}" if path else f"{where}: {msg}"
 
 
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last); libyaml's
-    parser where PyYAML has it (ten times faster on the network scenarios), else PyYAML's own.
-    ``text`` is the document, for error messages (libyaml's marks carry no buffer)."""
+class _PyUniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last).  ``text``
+    is the document, for error messages."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", _PyUniqueKeyLoader)):
+    """The same with libyaml's parser where PyYAML has it (ten times faster on the network
+    scenarios); a document it refuses is read again by :class:`_PyUniqueKeyLoader`, whose
+    messages say more (a tab that cannot start a token, the alias not defined)."""
 
     def __init__(self, text: str):
         super().__init__(text)
@@ -194,7 +203,8 @@ def _construct_unique_mapping(loader, node, deep=False):
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+for _loader in {_UniqueKeyLoader, _PyUniqueKeyLoader}:
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def _construct_timestamp(loader, node):
@@ -214,7 +224,16 @@ def _construct_timestamp(loader, node):
             mark) from None
 
 
-_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+for _loader in {_UniqueKeyLoader, _PyUniqueKeyLoader}:
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _load(loader_class, text: str):
+    loader = loader_class(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -231,11 +250,12 @@ def read_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError as exc:
         raise SatqkdError(f"{path}: not a UTF-8 text file (byte {exc.start}); expected YAML") from None
     try:
-        loader = _UniqueKeyLoader(text)
         try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
+            data = _load(_UniqueKeyLoader, text)
+        except yaml.YAMLError:
+            if _UniqueKeyLoader is _PyUniqueKeyLoader:
+                raise
+            data = _load(_PyUniqueKeyLoader, text)  # its message (or, should it read it, its data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -128,9 +128,8 @@ def prepare_dir(path: str | Path) -> Path:
     return path
 
 
-def _stage(path: Path, data: str | bytes) -> str:
-    """Write ``data`` to a temporary file beside ``path``; return its name."""
-    mode = "wb" if isinstance(data, bytes) else "w"
+def _reserve(path: Path) -> str:
+    """Create an empty temporary file beside ``path`` (registered for removal); return its name."""
     if path.is_dir():
         raise SatqkdError(f"{path}: is a folder; expected a file name")
     try:
@@ -138,18 +137,31 @@ def _stage(path: Path, data: str | bytes) -> str:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             tmp = os.path.abspath(tmp)
             _LIVE.add(tmp)
-    except OSError as exc:
-        raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
-    try:
+        os.close(fd)
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
+    except OSError as exc:
+        raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
+    return tmp
+
+
+def _fill(tmp: str, path: Path, data: str | bytes) -> None:
+    """Write ``data`` into the reserved temporary file ``tmp`` of ``path``."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    try:
+        with open(tmp, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
             fh.write(data)
     except OSError as exc:
-        _discard([tmp])
         raise SatqkdError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def _stage(path: Path, data: str | bytes) -> str:
+    """Write ``data`` to a temporary file beside ``path``; return its name."""
+    tmp = _reserve(path)
+    try:
+        _fill(tmp, path, data)
     except BaseException:
         _discard([tmp])
         raise
@@ -184,19 +196,16 @@ def write_files(contents: dict, processes: int | None = None) -> list[Path]:
     from .parallel import fork_map
 
     staged: list[tuple[str, Path]] = []
-    lazy = [(Path(path), data) for path, data in contents.items() if callable(data)]
     try:
-        if lazy:
-            try:
-                tmps = fork_map(lambda item: _stage(item[0], item[1]()), lazy, processes, name=lambda item: str(item[0]))
-            except BaseException:
-                # Files a forked process staged before the failure: not registered here.
-                for path, _ in lazy:
-                    _discard(str(t) for t in path.parent.glob(f".{path.name}.*.tmp"))
-                raise
-            for (path, _), tmp in zip(lazy, tmps):
-                _LIVE.add(tmp)
-                staged.append((tmp, path))
+        # The temporary files of the rendered contents are made (and registered) here; the
+        # forked processes only fill them, so whatever happens none is left behind.
+        lazy = []
+        for path, data in contents.items():
+            if callable(data):
+                path = Path(path)
+                staged.append((_reserve(path), path))
+                lazy.append((staged[-1][0], path, data))
+        fork_map(lambda item: _fill(item[0], item[1], item[2]()), lazy, processes, name=lambda item: str(item[1]))
         for path, data in contents.items():
             if not callable(data):
                 path = Path(path)

@@ -282,8 +282,8 @@ def assemble(parts: Iterable) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool | None = None,
         seed: int | None = None, processes: int | None = None) -> Results:
     """Forecast every pass of the scenario, the key each one yields, which
-    passes are clear and which are scheduled (the units one after another in
-    this process; :func:`satqkd.study.run` runs them on Dask).
+    passes are clear and which are scheduled (the units on this machine's
+    cores; :func:`satqkd.study.run` runs them on Dask).
 
     ``weather`` draws one weather year (default: when the scenario has a
     ``weather`` block); ``seed`` overrides the scenario's weather seed.
@@ -301,14 +301,14 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     """
     from threadpoolctl import threadpool_limits
 
-    from .parallel import available_cores
+    from .parallel import available_cores, can_fork
 
     check_scenario(scenario)
     work = units(scenario)
     report = progress if progress is not None else (lambda stage, done=0, total=0: None)
     if processes is None:
         processes = available_cores()
-    if processes > 1 and len(work) > 1:
+    if processes > 1 and len(work) > 1 and can_fork():
         parts = _run_units_forked(scenario, work, report, processes)
         report("schedule", 0, 0)
         return finish(scenario, parts, weather=weather, seed=seed)
@@ -341,8 +341,7 @@ def _run_units_forked(scenario: Scenario, work: list, report: Callable, processe
 
     def job(k):
         def step(stage, n):
-            if found is not None:
-                (found if stage == "passes" else keyed)[k] = n + (stage == "passes")
+            (found if stage == "passes" else keyed)[k] = n + (stage == "passes")
 
         return run_unit(scenario, work[k], progress=step)
 
@@ -363,7 +362,7 @@ def _run_units_forked(scenario: Scenario, work: list, report: Callable, processe
             say("key", int(sum(keyed)), int(sum(searched) - len(work)))
 
     report(*last[0])
-    parts = fork_map(job, range(len(work)), processes, on_wait=on_wait if found is not None else None,
+    parts = fork_map(job, range(len(work)), processes, on_wait=on_wait,
                      name=lambda k: f"{scenario.satellites[work[k].satellite].satellite.name} over "
                                     f"{scenario.stations[work[k].station].station.name}")
     total = sum(len(p[0]) for p in parts)
@@ -489,7 +488,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, report: bool = True,
     if results.network is not None:
         from .network.report import network_files
 
-        for path, data in network_files(results.network, out, title=results.scenario.name, report=report).items():
+        for path, data in network_files(results.network, out, title=results.scenario.name, report=report, lazy=True).items():
             contents[path] = data
             names.append(Path(path).stem)
     # Which satqkd and which scenario made these files: a sidecar, so the

@@ -237,9 +237,12 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
     col = {p: k for k, p in enumerate(involved)}
     try:
         x = _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale=1.0)
-    except _NoSolution:
+    except _NoSolution as exc:
         # HiGHS fails now and then on a program it should solve (Status 4, "Solve error", seen
         # on five passes); the same program scaled by a power of two (exact) is solved.
+        if exc.status != 4:  # (a time limit, say: no point in trying again)
+            raise SatqkdError(f"schedule.rule: relay: the integer program found no schedule ({exc}); "
+                              "use rule: optimal") from None
         try:
             x = _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale=8.0)
         except _NoSolution as exc:
@@ -254,7 +257,11 @@ def relay(weights, pairs: pd.DataFrame, allowed, satellite, station, relay_pairs
 
 
 class _NoSolution(Exception):
-    """HiGHS returned no solution (its message)."""
+    """HiGHS returned no solution (its message; ``status`` as scipy's ``milp`` gives it)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 def _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken, scale: float):
@@ -296,7 +303,7 @@ def _relay_program(w, i, j, involved, col, relay_pairs, sat, sta, allowed, taken
     def solve(c, constraints):
         res = milp(c, constraints=constraints, **kw)
         if res.x is None:
-            raise _NoSolution(res.message)
+            raise _NoSolution(res.message, res.status)
         return res
 
     # Lexicographic, in two solves: first the most key the relay can use;

@@ -136,6 +136,16 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         load_scenario(path)
 
 
+@pytest.mark.parametrize("text,message", [
+    ("name: x\n\tdays: 2\n", r"scenario\.yaml:2: invalid YAML \(found character '\\t' that cannot start any token\)"),
+    ("name: *nope\n", r"scenario\.yaml:1: invalid YAML \(found undefined alias 'nope'\)"),
+])
+def test_yaml_errors_say_what_is_wrong(tmp_path, text, message):
+    """libyaml reads the scenarios; a file it refuses gets PyYAML's own message (the tab, the alias)."""
+    with pytest.raises(SatqkdError, match=message):
+        load_scenario(write(tmp_path, text))
+
+
 def test_yaml_duplicate_key_is_refused(tmp_path):
     """PyYAML keeps the last of two equal keys silently; a scenario must not."""
     text = yaml.safe_dump(BASE, sort_keys=False) + "days: 3\n"

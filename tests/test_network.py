@@ -315,8 +315,8 @@ def test_invariants(case):
     # Same scenario and seed: byte-identical outputs.
     again = simulate(_net(spec), _passes(rows), START, 86400.0)
     again.capacity = res.capacity = capacity_table(net, res.links, [("u0", "u1")])
-    a = {k: v() if callable(v) else v for k, v in network_files(res, "/nonexistent", report=False).items()}
-    b = {k: v() if callable(v) else v for k, v in network_files(again, "/nonexistent", report=False).items()}
+    a = network_files(res, "/nonexistent", report=False)
+    b = network_files(again, "/nonexistent", report=False)
     assert a == b
 
 
@@ -467,3 +467,46 @@ def test_demand_kinds_and_schedules():
     assert list(r["t_s"]) == sorted(r["t_s"])
     with pytest.raises(ValueError):
         DemandSpec(a="x", b="y", kind="constant")
+
+
+class _EagerPool:
+    """QKDNetSim's state machine written out change by change (network.md): the reference
+    the derived state must equal."""
+
+    def __init__(self, cap, lo, thr, level):
+        self.cap, self.lo, self.thr, self.level = cap, lo, thr, level
+        self.state = EMPTY if level <= lo else READY if level >= thr else CHARGING
+
+    def add(self, bits):
+        total = min(self.level + bits, self.cap)
+        if total <= self.lo:
+            self.state = EMPTY
+        elif total >= self.thr:
+            self.state = READY
+        elif total > self.level:
+            self.state = CHARGING
+        self.level = total
+
+    def take(self, bits):
+        self.level -= bits
+        self.state = EMPTY if self.level <= self.lo else READY if self.level >= self.thr else WARNING
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 50), st.integers(0, 80), st.integers(0, 100),
+       st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=30))
+def test_pool_state_from_level_and_direction_equals_the_state_machine(lo, gap, initial, ops):
+    thr, cap = lo + gap, lo + gap + 40
+    initial = min(initial, cap)
+    p = Pools([PoolSettings(capacity_bits=cap, minimum_bits=lo, threshold_bits=thr, initial_bits=initial)], [0.0], [math.inf])
+    ref = _EagerPool(cap, lo, thr, float(initial))
+    idx = np.array([0])
+    assert p.state[0] == ref.state
+    for is_add, bits in ops:
+        if is_add:
+            p.add(idx, [bits])
+            ref.add(bits)
+        elif p.can_serve(idx, bits)[0]:
+            p.consume(idx, bits)
+            ref.take(bits)
+        assert p.level[0] == ref.level and p.state[0] == ref.state

@@ -1,21 +1,17 @@
 """Work spread over this machine's cores (satqkd.parallel) and what uses it: the
-units of a run, the large outputs written side by side, and the pools' state
-kept as a level plus a direction (what made the simulation cheaper)."""
+units of a run and the large outputs written side by side."""
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
 
 from satqkd.errors import SatqkdError
 from satqkd.io import write_files
-from satqkd.network.pools import CHARGING, EMPTY, READY, WARNING, Pools, PoolSettings
 from satqkd.parallel import counters, fork_map
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork_map runs in this process without fork")
@@ -66,8 +62,37 @@ def _dies(x):
 
 
 def test_a_child_that_dies_is_a_clear_error_naming_its_item():
-    with pytest.raises(SatqkdError, match=r"worker process for item-1 ended without a result \(exit code -9\)"):
+    with pytest.raises(SatqkdError, match=r"worker process for item-1 ended without a result \(exit code -9: killed"):
         fork_map(_dies, range(3), processes=2, name=lambda x: f"item-{x}")
+
+
+class _TwoArgs(Exception):
+    def __init__(self, a, b):  # pickles, but cannot be rebuilt from its args
+        super().__init__(f"{a} and {b}")
+
+
+def _raises_two_args(x):
+    raise _TwoArgs(x, "b")
+
+
+def _writes_to_stderr(x):
+    import sys
+
+    print(f"to stderr {x}", file=sys.stderr)
+    return x
+
+
+def test_errors_that_cannot_travel_back_are_program_errors_with_their_text():
+    with pytest.raises(RuntimeError, match="_TwoArgs: 1 and b"):
+        fork_map(_raises_two_args, [1, 2], processes=2)
+    with pytest.raises(RuntimeError, match="does not pickle"):
+        fork_map(lambda x: (lambda: x), [1, 2], processes=2)  # a result that cannot be pickled
+
+
+def test_children_write_to_their_own_streams(capfd):
+    assert fork_map(_writes_to_stderr, [1, 2], processes=2) == [1, 2]
+    err = capfd.readouterr().err
+    assert "to stderr 1" in err and "to stderr 2" in err
 
 
 def test_units_on_two_cores_give_the_serial_tables():
@@ -99,46 +124,3 @@ def test_lazy_outputs_are_written_side_by_side_and_all_or_nothing(tmp_path):
         write_files({tmp_path / "a.txt": "new", tmp_path / "b.csv": lambda: "new", tmp_path / "d.html": broken})
     assert (tmp_path / "a.txt").read_text() == "A" and (tmp_path / "b.csv").read_text() == "B" * 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.csv", "c.html"]  # no temporary left
-
-
-class _EagerPool:
-    """QKDNetSim's state machine written out change by change (network.md): the reference
-    the derived state must equal."""
-
-    def __init__(self, cap, lo, thr, level):
-        self.cap, self.lo, self.thr, self.level = cap, lo, thr, level
-        self.state = EMPTY if level <= lo else READY if level >= thr else CHARGING
-
-    def add(self, bits):
-        total = min(self.level + bits, self.cap)
-        if total <= self.lo:
-            self.state = EMPTY
-        elif total >= self.thr:
-            self.state = READY
-        elif total > self.level:
-            self.state = CHARGING
-        self.level = total
-
-    def take(self, bits):
-        self.level -= bits
-        self.state = EMPTY if self.level <= self.lo else READY if self.level >= self.thr else WARNING
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 50), st.integers(0, 80), st.integers(0, 100),
-       st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=30))
-def test_pool_state_from_level_and_direction_equals_the_state_machine(lo, gap, initial, ops):
-    thr, cap = lo + gap, lo + gap + 40
-    initial = min(initial, cap)
-    p = Pools([PoolSettings(capacity_bits=cap, minimum_bits=lo, threshold_bits=thr, initial_bits=initial)], [0.0], [math.inf])
-    ref = _EagerPool(cap, lo, thr, float(initial))
-    idx = np.array([0])
-    assert p.state[0] == ref.state
-    for is_add, bits in ops:
-        if is_add:
-            p.add(idx, [bits])
-            ref.add(bits)
-        elif p.can_serve(idx, bits)[0]:
-            p.consume(idx, bits)
-            ref.take(bits)
-        assert p.level[0] == ref.level and p.state[0] == ref.state

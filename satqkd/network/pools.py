@@ -109,7 +109,7 @@ class Pools:
         # The state follows from the level and the direction of its last change (see
         # :attr:`state`): only that direction is kept.
         self.falling = np.zeros(len(settings), dtype=bool)
-        self.current_t = -np.inf  # every pool is up to date at this instant (advance_all)
+        self.current_s = -np.inf  # every pool is up to date at this instant (advance_all)
 
     def __len__(self):
         return self.level.size
@@ -142,13 +142,13 @@ class Pools:
 
     def advance_all(self, t_s: float):
         """:meth:`advance` of every pool; a second call at the same instant does nothing."""
-        if t_s != self.current_t:
+        if t_s != self.current_s:
             self.advance(np.arange(self.level.size), t_s)
-            self.current_t = t_s
+            self.current_s = t_s
 
     def advance(self, idx, t_s: float):
         """Bring pools ``idx`` up to time ``t_s``: add the fibre blocks closed since the last look."""
-        if t_s == self.current_t:
+        if t_s == self.current_s:
             return  # everything is up to date at t_s (blocks close only later)
         # Only pools whose next block is due (with a margin: floor() below decides exactly).
         due = idx[self.next_s[idx] <= t_s * (1.0 + 1e-12) + 1e-9]
@@ -165,13 +165,13 @@ class Pools:
 
         Blocks closed by ``t_s`` are added; the block under way is lost."""
         self.advance(idx, t_s)
-        self.current_t = -np.inf
+        self.current_s = -np.inf
         self.running[idx] = False
         self.next_s[idx] = np.inf
 
     def resume(self, idx, t_s: float):
         """Start the fibre key of pools ``idx`` again at ``t_s``: the first block closes ``block_s`` later."""
-        self.current_t = -np.inf
+        self.current_s = -np.inf
         self.running[idx] = True
         self.origin_s[idx] = t_s
         self.blocks_done[idx] = 0.0
@@ -181,7 +181,7 @@ class Pools:
         """True for each pool in ``idx`` that can give ``bits`` without going below its minimum."""
         return self.level[idx] - bits >= self.minimum[idx]
 
-    def consume(self, idx, bits: float, new=None, minimum=None, threshold=None):
+    def consume(self, idx, bits: float):
         """Take ``bits`` from every pool in ``idx`` (the caller checked :meth:`can_serve`).
 
         A level that falls ends empty, ready or warning (never charging)."""

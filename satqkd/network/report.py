@@ -480,12 +480,12 @@ def render_network_report(res, title: str = "satqkd network") -> str:
     return f"<!DOCTYPE html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 
-def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", report: bool = True) -> dict:
-    """``{path: content}`` of every network output, ready for :func:`satqkd.io.write_files`
-    (the large ones as functions that render them)."""
+def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", report: bool = True,
+                  lazy: bool = False) -> dict:
+    """``{path: content}`` of every network output, ready for :func:`satqkd.io.write_files`;
+    with ``lazy`` the two large tables and the report are functions that render them
+    (write_files renders those side by side in forked processes)."""
     out = Path(out_dir)
-    # The two large tables and the report are rendered when written (write_files
-    # stages them side by side in forked processes).
     files = {
         out / "pools.csv": lambda: render_table(res.pools, out / "pools.csv"),
         out / "requests.csv": lambda: render_table(res.requests, out / "requests.csv"),
@@ -498,4 +498,4 @@ def network_files(res, out_dir: str | Path, *, title: str = "satqkd network", re
     }
     if report:
         files[out / "network.html"] = lambda: render_network_report(res, title)
-    return files
+    return files if lazy else {path: data() if callable(data) else data for path, data in files.items()}

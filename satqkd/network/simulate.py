@@ -331,7 +331,7 @@ class Simulation:
         route serves, and the others' pools wait for a later look)."""
         spare = None
         for route in routes:
-            if self.any_down and not self.up[route.idx].all():
+            if not self._open(route):
                 continue
             self.pools.advance(route.idx, t)
             after = self._levels(route) - bits
