@@ -136,7 +136,7 @@ def _cli_year(days: float, python: str | None = None, env: dict | None = None):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w = time.perf_counter()
         subprocess.run([python or sys.executable, "-m", "satqkd", "network", path, "-o", os.path.join(tmp, "out"), "-q"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp)
         wall = time.perf_counter() - w
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

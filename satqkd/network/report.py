@@ -151,34 +151,42 @@ def _map(res) -> go.Figure:
 
     def segs(part):
         xs, ys, text = [], [], []
-        for k, row in part.iterrows():
+        for k, link, length_km, rate_bps, volume in zip(part.index, part["link"], part["length_km"], part["key_rate_bps"],
+                                                         part["daily_volume_bits"]):
             a, b = ends[k]
             xs += [a["longitude_deg"], b["longitude_deg"], None]
             ys += [a["latitude_deg"], b["latitude_deg"], None]
-            label = (f"{row['link']}<br>{row['length_km']:,.0f} km, {_rate(row['key_rate_bps'])}, "
-                     f"{format_bits(row['daily_volume_bits'])} a day")
+            label = f"{link}<br>{length_km:,.0f} km, {_rate(rate_bps)}, {format_bits(volume)} a day"
             text += [label, label, None]
         return xs, ys, text
+
+    # Traces are collected with their subplot's axes and added at once (add_trace per
+    # subplot cell re-reads the whole layout each time: most of the map's cost).
+    traces = []
+
+    def add(trace, row, col):
+        sub = fig.get_subplot(row, col)
+        traces.append((trace, sub.xaxis.plotly_name.replace("axis", ""), sub.yaxis.plotly_name.replace("axis", "")))
 
     for cell, (r, c) in enumerate(cells):
         main = cell == 0
         if main:
             for ring in CHINA_OUTLINE:
                 lon, lat = zip(*ring)
-                fig.add_trace(go.Scatter(x=lon, y=lat, mode="lines", line=dict(color="#bbb", width=1), hoverinfo="skip",
-                                         showlegend=False), row=r, col=c)
+                add(go.Scatter(x=lon, y=lat, mode="lines", line=dict(color="#bbb", width=1), hoverinfo="skip",
+                               showlegend=False), r, c)
         # Relays and users first, small and hollow: the links are drawn over them.
         for kind, symbol, size in (("relay", "circle-open", 5 if main else 7), ("user", "circle-open", 3 if main else 6)):
             part = net.nodes[net.nodes["kind"] == kind]
-            fig.add_trace(go.Scatter(x=part["longitude_deg"], y=part["latitude_deg"], mode="markers", name=kind, legendgroup=kind,
-                                     showlegend=main, marker=dict(symbol=symbol, size=size, color="#556", line=dict(width=1)),
-                                     text=part["node"], hoverinfo="text"), row=r, col=c)
+            add(go.Scatter(x=part["longitude_deg"], y=part["latitude_deg"], mode="markers", name=kind, legendgroup=kind,
+                           showlegend=main, marker=dict(symbol=symbol, size=size, color="#556", line=dict(width=1)),
+                           text=part["node"], hoverinfo="text"), r, c)
         # Bottleneck links under the coloured lines, as a wide highlight.
         hot = links[links["link"].isin(bn)]
         if len(hot):
             xs, ys, text = segs(hot)
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=_HIGHLIGHT, width=12), name="bottleneck link",
-                                     legendgroup="bottleneck", showlegend=main, text=text, hoverinfo="text"), row=r, col=c)
+            add(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=_HIGHLIGHT, width=12), name="bottleneck link",
+                           legendgroup="bottleneck", showlegend=main, text=text, hoverinfo="text"), r, c)
         for lo, hi, colour in zip([0.0] + _EDGES[:-1], _EDGES, _COLOURS):
             sel = links[(rate >= lo) & (rate < hi)]
             for kind, dash in (("fibre", "solid"), ("satellite", "dash"), ("entanglement", "dot")):
@@ -187,21 +195,24 @@ def _map(res) -> go.Figure:
                     continue
                 xs, ys, text = segs(part)
                 name = f"{kind} {_bin_label(lo, hi)}"
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=name, showlegend=main,
-                                         line=dict(color=colour, width=3 if kind == "satellite" else 2.5, dash=dash),
-                                         text=text, hoverinfo="text"), row=r, col=c)
+                add(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=name, showlegend=main,
+                               line=dict(color=colour, width=3 if kind == "satellite" else 2.5, dash=dash),
+                               text=text, hoverinfo="text"), r, c)
         st = net.nodes[net.nodes["kind"] == "station"]
         limited = [n for n in st["node"] if any(b.endswith(f">{n}") for b in bn)]
         if limited:
             part = st[st["node"].isin(limited)]
-            fig.add_trace(go.Scatter(x=part["longitude_deg"], y=part["latitude_deg"], mode="markers", name="bottleneck: station's key with the satellite",
-                                     legendgroup="bottleneck-station", showlegend=main,
-                                     marker=dict(symbol="circle-open", size=26, color=_HIGHLIGHT, line=dict(width=5)),
-                                     text=[f"{n}: its key with the satellite limits the network" for n in part["node"]], hoverinfo="text"),
-                          row=r, col=c)
-        fig.add_trace(go.Scatter(x=st["longitude_deg"], y=st["latitude_deg"], mode="markers+text" if main else "markers",
-                                 name="ground station", legendgroup="station", showlegend=main, text=st["node"], textposition="top center",
-                                 marker=dict(symbol="star", size=15, color="#225"), hoverinfo="text"), row=r, col=c)
+            add(go.Scatter(x=part["longitude_deg"], y=part["latitude_deg"], mode="markers", name="bottleneck: station's key with the satellite",
+                           legendgroup="bottleneck-station", showlegend=main,
+                           marker=dict(symbol="circle-open", size=26, color=_HIGHLIGHT, line=dict(width=5)),
+                           text=[f"{n}: its key with the satellite limits the network" for n in part["node"]], hoverinfo="text"),
+                r, c)
+        add(go.Scatter(x=st["longitude_deg"], y=st["latitude_deg"], mode="markers+text" if main else "markers",
+                       name="ground station", legendgroup="station", showlegend=main, text=st["node"], textposition="top center",
+                       marker=dict(symbol="star", size=15, color="#225"), hoverinfo="text"), r, c)
+    fig.add_traces([t for t, _, _ in traces])
+    for added, (_, x, y) in zip(fig.data[len(fig.data) - len(traces):], traces):
+        added.xaxis, added.yaxis = x, y  # (after adding, as add_trace(row=, col=) sets them)
     cos = 1 / math.cos(math.radians(35))
     fig.update_xaxes(title_text="longitude (deg)", row=1, col=1)
     fig.update_yaxes(title_text="latitude (deg)", scaleanchor="x", scaleratio=cos, row=1, col=1)

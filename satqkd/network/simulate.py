@@ -330,12 +330,13 @@ class Simulation:
         Each route's pools are brought up to ``t`` as it is looked at (usually the first
         route serves, and the others' pools wait for a later look)."""
         spare = None
+        advance, levels, any_down = self.pools.advance, self._levels, self.any_down
         for route in routes:
-            if not self._open(route):
+            if any_down and not self._open(route):
                 continue
-            self.pools.advance(route.idx, t)
-            after = self._levels(route) - bits
-            low, ready = route.floors_for(reserve)
+            advance(route.idx, t)
+            after = levels(route) - bits
+            low, ready = route.floors.get(reserve) or route.floors_for(reserve)
             if _all(after >= ready):  # (ready >= low: it stays above its floor too)
                 return route
             if spare is None and _all(after >= low):
