@@ -73,13 +73,26 @@ def _external_cluster(tmp_path):
 
 def test_worker_killed_mid_sweep_on_an_external_cluster_is_recovered(tmp_path):
     """A worker process killed (SIGKILL) while it runs a unit of a sweep: the
-    scheduler runs that unit again elsewhere and the rows are the serial ones."""
+    scheduler runs that unit again elsewhere and the rows are the serial ones.
+    (And connecting warms the workers: they import satqkd's unit modules.)"""
     sc = load_scenario(_sweep_file(tmp_path, days=4))
     serial = study.sweep(sc)
     address, procs = _external_cluster(tmp_path)
     try:
+        from dask.distributed import Client
+
+        with Client(address, timeout="60s") as plain:
+            plain.wait_for_workers(2, timeout=60)
+            assert not any(plain.run(lambda: "satqkd.pipeline" in sys.modules).values())
         with study.cluster(scheduler=address) as client:
-            client.wait_for_workers(2, timeout=60)
+            # On connecting, the workers import what a unit needs (a fresh
+            # cluster's first units otherwise wait 1.2 s for it), unasked.
+            deadline = time.monotonic() + 60
+            while not all(client.run(lambda: "satqkd.pipeline" in sys.modules).values()):
+                assert time.monotonic() < deadline, "the workers did not import satqkd.pipeline on connecting"
+                time.sleep(0.1)
+            while client.processing() and any(client.processing().values()):  # the warm-up done
+                time.sleep(0.05)
             pids = client.run(os.getpid)
             result, errors = {}, []
 
