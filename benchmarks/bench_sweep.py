@@ -18,7 +18,9 @@ aperture: 4 combinations, one unit each) over ``--days`` (default 365):
   commands alternate, ``--cli-repeat`` rounds (default ``--repeat``); the
   first ``--scheduler`` run meets workers that have not yet imported satqkd
   (a fresh cluster), later ones warm workers: both are reported.  Each run
-  records its wall time, the 1-minute load average before it, and its CPU
+  records its wall time, the 1-minute load average before it, the cores
+  the rest of the machine used meanwhile (``/proc/stat`` less this run's
+  CPU: the neighbours' load, whatever container they run in), and its CPU
   time: the command and every process it started (local workers are reaped
   by this script, a child subreaper), or for ``--scheduler`` the command
   plus the scheduler and worker processes (read from ``/proc``).
@@ -113,16 +115,39 @@ def _subreaper():
         return False
 
 
-def _reap(timeout_s=30.0):
-    """Wait for every remaining descendant reparented to this process."""
+def _children_of_self():
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _reap(keep, timeout_s=30.0):
+    """Wait for the descendants reparented to this process (not ``keep``: the external cluster)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
+        left = [pid for pid in _children_of_self() if pid not in keep]
+        if not left:
             return
-        if pid == 0:
-            time.sleep(0.02)
+        for pid in left:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.02)
+
+
+def _machine_busy_s():
+    """CPU seconds all processes of the machine (every container on its kernel) have used so far."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _children_cpu_s():
@@ -203,18 +228,22 @@ def as_processes(path, args, tmp):
                 load = _load_1min()
                 cluster_before = _tree_cpu_s([p.pid for p in procs]) if name == "scheduler" else 0.0
                 cpu_before = _children_cpu_s()
+                busy_before = _machine_busy_s()
                 a = time.perf_counter()
                 subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=600)
                 wall_s = time.perf_counter() - a
-                _reap()
+                busy_s = _machine_busy_s() - busy_before
+                _reap({p.pid for p in procs})
                 cpu_s = _children_cpu_s() - cpu_before
                 if name == "scheduler":
                     cpu_s += _tree_cpu_s([p.pid for p in procs]) - cluster_before
+                # What the rest of the machine (the neighbours) used meanwhile, in cores.
+                others = max(busy_s - cpu_s, 0.0) / wall_s
                 same = Path(tmp, f"{name}-{r}", "sweep.csv").read_bytes() == Path(tmp, "serial-0", "sweep.csv").read_bytes()
                 runs[name].append({"wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2), "load_1min": load,
-                                   "identical": same})
-                print(f"CLI round {r + 1}: {name:9s} {wall_s:5.1f} s wall, {cpu_s:5.1f} s CPU (load {load:.2f})"
-                      f"{'' if same else '  sweep.csv DIFFERS'}", flush=True)
+                                   "others_cores": round(others, 2), "identical": same})
+                print(f"CLI round {r + 1}: {name:9s} {wall_s:5.1f} s wall, {cpu_s:5.1f} s CPU (load {load:.2f} before; "
+                      f"others used {others:.2f} cores meanwhile){'' if same else '  sweep.csv DIFFERS'}", flush=True)
     finally:
         _stop(procs)
     out = {"cli_repeat": args.cli_repeat, "cli_subreaper": subreaper, "cli_runs": runs,
@@ -275,8 +304,9 @@ def main():
                       f"{out[f'cli_{name}_speedup']:.2f}x (pairs {out[f'cli_{name}_pair_speedups']}); CPU: serial "
                       f"{out['cli_serial_cpu_s']:.1f} s, {flag} {out[f'cli_{name}_cpu_s']:.1f} s in all processes "
                       f"(bound with {args.workers} free cores {out[f'cli_{name}_cpu_bound']:.2f}x)")
-            print(f"CLI: sweep.csv identical to the serial run's: {out['cli_identical']}; loads "
-                  f"{sorted(run['load_1min'] for rs in out['cli_runs'].values() for run in rs)}")
+            print(f"CLI: sweep.csv identical to the serial run's: {out['cli_identical']}; load averages before the runs "
+                  f"{sorted(run['load_1min'] for rs in out['cli_runs'].values() for run in rs)}; cores the neighbours "
+                  f"used during them {sorted(run['others_cores'] for rs in out['cli_runs'].values() for run in rs)}")
     print(json.dumps(out))
 
 
