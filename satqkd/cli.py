@@ -476,13 +476,15 @@ def sweep(
     quiet: bool = _QUIET,
 ):
     """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
+    if workers is not None and workers >= 1 and scheduler is None:
+        from .localworkers import start_local_workers
+
+        start_local_workers()  # their imports run on another core while this process imports and reads the scenario
     from .config import load_scenario
     from .io import check_output_dir, prepare_dir, render_table, write_files
-    from .study import cluster, start_local_workers, sweep as run_sweep, sweep_report
+    from .study import cluster, sweep as run_sweep, sweep_report
 
     check_output_dir(out, "-o/--out")
-    if workers is not None and workers >= 1 and scheduler is None:
-        start_local_workers()  # their imports run on another core while this process reads the scenario
     with _progress(quiet) as update, contextlib.ExitStack() as stack:
         client = None
         if scheduler is not None:

@@ -43,6 +43,8 @@ import pandas as pd
 from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
+from .localworkers import UNIT_MODULES as _UNIT_MODULES, forkserver_usable as _forkserver_usable
+from .localworkers import sigint_blocked as _sigint_blocked, start_local_workers
 
 __all__ = ["cluster", "start_local_workers", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
 
@@ -129,33 +131,6 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
             raise
 
 
-# What a unit imports, loaded once by the server local workers are forked from.
-_UNIT_MODULES = ["distributed", "satqkd.study", "satqkd.schedule", "satqkd.weather", "satqkd.stations",
-                 "threadpoolctl"]
-
-
-def _forkserver_usable() -> bool:
-    import multiprocessing
-
-    return "forkserver" in multiprocessing.get_all_start_methods()
-
-
-def start_local_workers() -> None:
-    """Start, now, the process local Dask workers will be forked from: it
-    imports what a unit needs (about 1.5 s of CPU) while this process goes
-    on (``satqkd sweep --workers`` reads the scenario meanwhile).  Idempotent;
-    :func:`cluster` calls it when it starts a local cluster.  SIGINT stays
-    blocked in the server and so in the workers (see :func:`cluster`)."""
-    if not _forkserver_usable():
-        return
-    import multiprocessing
-    from multiprocessing import forkserver
-
-    with _sigint_blocked():
-        multiprocessing.get_context("forkserver").set_forkserver_preload(_UNIT_MODULES)
-        forkserver.ensure_running()
-
-
 def _import_unit_modules() -> None:
     import importlib
 
@@ -177,28 +152,6 @@ def _warm_workers(client) -> None:
         return
     fire_and_forget([client.submit(_import_unit_modules, pure=False, workers=[w], allow_other_workers=False,
                                    priority=10) for w in workers])
-
-
-@contextlib.contextmanager
-def _sigint_blocked():
-    """SIGINT blocked in this thread, and in the threads and processes it
-    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
-    import signal
-    import threading
-
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # multiprocessing's resource tracker, started on first use, unblocks
-    # SIGINT in the thread that starts it: started now, before the block.
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _silence_dask() -> None:
