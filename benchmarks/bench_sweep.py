@@ -9,23 +9,42 @@ aperture: 4 combinations, one unit each) over ``--days`` (default 365):
   the workers + client is compared with the serial CPU time (the parallel
   run's extra work, which the neighbours' load does not change);
 * with ``--cli``, the command a user types, as whole processes (imports,
-  cluster start and outputs included): ``satqkd sweep FILE --quiet`` against
-  the same with ``--workers N``, alternating, best of ``--repeat``.
+  cluster start and outputs included): ``satqkd sweep FILE --quiet``
+  against the same with ``--workers N`` (a local cluster) and with
+  ``--scheduler ADDRESS``, an external cluster this script starts itself on
+  127.0.0.1 as a user would (``dask scheduler --no-dashboard`` and
+  ``dask worker ADDRESS --nworkers N --nthreads 1 --no-dashboard``, Dask's
+  defaults otherwise; started within 60 s, killed at the end).  The three
+  commands alternate, ``--cli-repeat`` rounds (default ``--repeat``); the
+  first ``--scheduler`` run meets workers that have not yet imported satqkd
+  (a fresh cluster), later ones warm workers: both are reported.  Each run
+  records its wall time, the 1-minute load average before it, the cores
+  the rest of the machine used meanwhile (``/proc/stat`` less this run's
+  CPU: the neighbours' load, whatever container they run in), and its CPU
+  time: the command and every process it started (local workers are reaped
+  by this script, a child subreaper), or for ``--scheduler`` the command
+  plus the scheduler and worker processes (read from ``/proc``).
 
 On a shared machine the wall times follow the neighbours' load; the CPU
 figures do not: ``cpu_speedup`` is the serial CPU time over the CPU time of
-the busiest worker (the wall-clock speed-up with a free core per worker).
+the busiest worker (the wall-clock speed-up with a free core per worker),
+and for the commands ``cli_*_cpu_bound`` is the serial command's CPU time
+over half (1/N) of the parallel run's total CPU time: the speed-up N free
+cores would give if nothing waited (an upper bound on the wall ratio).
 
-Checks that the sweep tables are identical.  Prints readable lines, then one
-JSON object on the last line.
+Checks that the sweep tables (``sweep.csv``) are identical to the serial
+run's.  Prints readable lines, then one JSON object on the last line.
 
-Usage: python benchmarks/bench_sweep.py [--days 365] [--workers 2] [--repeat 2] [--cli]
+Usage: python benchmarks/bench_sweep.py [--days 365] [--workers 2] [--repeat 2] [--cli [--cli-only] [--cli-repeat N]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,24 +99,175 @@ def in_process(path, args):
             "cpu_speedup": round(serial_cpu_s / busiest_cpu_s, 2), "identical": bool(identical)}
 
 
-def as_processes(path, args, tmp):
-    def command(extra, out):
-        return [sys.executable, "-m", "satqkd", "sweep", str(path), "--quiet", "-o", str(Path(tmp) / out), *extra]
+def _load_1min():
+    return float(Path("/proc/loadavg").read_text().split()[0]) if Path("/proc/loadavg").exists() else float("nan")
 
-    best = {"serial": float("inf"), "workers": float("inf")}
-    times = {"serial": [], "workers": []}
-    for _ in range(args.repeat):
-        for name, extra in (("serial", []), ("workers", ["--workers", str(args.workers)])):
-            a = time.perf_counter()
-            subprocess.run(command(extra, name), check=True, stdout=subprocess.DEVNULL)
-            times[name].append(time.perf_counter() - a)
-            best[name] = min(best[name], times[name][-1])
-        print(f"CLI: serial {times['serial'][-1]:.1f} s, --workers {args.workers} {times['workers'][-1]:.1f} s", flush=True)
-    identical = (Path(tmp, "serial", "sweep.csv").read_bytes() == Path(tmp, "workers", "sweep.csv").read_bytes())
-    return {"cli_serial_s": round(best["serial"], 2), "cli_workers_s": round(best["workers"], 2),
-            "cli_speedup": round(best["serial"] / best["workers"], 2),
-            "cli_serial_runs_s": [round(t, 2) for t in times["serial"]],
-            "cli_workers_runs_s": [round(t, 2) for t in times["workers"]], "cli_identical": identical}
+
+def _subreaper():
+    """Make this process the child subreaper (Linux): processes a command
+    leaves behind (the forkserver of local workers) are reparented here and
+    reaped, so their CPU time counts in RUSAGE_CHILDREN."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _children_of_self():
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _reap(keep, timeout_s=30.0):
+    """Wait for the descendants reparented to this process (not ``keep``: the external cluster)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        left = [pid for pid in _children_of_self() if pid not in keep]
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.02)
+
+
+def _machine_busy_s():
+    """CPU seconds all processes of the machine (every container on its kernel) have used so far."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _tree_cpu_s(pids):
+    """CPU seconds so far of the processes ``pids`` and all their descendants (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _external_cluster(workers, tmp, timeout_s=60.0):
+    """``dask scheduler`` + ``dask worker --nworkers N --nthreads 1`` on 127.0.0.1,
+    each in its own session: ``(address, processes)``."""
+    bin_dir = Path(sys.executable).parent
+    dask_cli = [str(bin_dir / "dask")] if (bin_dir / "dask").exists() else [sys.executable, "-m", "dask"]
+    info = Path(tmp) / "scheduler.json"
+    procs = [subprocess.Popen([*dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)]
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not info.exists() or not info.read_text().strip():
+            if time.monotonic() > deadline or procs[0].poll() is not None:
+                raise RuntimeError("the dask scheduler did not start")
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        procs.append(subprocess.Popen([*dask_cli, "worker", address, "--nworkers", str(workers), "--nthreads", "1",
+                                       "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True))
+        from dask.distributed import Client
+
+        with Client(address, timeout=f"{max(deadline - time.monotonic(), 1):.0f}s") as client:
+            client.wait_for_workers(workers, timeout=max(deadline - time.monotonic(), 1))
+    except BaseException:
+        _stop(procs)
+        raise
+    return address, procs
+
+
+def _stop(procs):
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        p.wait(timeout=30)
+
+
+def as_processes(path, args, tmp):
+    """The satqkd sweep command serially, with --workers N and with
+    --scheduler (an external cluster started here), alternating."""
+    subreaper = _subreaper()
+    address, procs = _external_cluster(args.workers, tmp)
+    runs = {"serial": [], "workers": [], "scheduler": []}
+    extras = {"serial": [], "workers": ["--workers", str(args.workers)], "scheduler": ["--scheduler", address]}
+    try:
+        for r in range(args.cli_repeat):
+            for name in ("serial", "workers", "scheduler"):
+                command = [sys.executable, "-m", "satqkd", "sweep", str(path), "--quiet", "-o",
+                           str(Path(tmp) / f"{name}-{r}"), *extras[name]]
+                load = _load_1min()
+                cluster_before = _tree_cpu_s([p.pid for p in procs]) if name == "scheduler" else 0.0
+                cpu_before = _children_cpu_s()
+                busy_before = _machine_busy_s()
+                a = time.perf_counter()
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=600)
+                wall_s = time.perf_counter() - a
+                busy_s = _machine_busy_s() - busy_before
+                _reap({p.pid for p in procs})
+                cpu_s = _children_cpu_s() - cpu_before
+                if name == "scheduler":
+                    cpu_s += _tree_cpu_s([p.pid for p in procs]) - cluster_before
+                # What the rest of the machine (the neighbours) used meanwhile, in cores.
+                others = max(busy_s - cpu_s, 0.0) / wall_s
+                same = Path(tmp, f"{name}-{r}", "sweep.csv").read_bytes() == Path(tmp, "serial-0", "sweep.csv").read_bytes()
+                runs[name].append({"wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2), "load_1min": load,
+                                   "others_cores": round(others, 2), "identical": same})
+                print(f"CLI round {r + 1}: {name:9s} {wall_s:5.1f} s wall, {cpu_s:5.1f} s CPU (load {load:.2f} before; "
+                      f"others used {others:.2f} cores meanwhile){'' if same else '  sweep.csv DIFFERS'}", flush=True)
+    finally:
+        _stop(procs)
+    out = {"cli_repeat": args.cli_repeat, "cli_subreaper": subreaper, "cli_runs": runs,
+           "cli_identical": all(run["identical"] for rs in runs.values() for run in rs)}
+    serial_s = min(run["wall_s"] for run in runs["serial"])
+    serial_cpu_s = min(run["cpu_s"] for run in runs["serial"])
+    for name in ("workers", "scheduler"):
+        best = min(run["wall_s"] for run in runs[name])
+        out["cli_serial_s"] = serial_s
+        out[f"cli_{name}_s"] = best
+        out[f"cli_{name}_speedup"] = round(serial_s / best, 2)
+        # Each round's serial run against the parallel run beside it.
+        out[f"cli_{name}_pair_speedups"] = [round(s["wall_s"] / p["wall_s"], 2)
+                                            for s, p in zip(runs["serial"], runs[name])]
+        cpu = min(run["cpu_s"] for run in runs[name])
+        out[f"cli_{name}_cpu_s"] = cpu
+        out[f"cli_{name}_cpu_bound"] = round(serial_cpu_s / (cpu / args.workers), 2)
+    out["cli_serial_cpu_s"] = serial_cpu_s
+    out["cli_speedup"] = out["cli_workers_speedup"]  # the name earlier versions printed
+    out["cli_scheduler_first_s"] = runs["scheduler"][0]["wall_s"]
+    if args.cli_repeat > 1:
+        warm = min(run["wall_s"] for run in runs["scheduler"][1:])
+        out["cli_scheduler_warm_speedup"] = round(serial_s / warm, 2)
+    return out
 
 
 def main():
@@ -106,24 +276,37 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--cli", action="store_true", help="also time the satqkd sweep command as processes")
+    ap.add_argument("--cli-only", action="store_true", help="time the commands only (implies --cli)")
+    ap.add_argument("--cli-repeat", type=int, default=None, help="rounds of the commands (default: --repeat)")
     args = ap.parse_args()
+    args.cli = args.cli or args.cli_only
+    args.cli_repeat = args.repeat if args.cli_repeat is None else args.cli_repeat
     raw = yaml.safe_load((ROOT / "configs" / "sweep-example.yaml").read_text())
     raw["days"] = args.days
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sweep-year.yaml"
-        path.write_text(yaml.safe_dump(raw))
-        out = {"days": args.days, "combinations": 4, "workers": args.workers, "repeat": args.repeat}
-        out.update(in_process(path, args))
-        print(f"in process: cluster start {out['cluster_start_s']:.1f} s; serial {out['serial_s']:.1f} s, "
-              f"{args.workers} workers {out['parallel_s']:.1f} s: {out['speedup']:.2f}x "
-              f"(first run with the start: {out['speedup_first_with_start']:.2f}x); tables identical: {out['identical']}")
-        print(f"CPU time: serial {out['serial_cpu_s']:.1f} s, workers + client {out['parallel_cpu_s']:.1f} s "
-              f"({out['cpu_ratio']:.2f}x); busiest worker {out['busiest_worker_cpu_s']:.1f} s: "
-              f"{out['cpu_speedup']:.2f}x with a core per process (the load-independent figure)")
+        # The example's order of keys (height_km, then aperture_m): the combinations in its order.
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        out = {"days": args.days, "combinations": 4, "workers": args.workers, "repeat": args.repeat,
+               "cpus": os.cpu_count()}
+        if not args.cli_only:
+            out.update(in_process(path, args))
+            print(f"in process: cluster start {out['cluster_start_s']:.1f} s; serial {out['serial_s']:.1f} s, "
+                  f"{args.workers} workers {out['parallel_s']:.1f} s: {out['speedup']:.2f}x "
+                  f"(first run with the start: {out['speedup_first_with_start']:.2f}x); tables identical: {out['identical']}")
+            print(f"CPU time: serial {out['serial_cpu_s']:.1f} s, workers + client {out['parallel_cpu_s']:.1f} s "
+                  f"({out['cpu_ratio']:.2f}x); busiest worker {out['busiest_worker_cpu_s']:.1f} s: "
+                  f"{out['cpu_speedup']:.2f}x with a core per process (the load-independent figure)")
         if args.cli:
             out.update(as_processes(path, args, tmp))
-            print(f"CLI: serial {out['cli_serial_s']:.1f} s, --workers {args.workers} {out['cli_workers_s']:.1f} s: "
-                  f"{out['cli_speedup']:.2f}x; sweep.csv identical: {out['cli_identical']}")
+            for name, flag in (("workers", f"--workers {args.workers}"), ("scheduler", "--scheduler")):
+                print(f"CLI: serial {out['cli_serial_s']:.1f} s, {flag} {out[f'cli_{name}_s']:.1f} s: "
+                      f"{out[f'cli_{name}_speedup']:.2f}x (pairs {out[f'cli_{name}_pair_speedups']}); CPU: serial "
+                      f"{out['cli_serial_cpu_s']:.1f} s, {flag} {out[f'cli_{name}_cpu_s']:.1f} s in all processes "
+                      f"(bound with {args.workers} free cores {out[f'cli_{name}_cpu_bound']:.2f}x)")
+            print(f"CLI: sweep.csv identical to the serial run's: {out['cli_identical']}; load averages before the runs "
+                  f"{sorted(run['load_1min'] for rs in out['cli_runs'].values() for run in rs)}; cores the neighbours "
+                  f"used during them {sorted(run['others_cores'] for rs in out['cli_runs'].values() for run in rs)}")
     print(json.dumps(out))
 
 

@@ -476,20 +476,30 @@ def sweep(
     quiet: bool = _QUIET,
 ):
     """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
+    if workers is not None and workers >= 1 and scheduler is None:
+        from .localworkers import start_local_workers
+
+        start_local_workers()  # their imports run on another core while this process imports and reads the scenario
     from .config import load_scenario
     from .io import check_output_dir, prepare_dir, render_table, write_files
     from .study import cluster, sweep as run_sweep, sweep_report
 
     check_output_dir(out, "-o/--out")
-    with _progress(quiet) as update:
+    with _progress(quiet) as update, contextlib.ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            # Connected first: the cluster's workers import what a unit needs while this process reads the scenario.
+            update("cluster")
+            client = stack.enter_context(cluster(workers, scheduler))
         update("load")
         sc = load_scenario(scenario)
         if not sc.sweep:
             raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
-        if workers is not None or scheduler is not None:
+        if workers is not None and scheduler is None:
             update("cluster")
-        with cluster(workers, scheduler) as client:
-            table = run_sweep(sc, client, progress=update)
+            client = stack.enter_context(cluster(workers, scheduler))
+        table = run_sweep(sc, client, progress=update)
+        stack.close()
         update("write")
         folder = prepare_dir(out)
         span_days = float(sc.end.tt - sc.start.tt)

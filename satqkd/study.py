@@ -34,6 +34,7 @@ import itertools
 import json
 import logging
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,10 @@ import pandas as pd
 from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
+from .localworkers import UNIT_MODULES as _UNIT_MODULES, forkserver_usable as _forkserver_usable
+from .localworkers import sigint_blocked as _sigint_blocked, start_local_workers
 
-__all__ = ["cluster", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
+__all__ = ["cluster", "start_local_workers", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
 
 # Short names of the usual sweep parameters: where each one lives in the
 # scenario (every satellite's or every station's block).
@@ -82,6 +85,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
         except (OSError, TimeoutError, ValueError) as exc:
             raise SatqkdError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())})") from None
         with client:
+            _warm_workers(client)
             yield client
         return
     import dask
@@ -93,8 +97,14 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
     # 0.8 s serially.  Our workers keep glibc's own (adaptive) threshold.
     # The statistical profiler samples each worker's stack every 10 ms from a
     # second thread, which takes the GIL from the unit: off (nobody reads it).
+    # Workers are forked from a server process that imported what a unit
+    # needs once (start_local_workers), instead of two fresh interpreters
+    # each importing distributed, numpy, pandas, scipy and skyfield (1.5 s
+    # of CPU each, on the cores the units need).
     settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                 "distributed.worker.profile.enabled": False}
+    if _forkserver_usable():
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
     with contextlib.ExitStack() as stack:
         # Ctrl-C reaches every process of the terminal's foreground group: the
         # workers would each die with a traceback (and their nannies log one).
@@ -105,6 +115,8 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
         # spawn the workers, and the workers, inherit the block; the client
         # alone gets Ctrl-C (pending until the block ends) and closes them.
         with _sigint_blocked():
+            if processes and "distributed.worker.multiprocessing-method" in settings:
+                start_local_workers()
             from dask.distributed import Client, LocalCluster
 
             stack.enter_context(dask.config.set(settings))
@@ -119,26 +131,27 @@ def cluster(workers: int | None = None, scheduler: str | None = None, *, process
             raise
 
 
-@contextlib.contextmanager
-def _sigint_blocked():
-    """SIGINT blocked in this thread, and in the threads and processes it
-    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
-    import signal
-    import threading
+def _import_unit_modules() -> None:
+    import importlib
 
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # multiprocessing's resource tracker, started on first use, unblocks
-    # SIGINT in the thread that starts it: started now, before the block.
-    from multiprocessing import resource_tracker
+    for name in _UNIT_MODULES:
+        importlib.import_module(name)
 
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+def _warm_workers(client) -> None:
+    """Have every worker of an existing cluster import what a unit needs now
+    (1.2 s of CPU each the first time), while this process goes on reading the
+    scenario (``satqkd sweep --scheduler`` connects first), instead of when
+    the first unit arrives.  Fire and forget: a worker that leaves meanwhile
+    costs nothing; one that joins later imports with its first unit."""
+    from dask.distributed import fire_and_forget
+
     try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        workers = list(client.scheduler_info()["workers"])
+    except Exception:  # pragma: no cover - an odd scheduler: no warm-up, same results
+        return
+    fire_and_forget([client.submit(_import_unit_modules, pure=False, workers=[w], allow_other_workers=False,
+                                   priority=10) for w in workers])
 
 
 def _silence_dask() -> None:
@@ -167,10 +180,79 @@ def _scenario_on_worker(raw, path, today) -> Scenario:
     return _SCENARIOS[key]
 
 
+# glibc's mallopt parameters and the environment variables that set them at start.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
+_malloc_lock = threading.Lock()
+_malloc_users = 0
+
+
+def _glibc():
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _malloc_as_serial():
+    """glibc's malloc as in a plain process while a unit runs, restored after.
+
+    A worker started by a Dask nanny (``dask worker``, any external cluster)
+    has ``MALLOC_TRIM_THRESHOLD_=65536`` in its environment, which also turns
+    off glibc's adaptive mmap threshold: every array above 128 KiB is then
+    mapped, faulted page by page and unmapped again (a year's unit: 250 k
+    page faults and 0.7 s of system time instead of 20-36 k and 0.1-0.2 s
+    serially, and 20 % more user time).  For the unit's duration the
+    thresholds are those the adaptive rule reaches (32 MiB mapped, 64 MiB
+    trimmed); after it the worker's own settings come back and the freed
+    memory is handed back to the OS (``malloc_trim``), as the setting wants.
+    Nothing changes in a process without those variables (serial runs, our
+    local workers)."""
+    global _malloc_users
+    import os
+
+    libc = _glibc() if any(v in os.environ for v in _MALLOC_ENV) else None
+    if libc is None:
+        yield
+        return
+    with _malloc_lock:
+        if _malloc_users == 0:
+            libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)
+            libc.mallopt(_M_TRIM_THRESHOLD, 64 * 2**20)
+        _malloc_users += 1
+    try:
+        yield
+    finally:
+        with _malloc_lock:
+            _malloc_users -= 1
+            if _malloc_users == 0:
+                libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 128 * 1024))
+                libc.mallopt(_M_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_", 128 * 1024))
+                libc.malloc_trim(0)
+
+
+def _env_bytes(name: str, default: int) -> int:
+    import os
+
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
 def _unit_task(raw, path, today, unit, seconds=True):
-    passes, table, warnings = pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+    with _malloc_as_serial():
+        passes, table, warnings = pipeline.run_unit(_scenario_on_worker(raw, path, today), unit)
+        if not seconds:
+            table = table.iloc[:0]
     # A unit's per-second table is ~50 MB a year: not sent back when unused.
-    return passes, (table if seconds else table.iloc[:0]), warnings
+    return passes, table, warnings
 
 
 def _submit(client, scenario: Scenario, seconds: bool = True):

@@ -73,13 +73,26 @@ def _external_cluster(tmp_path):
 
 def test_worker_killed_mid_sweep_on_an_external_cluster_is_recovered(tmp_path):
     """A worker process killed (SIGKILL) while it runs a unit of a sweep: the
-    scheduler runs that unit again elsewhere and the rows are the serial ones."""
+    scheduler runs that unit again elsewhere and the rows are the serial ones.
+    (And connecting warms the workers: they import satqkd's unit modules.)"""
     sc = load_scenario(_sweep_file(tmp_path, days=4))
     serial = study.sweep(sc)
     address, procs = _external_cluster(tmp_path)
     try:
+        from dask.distributed import Client
+
+        with Client(address, timeout="60s") as plain:
+            plain.wait_for_workers(2, timeout=60)
+            assert not any(plain.run(lambda: "satqkd.pipeline" in sys.modules).values())
         with study.cluster(scheduler=address) as client:
-            client.wait_for_workers(2, timeout=60)
+            # On connecting, the workers import what a unit needs (a fresh
+            # cluster's first units otherwise wait 1.2 s for it), unasked.
+            deadline = time.monotonic() + 60
+            while not all(client.run(lambda: "satqkd.pipeline" in sys.modules).values()):
+                assert time.monotonic() < deadline, "the workers did not import satqkd.pipeline on connecting"
+                time.sleep(0.1)
+            while client.processing() and any(client.processing().values()):  # the warm-up done
+                time.sleep(0.05)
             pids = client.run(os.getpid)
             result, errors = {}, []
 
@@ -133,7 +146,10 @@ def test_ctrl_c_with_two_local_workers_is_one_line_and_exit_130(tmp_path, delay_
     """Ctrl-C with --workers 2 printed 67 lines of worker tracebacks (or a
     ``distributed.nanny - ERROR`` traceback) before ``satqkd: interrupted``."""
     raw = short_scenario()
-    raw["days"] = 20
+    # Units of ~1.5 s each (forked workers start at once): still running 1.5 s after READY.
+    # A sun-synchronous orbit: no element age for the 120 days.
+    raw["days"] = 120
+    raw["satellites"][0]["orbit"] = {"sun_synchronous": {"height_km": 500, "ltan_hours": 12.0}}
     raw["stations"].append({"preset": "xinglong", "detector": {"preset": "micius_2021_xinglong"}})
     path = tmp_path / "month.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -163,3 +179,59 @@ def test_ctrl_c_with_two_local_workers_is_one_line_and_exit_130(tmp_path, delay_
         assert time.monotonic() < deadline, "worker processes outlived the interrupted run"
         time.sleep(0.1)
     assert not (tmp_path / "out").exists()
+
+
+# One unit three times in a process started as a Dask nanny starts a worker
+# (or without that variable): page faults of the bare unit, of the unit under
+# study._malloc_as_serial, and of the bare unit again after it.
+_FAULTS = r"""
+import json, resource, sys
+from satqkd import pipeline, study
+from satqkd.config import load_scenario
+sc = load_scenario(sys.argv[1])
+unit = pipeline.units(sc)[0]
+pipeline.run_unit(sc, unit)  # imports and first-use caches out of the counts
+
+def faults(fn):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    fn()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+def wrapped():
+    with study._malloc_as_serial():
+        pipeline.run_unit(sc, unit)
+
+bare = faults(lambda: pipeline.run_unit(sc, unit))
+print(json.dumps({"bare": bare, "wrapped": faults(wrapped), "after": faults(lambda: pipeline.run_unit(sc, unit))}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or study._glibc() is None, reason="glibc's mallopt")
+def test_units_under_dask_malloc_setting_fault_no_more_pages_than_serially(tmp_path):
+    """External workers (``dask worker``: the nanny sets MALLOC_TRIM_THRESHOLD_
+    =65536, which also fixes glibc's mmap threshold at 128 KiB) mapped and
+    faulted every per-second array of a unit afresh: ~8x the page faults of a
+    serial process and 0.7 s of system time a year's unit.  A unit task runs
+    with the thresholds a plain process reaches, and the worker's own come
+    back after it."""
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "sweep-example.yaml").read_text())
+    raw.pop("sweep")
+    raw["days"] = 120  # per-second arrays of ~0.5 MB, above 128 KiB
+    path = tmp_path / "unit.yaml"
+    path.write_text(yaml.safe_dump(raw))
+
+    def counts(env):
+        out = subprocess.run([sys.executable, "-c", _FAULTS, str(path)], capture_output=True, text=True, check=True,
+                             env=env, timeout=300)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    plain_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    plain = counts(plain_env)
+    dask_like = counts({**plain_env, "MALLOC_TRIM_THRESHOLD_": "65536"})
+    serial = max(plain.values())  # a plain process's faults vary run to run (2-8 k here): its worst
+    # The setting's cost, measured here: without the fix a unit faults far more than serially ...
+    assert dask_like["bare"] > 4 * serial, (dask_like, plain)
+    # ... with it, about as much as serially ...
+    assert dask_like["wrapped"] < 2 * serial, (dask_like, plain)
+    # ... and the worker's own setting is back afterwards (the cost returns: not left changed).
+    assert dask_like["after"] > 4 * serial, (dask_like, plain)
