@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
 
 from skyfield.api import Loader, load
@@ -37,6 +38,21 @@ def ephemeris():
         path = skyfield_data.get_skyfield_data_path()
     loader = Loader(path, verbose=False, expire=False)
     return loader("de421.bsp")
+
+
+def _read_ephemeris_before_fork() -> None:
+    """jplephem reads each segment's header lazily with a seek and a read on the kernel's one
+    file object, whose offset a forked child shares with its parent and siblings: two
+    children reading at once get each other's bytes (seen as "cannot reshape array of size
+    40480 into shape (0,6969)").  So before any fork, the parent reads every segment of the
+    open kernel (its coefficients are mapped, not copied; once per process)."""
+    if ephemeris.cache_info().currsize:
+        for segment in ephemeris().spk.segments:
+            segment._data  # noqa: B018 (jplephem caches it on the segment)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_read_ephemeris_before_fork)
 
 
 def earth():

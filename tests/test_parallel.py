@@ -124,3 +124,20 @@ def test_lazy_outputs_are_written_side_by_side_and_all_or_nothing(tmp_path):
         write_files({tmp_path / "a.txt": "new", tmp_path / "b.csv": lambda: "new", tmp_path / "d.html": broken})
     assert (tmp_path / "a.txt").read_text() == "A" and (tmp_path / "b.csv").read_text() == "B" * 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.csv", "c.html"]  # no temporary left
+
+
+def _ephemeris_read(_):
+    from satqkd import sky
+
+    return all("_data" in vars(segment) for segment in sky.ephemeris().spk.segments)
+
+
+def test_the_open_ephemeris_is_read_before_a_fork():
+    """jplephem reads a segment lazily by seek + read on a file object that forked children
+    share (with its offset): two children reading at once read garbage.  Every segment of the
+    open kernel is read in the parent before a fork."""
+    from satqkd import sky
+
+    sky.ephemeris.cache_clear()
+    assert not any("_data" in vars(segment) for segment in sky.ephemeris().spk.segments)
+    assert fork_map(_ephemeris_read, [0, 1], processes=2) == [True, True]
