@@ -601,7 +601,7 @@ def network(
         sc = load_scenario(scenario)
         if sc.network is None:
             raise SatqkdError(f"{scenario}: network: missing block (nodes, fibre_links, satellite_links, demands)")
-        results = run_pipeline(sc, progress=update, weather=None if weather is None else weather == "draw")
+        results = run_pipeline(sc, progress=update, weather=None if weather is None else weather == "draw", seconds=False)
         update("write")
         written = write_files(network_files(results.network, prepare_dir(out), title=sc.name, report=not no_report, lazy=True))
     _warn(results.warnings)

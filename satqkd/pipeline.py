@@ -280,7 +280,7 @@ def assemble(parts: Iterable) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 
 def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool | None = None,
-        seed: int | None = None, processes: int | None = None) -> Results:
+        seed: int | None = None, processes: int | None = None, seconds: bool = True) -> Results:
     """Forecast every pass of the scenario, the key each one yields, which
     passes are clear and which are scheduled (the units on this machine's
     cores; :func:`satqkd.study.run` runs them on Dask).
@@ -297,7 +297,9 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     The units run on this machine's cores, each in a forked process
     (:func:`satqkd.parallel.fork_map`; ``processes`` caps how many at once,
     default the cores available, 1 runs them here one after another); the
-    tables are the same either way.
+    tables are the same either way.  ``seconds=False`` keeps no per-second
+    table (``results.seconds`` is empty; a caller that writes none, such as
+    ``satqkd network``), unless the dual downlinks need it.
     """
     from threadpoolctl import threadpool_limits
 
@@ -308,8 +310,9 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     report = progress if progress is not None else (lambda stage, done=0, total=0: None)
     if processes is None:
         processes = available_cores()
+    keep = seconds or bool(scenario.dual_downlinks)
     if processes > 1 and len(work) > 1 and can_fork():
-        parts = _run_units_forked(scenario, work, report, processes)
+        parts = _run_units_forked(scenario, work, report, processes, keep)
         report("schedule", 0, 0)
         return finish(scenario, parts, weather=weather, seed=seed)
     forecasts = []
@@ -321,17 +324,16 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
         parts, done = [], 0
         report("key", 0, total)
         for k, (u, forecast) in enumerate(zip(work, forecasts)):
-            seconds = link_stage(scenario, u, forecast.seconds)
-            passes, seconds = key_stage(scenario, u, forecast.passes, seconds,
-                                        progress=lambda n, _base=done: report("key", _base + n, total))
-            parts.append((passes, seconds, list(forecast.warnings)))
+            passes, table = key_stage(scenario, u, forecast.passes, link_stage(scenario, u, forecast.seconds),
+                                      progress=lambda n, _base=done: report("key", _base + n, total))
+            parts.append((passes, table if keep else table.iloc[:0], list(forecast.warnings)))
             forecasts[k] = None  # its per-second table now lives in parts
             done += len(passes)
     report("schedule", 0, 0)
     return finish(scenario, parts, weather=weather, seed=seed)
 
 
-def _run_units_forked(scenario: Scenario, work: list, report: Callable, processes: int) -> list:
+def _run_units_forked(scenario: Scenario, work: list, report: Callable, processes: int, keep: bool = True) -> list:
     """:func:`run_unit` of every unit, each in a forked process; progress as :func:`run` gives it
     (the pass search of every unit first, then the passes whose key is done)."""
     from .parallel import counters, fork_map
@@ -343,7 +345,8 @@ def _run_units_forked(scenario: Scenario, work: list, report: Callable, processe
         def step(stage, n):
             (found if stage == "passes" else keyed)[k] = n + (stage == "passes")
 
-        return run_unit(scenario, work[k], progress=step)
+        passes, table, warnings = run_unit(scenario, work[k], progress=step)
+        return passes, table if keep else table.iloc[:0], warnings  # (only what is kept travels back)
 
     last = [("passes", 0, len(work))]
 

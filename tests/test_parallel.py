@@ -109,6 +109,11 @@ def test_units_on_two_cores_give_the_serial_tables():
     pd.testing.assert_frame_equal(forked.passes, serial.passes)
     pd.testing.assert_frame_equal(forked.seconds, serial.seconds)
     assert ("passes", 0, 2) in steps and steps[-1] == ("schedule", 0, 0)
+    # Without the per-second table (satqkd network writes none): the same passes, no seconds.
+    for processes in (1, 2):
+        lean = run(sc, processes=processes, seconds=False)
+        pd.testing.assert_frame_equal(lean.passes, serial.passes)
+        assert lean.seconds.empty and list(lean.seconds.columns) == list(serial.seconds.columns)
 
 
 def test_lazy_outputs_are_written_side_by_side_and_all_or_nothing(tmp_path):
