@@ -146,9 +146,9 @@ def test_ctrl_c_with_two_local_workers_is_one_line_and_exit_130(tmp_path, delay_
     """Ctrl-C with --workers 2 printed 67 lines of worker tracebacks (or a
     ``distributed.nanny - ERROR`` traceback) before ``satqkd: interrupted``."""
     raw = short_scenario()
-    # Units of ~1.5 s each (forked workers start at once): still running 1.5 s after READY.
-    # A sun-synchronous orbit: no element age for the 120 days.
-    raw["days"] = 120
+    # Units of ~3 s each (forked workers start at once): still running 1.5 s after READY.
+    # A sun-synchronous orbit: no element age for the 300 days.
+    raw["days"] = 300
     raw["satellites"][0]["orbit"] = {"sun_synchronous": {"height_km": 500, "ltan_hours": 12.0}}
     raw["stations"].append({"preset": "xinglong", "detector": {"preset": "micius_2021_xinglong"}})
     path = tmp_path / "month.yaml"
