@@ -280,9 +280,7 @@ def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, pr
         for k, sc in enumerate(scenarios):
             if progress is not None and len(scenarios) > 1:
                 progress("scenario", k, len(scenarios))
-            results.append(pipeline.run(sc, progress=progress, **kwargs))
-            if not seconds:
-                results[-1].seconds = results[-1].seconds.iloc[:0]
+            results.append(pipeline.run(sc, progress=progress, seconds=seconds, **kwargs))
         return results
     for sc in scenarios:
         pipeline.check_scenario(sc)

@@ -110,6 +110,7 @@ class Pools:
         # :attr:`state`): only that direction is kept.
         self.falling = np.zeros(len(settings), dtype=bool)
         self.current_s = -np.inf  # every pool is up to date at this instant (advance_all)
+        self._every = np.arange(len(settings))
 
     def __len__(self):
         return self.level.size
@@ -143,7 +144,7 @@ class Pools:
     def advance_all(self, t_s: float):
         """:meth:`advance` of every pool; a second call at the same instant does nothing."""
         if t_s != self.current_s:
-            self.advance(np.arange(self.level.size), t_s)
+            self.advance(self._every, t_s)
             self.current_s = t_s
 
     def advance(self, idx, t_s: float):

@@ -168,7 +168,6 @@ class Simulation:
         self.demand_end_s = self.span_s if demand_until_s is None else min(float(demand_until_s), self.span_s)
         self.links = network.links
         self.n = len(self.links)
-        self.everything = np.arange(self.n)
         self.pools = Pools(network.pools, self.links["block_bits"].to_numpy(), self.links["block_s"].to_numpy())
         kinds = dict(zip(network.nodes["node"], network.nodes["kind"]))
         self.router = Router(network.graph, self.n, network.candidate_paths, kinds)
@@ -336,7 +335,7 @@ class Simulation:
                 continue
             advance(route.idx, t)
             after = levels(route) - bits
-            low, ready = route.floors.get(reserve) or route.floors_for(reserve)
+            low, ready = route.floors_for(reserve)
             if _all(after >= ready):  # (ready >= low: it stays above its floor too)
                 return route
             if spare is None and _all(after >= low):
