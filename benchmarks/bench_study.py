@@ -4,7 +4,9 @@
 x 10 stations (the five shipped sites and five more across China) x 30 days,
 every pass optimised.  Runs the same scenario
 
-* serially in this process (``satqkd.pipeline.run``), and
+* serially in this process (``satqkd.pipeline.run(..., processes=1)``),
+* on this machine's cores as ``satqkd run`` does by default, the units in
+  processes forked from this one (``satqkd.pipeline.run``: ``forked``), and
 * on a ``LocalCluster`` of 2 worker processes, one thread each
   (``satqkd.study.run``), timing the cluster's start separately,
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from satqkd.parallel import available_cores
 from satqkd import pipeline, study
 from satqkd.config import load_scenario
 
@@ -83,34 +86,41 @@ def main():
             start_s = time.perf_counter() - a
             client.gather(client.map(_noop, range(2 * args.workers)))  # workers up and importing
             # Serial and parallel alternate, best of --repeat each: the machine is shared.
-            serial_s = parallel_s = serial_cpu_s = parallel_cpu_s = float("inf")
+            serial_s = parallel_s = serial_cpu_s = parallel_cpu_s = forked_s = float("inf")
             for _ in range(args.repeat):
                 b, c = time.perf_counter(), time.process_time()
-                serial = pipeline.run(sc)
+                serial = pipeline.run(sc, processes=1)
                 serial_s = min(serial_s, time.perf_counter() - b)
                 serial_cpu_s = min(serial_cpu_s, time.process_time() - c)
+                b = time.perf_counter()
+                forked = pipeline.run(sc)
+                forked_s = min(forked_s, time.perf_counter() - b)
                 c = sum(client.run(_cpu_s).values()) + time.process_time()
                 b = time.perf_counter()
                 parallel = study.run(sc, client=client)
                 parallel_s = min(parallel_s, time.perf_counter() - b)
                 parallel_cpu_s = min(parallel_cpu_s, sum(client.run(_cpu_s).values()) + time.process_time() - c)
-                print(f"{n_units} units, {len(serial.passes)} passes; serial {serial_s:.1f} s, "
-                      f"{args.workers} workers {parallel_s:.1f} s (best so far)", flush=True)
+                print(f"{n_units} units, {len(serial.passes)} passes; serial {serial_s:.1f} s, forked on this "
+                      f"machine's cores {forked_s:.1f} s, {args.workers} workers {parallel_s:.1f} s (best so far)",
+                      flush=True)
             n_tasks = 500
             b = time.perf_counter()
             client.gather(client.map(_noop, range(n_tasks), pure=False))
             overhead_ms = 1e3 * (time.perf_counter() - b) / n_tasks
-        identical = (pipeline.write_outputs(serial, Path(tmp) / "a", report=False, seconds="none")["passes"].read_bytes()
-                     == pipeline.write_outputs(parallel, Path(tmp) / "b", report=False, seconds="none")["passes"].read_bytes())
+        tables = [pipeline.write_outputs(r, Path(tmp) / name, report=False, seconds="none")["passes"].read_bytes()
+                  for name, r in (("serial", serial), ("forked", forked), ("dask", parallel))]
+        identical = tables[0] == tables[1] == tables[2]
     speedup = serial_s / parallel_s
     print(f"{args.workers} workers: cluster start {start_s:.1f} s, run {parallel_s:.1f} s, speed-up {speedup:.2f}x "
           f"(with start {serial_s / (parallel_s + start_s):.2f}x); passes.csv identical: {identical}")
+    print(f"forked on this machine's cores ({available_cores()}): {forked_s:.1f} s, {serial_s / forked_s:.2f}x")
     print(f"CPU time: serial {serial_cpu_s:.1f} s, workers + client {parallel_cpu_s:.1f} s "
           f"({parallel_cpu_s / serial_cpu_s:.2f}x: the parallel run's extra work, whatever the neighbours do)")
     print(f"per-task overhead {overhead_ms:.2f} ms (no-op task, {n_tasks} mapped); "
           f"mean unit {1e3 * serial_s / n_units:.0f} ms")
     print(json.dumps({"units": n_units, "passes": len(serial.passes), "serial_s": round(serial_s, 2),
-                      "workers": args.workers, "cluster_start_s": round(start_s, 2), "parallel_s": round(parallel_s, 2),
+                      "forked_s": round(forked_s, 2), "forked_speedup": round(serial_s / forked_s, 2),
+                      "cores": available_cores(), "workers": args.workers, "cluster_start_s": round(start_s, 2), "parallel_s": round(parallel_s, 2),
                       "speedup": round(speedup, 2), "speedup_with_start": round(serial_s / (parallel_s + start_s), 2),
                       "serial_cpu_s": round(serial_cpu_s, 2), "parallel_cpu_s": round(parallel_cpu_s, 2),
                       "per_task_overhead_ms": round(overhead_ms, 3), "mean_unit_ms": round(1e3 * serial_s / n_units, 1),

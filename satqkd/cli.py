@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -476,28 +477,36 @@ def sweep(
     quiet: bool = _QUIET,
 ):
     """Run every combination of a scenario's sweep: one row each, and trade-off plots."""
-    if workers is not None and workers >= 1 and scheduler is None:
-        from .localworkers import start_local_workers
+    from .clusters import cluster, sigint_blocked, starting_local_cluster
 
-        start_local_workers()  # their imports run on another core while this process imports and reads the scenario
-    from .config import load_scenario
-    from .io import check_output_dir, prepare_dir, render_table, write_files
-    from .study import cluster, sweep as run_sweep, sweep_report
-
-    check_output_dir(out, "-o/--out")
+    local = workers is not None and scheduler is None
+    client = None
     with _progress(quiet) as update, contextlib.ExitStack() as stack:
-        client = None
-        if scheduler is not None:
-            # Connected first: the cluster's workers import what a unit needs while this process reads the scenario.
-            update("cluster")
-            client = stack.enter_context(cluster(workers, scheduler))
-        update("load")
-        sc = load_scenario(scenario)
-        if not sc.sweep:
-            raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
-        if workers is not None and scheduler is None:
-            update("cluster")
-            client = stack.enter_context(cluster(workers, scheduler))
+        # A local cluster starts in the background, its workers' server importing what a unit needs on
+        # another core, while this thread imports and reads the scenario.  Ctrl-C waits until the cluster
+        # is up: an import interrupted midway can leave Python's import lock held, and the starting
+        # thread waiting for it for ever.
+        with sigint_blocked() if local else contextlib.nullcontext():
+            starting = stack.enter_context(starting_local_cluster(workers)) if local else None
+            from .config import load_scenario
+            from .io import check_output_dir, prepare_dir, render_table, write_files
+            from .study import load_sweep_report, sweep as run_sweep, sweep_report
+
+            check_output_dir(out, "-o/--out")
+            if scheduler is not None:
+                # Connected first: the cluster's workers import what a unit needs while this process reads the scenario.
+                update("cluster")
+                client = stack.enter_context(cluster(workers, scheduler))
+            update("load")
+            sc = load_scenario(scenario)
+            if not sc.sweep:
+                raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
+            if starting is not None:
+                update("cluster")
+                client = starting()
+        if client is not None:
+            # sweep.html's plotting code is loaded while the workers compute, not after the last unit.
+            threading.Thread(target=load_sweep_report, name="satqkd-load-report", daemon=True).start()
         table = run_sweep(sc, client, progress=update)
         stack.close()
         update("write")
@@ -608,7 +617,6 @@ def network(
     req = results.network.requests
     shown = ("served", "waited", "failed") + (("refused",) if (req["status"] == "refused").any() else ()) + ("pending",)
     counts = ", ".join(f"{(req['status'] == s).sum():,} {s}" for s in shown)
-    from .units import format_bits
 
     _say(f"{sc.name}: {_plural(len(results.network.links), 'link', 'links')}, "
          f"{len(req):,} {'request' if len(req) == 1 else 'requests'} ({counts})")

@@ -61,7 +61,6 @@ from typing import Annotated, Callable, Literal
 import numpy as np
 import pandas as pd
 from pydantic import ConfigDict, Field
-from scipy.optimize import minimize
 
 from satqkd.detector import Detector
 from satqkd.errors import SatqkdError
@@ -1022,6 +1021,8 @@ def optimise_pass(
     # ftol 1e-5 is relative to the key (f is normalised): stopping there
     # instead of at 1e-10 halves the evaluations and costs 5e-6 of the key
     # on average (30 days of the default scenario, worst pass 3e-5).
+    from scipy.optimize import minimize  # here: reading a scenario needs this module, not scipy.optimize (0.3 s)
+
     res = minimize(fun, u_best, jac=True, method="L-BFGS-B",
                    bounds=list(zip(_LOWER, _UPPER)), options={"maxiter": 200, "ftol": 1e-5, "gtol": 1e-8})
     u_fin = np.clip(res.x, _LOWER, _UPPER)

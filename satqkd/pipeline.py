@@ -32,7 +32,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from . import keyrate, link
+from . import link
 from .config import Scenario
 from .errors import SatqkdError
 from .passes import PASS_COLUMNS, SECOND_COLUMNS, find_passes
@@ -178,6 +178,8 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
     warm-started from the previous one of the unit.  ``progress(done)``, if
     given, is called after each pass with the number of passes done.
     """
+    from . import keyrate  # here: a command that leaves the units to Dask workers never needs scipy.optimize
+
     source, detector = link_ends(scenario, unit)
     n = len(seconds)
     key_rate = np.zeros(n)
@@ -233,6 +235,25 @@ def key_stage(scenario: Scenario, unit: Unit, passes: pd.DataFrame, seconds: pd.
     return passes, seconds
 
 
+def load_unit_modules() -> None:
+    """Import what a unit imports where it first uses it (scipy.optimize:
+    reading a scenario does not need it, and a command whose units run on
+    Dask workers never does): before BLAS is limited (:func:`one_blas_thread`)
+    and before units are forked, which would each import it again (0.3 s)."""
+    import scipy.optimize  # noqa: F401
+
+
+def one_blas_thread():
+    """BLAS on one thread for the duration of a ``with`` block (see
+    :func:`run_unit`).  threadpoolctl limits the libraries loaded when the
+    block starts, so scipy.optimize is loaded first: its OpenBLAS, loaded
+    later, ran L-BFGS-B on two threads, 1.5 s more CPU in a year's sweep."""
+    from threadpoolctl import threadpool_limits
+
+    load_unit_modules()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run_unit(scenario: Scenario, unit: Unit, progress: Callable | None = None):
     """Passes, link and key of one unit: ``(passes, seconds, warnings)``.
 
@@ -244,9 +265,7 @@ def run_unit(scenario: Scenario, unit: Unit, progress: Callable | None = None):
     threads only spin-wait (measured: a month of the default scenario in 2 s
     instead of 6 s on two cores).
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         forecast = pass_stage(scenario, unit)
         if progress is not None:
             progress("passes", len(forecast.passes))
@@ -301,8 +320,6 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
     table (``results.seconds`` is empty; a caller that writes none, such as
     ``satqkd network``), unless the dual downlinks need it.
     """
-    from threadpoolctl import threadpool_limits
-
     from .parallel import available_cores, can_fork
 
     check_scenario(scenario)
@@ -316,7 +333,7 @@ def run(scenario: Scenario, progress: Callable | None = None, *, weather: bool |
         report("schedule", 0, 0)
         return finish(scenario, parts, weather=weather, seed=seed)
     forecasts = []
-    with threadpool_limits(limits=1, user_api="blas"):  # as in run_unit
+    with one_blas_thread():  # as in run_unit
         for k, u in enumerate(work):
             report("passes", k, len(work))
             forecasts.append(pass_stage(scenario, u))
@@ -338,6 +355,7 @@ def _run_units_forked(scenario: Scenario, work: list, report: Callable, processe
     (the pass search of every unit first, then the passes whose key is done)."""
     from .parallel import counters, fork_map
 
+    load_unit_modules()
     # Per unit: its passes + 1 once its search is done (0 before), and its passes with key.
     found, keyed = counters(len(work)), counters(len(work))
 

@@ -8,7 +8,7 @@ in a fixed order, so the tables are the same, byte for byte, as a serial run.
 * :func:`cluster` -- a context manager giving a Dask ``Client``: a local
   cluster of ``workers`` processes, or the existing cluster at ``scheduler``
   (what dask-jobqueue on Slurm/PBS or dask-kubernetes gives), or ``None``
-  (serial) when neither is given.
+  (serial) when neither is given (from :mod:`satqkd.clusters`).
 * :func:`run` -- :func:`satqkd.pipeline.run` with the units on the cluster.
 * :func:`sweep_scenarios` -- the scenarios of a ``sweep:`` block: one per
   combination of the values it lists (names in :data:`SWEEP_PARAMETERS`, or
@@ -32,9 +32,9 @@ import copy
 import html
 import itertools
 import json
-import logging
 import math
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -43,8 +43,7 @@ import pandas as pd
 from . import pipeline
 from .config import Scenario, load_scenario
 from .errors import SatqkdError
-from .localworkers import UNIT_MODULES as _UNIT_MODULES, forkserver_usable as _forkserver_usable
-from .localworkers import sigint_blocked as _sigint_blocked, start_local_workers
+from .clusters import cluster, start_local_workers
 
 __all__ = ["cluster", "start_local_workers", "run", "run_many", "sweep_scenarios", "sweep", "sweep_columns", "sweep_figures", "sweep_report", "SWEEP_PARAMETERS"]
 
@@ -59,105 +58,6 @@ SWEEP_PARAMETERS = {
     "aperture_m": ("stations", "telescope.aperture_m"),
     "fov_urad": ("stations", "telescope.fov_urad"),
 }
-
-
-@contextlib.contextmanager
-def cluster(workers: int | None = None, scheduler: str | None = None, *, processes: bool = True):
-    """A Dask client for the duration of the block (``None``: run serially).
-
-    ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) connects to an
-    existing cluster; ``workers`` starts a local cluster of that many worker
-    processes with one thread each (``processes=False``: threads in this
-    process, quicker to start, for tests).
-    """
-    if workers is not None and scheduler is not None:
-        raise SatqkdError("give either --workers N (a local cluster) or --scheduler ADDRESS, not both")
-    if workers is None and scheduler is None:
-        yield None
-        return
-    if workers is not None and workers < 1:
-        raise SatqkdError(f"--workers: expected at least 1, got {workers}")
-    if scheduler is not None:
-        from dask.distributed import Client
-
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SatqkdError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())})") from None
-        with client:
-            _warm_workers(client)
-            yield client
-        return
-    import dask
-
-    # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand
-    # memory back to the OS early), which makes glibc unmap and re-fault the
-    # large per-second arrays of every unit: measured on 12 satellites x 10
-    # stations x 30 days, 5.5 s of system time in the workers instead of
-    # 0.8 s serially.  Our workers keep glibc's own (adaptive) threshold.
-    # The statistical profiler samples each worker's stack every 10 ms from a
-    # second thread, which takes the GIL from the unit: off (nobody reads it).
-    # Workers are forked from a server process that imported what a unit
-    # needs once (start_local_workers), instead of two fresh interpreters
-    # each importing distributed, numpy, pandas, scipy and skyfield (1.5 s
-    # of CPU each, on the cores the units need).
-    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                "distributed.worker.profile.enabled": False}
-    if _forkserver_usable():
-        settings["distributed.worker.multiprocessing-method"] = "forkserver"
-    with contextlib.ExitStack() as stack:
-        # Ctrl-C reaches every process of the terminal's foreground group: the
-        # workers would each die with a traceback (and their nannies log one).
-        # Their logs are off below CRITICAL: a task's error reaches the client
-        # as an exception, and a worker that outlives the scheduler by a
-        # heartbeat while the cluster closes has nothing to tell the user.
-        # SIGINT is blocked while the cluster starts, so the threads that
-        # spawn the workers, and the workers, inherit the block; the client
-        # alone gets Ctrl-C (pending until the block ends) and closes them.
-        with _sigint_blocked():
-            if processes and "distributed.worker.multiprocessing-method" in settings:
-                start_local_workers()
-            from dask.distributed import Client, LocalCluster
-
-            stack.enter_context(dask.config.set(settings))
-            local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                                     dashboard_address=":0", silence_logs=logging.CRITICAL))
-            client = stack.enter_context(Client(local))
-        try:
-            yield client
-        except BaseException as exc:
-            if not isinstance(exc, Exception):  # interrupted: close without the workers' farewells
-                _silence_dask()
-            raise
-
-
-def _import_unit_modules() -> None:
-    import importlib
-
-    for name in _UNIT_MODULES:
-        importlib.import_module(name)
-
-
-def _warm_workers(client) -> None:
-    """Have every worker of an existing cluster import what a unit needs now
-    (1.2 s of CPU each the first time), while this process goes on reading the
-    scenario (``satqkd sweep --scheduler`` connects first), instead of when
-    the first unit arrives.  Fire and forget: a worker that leaves meanwhile
-    costs nothing; one that joins later imports with its first unit."""
-    from dask.distributed import fire_and_forget
-
-    try:
-        workers = list(client.scheduler_info()["workers"])
-    except Exception:  # pragma: no cover - an odd scheduler: no warm-up, same results
-        return
-    fire_and_forget([client.submit(_import_unit_modules, pure=False, workers=[w], allow_other_workers=False,
-                                   priority=10) for w in workers])
-
-
-def _silence_dask() -> None:
-    """No log lines from Dask while an interrupted run closes its cluster."""
-    for name in ("distributed", "tornado", "asyncio"):
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 # --------------------------------------------------------------------------
@@ -255,15 +155,6 @@ def _unit_task(raw, path, today, unit, seconds=True):
     return passes, table, warnings
 
 
-def _submit(client, scenario: Scenario, seconds: bool = True):
-    if scenario.raw is None:
-        raise SatqkdError("a scenario for a Dask run must come from load_scenario (it is rebuilt on the workers)")
-    work = pipeline.units(scenario)
-    n = len(work)
-    return client.map(_unit_task, [scenario.raw] * n, [scenario.path] * n, [scenario.today] * n, work,
-                      [seconds] * n, pure=False)
-
-
 def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, progress=None, **kwargs) -> list:
     """Run several scenarios, all their units at once on ``client`` (serially
     without one); returns their :class:`~satqkd.pipeline.Results` in order.
@@ -284,28 +175,84 @@ def run_many(scenarios: list[Scenario], client=None, *, seconds: bool = True, pr
         return results
     for sc in scenarios:
         pipeline.check_scenario(sc)
-    futures = [_submit(client, sc, seconds) for sc in scenarios]
-    return [pipeline.finish(sc, parts, **kwargs) for sc, parts in zip(scenarios, _gather(futures, progress))]
+        if sc.raw is None:
+            raise SatqkdError("a scenario for a Dask run must come from load_scenario (it is rebuilt on the workers)")
+    # Each scenario is finished as soon as its units are in, while the workers run the others'.
+    return _run_units(client, scenarios, seconds, progress,
+                      finish=lambda i, parts: pipeline.finish(scenarios[i], parts, **kwargs))
 
 
-def _gather(futures: list[list], progress=None) -> list[list]:
-    """The results of lists of futures, fetched as each task ends (``client.gather``
-    waits for the last task before it fetches any, leaving the workers idle
-    while hundreds of MB of per-second tables cross over)."""
+def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, finish=None) -> list:
+    """The results of every unit of ``scenarios`` on the cluster, a list per
+    scenario; with ``finish``, ``finish(i, results of scenario i)`` in place
+    of each list, called as soon as that scenario's units are all in.
+
+    Units are sent as worker threads free up: Dask places tasks it is given
+    all at once on workers in turn, before it knows how long they take, so
+    4 units of a year on 2 workers ran as 3.3 + 3.8 s on one and 3.0 + 3.6 s
+    on the other.  While more units are left than the cluster has threads,
+    each thread has one more waiting (no idle round trip between units:
+    120 units of 0.4 s ran 2 s longer without); the last ones go each to
+    the first thread free.  Threads are counted again at most once a second
+    (a cluster may grow or lose workers).  Results are fetched as each unit
+    ends (``client.gather`` waits for the last task before it fetches any,
+    leaving the workers idle while hundreds of MB of per-second tables
+    cross over).  ``progress``: see :func:`run_many`.
+    """
     from dask.distributed import as_completed
 
-    where = {f.key: (i, j) for i, fs in enumerate(futures) for j, f in enumerate(fs)}
-    out = [[None] * len(fs) for fs in futures]
+    work = [(i, unit) for i, sc in enumerate(scenarios) for unit in pipeline.units(sc)]
+    out = [[None] * len(pipeline.units(sc)) for sc in scenarios]
+    missing = [len(parts) for parts in out]
+    where, position = {}, [0] * len(scenarios)
+
+    def send(k):
+        i, unit = work[k]
+        sc = scenarios[i]
+        future = client.submit(_unit_task, sc.raw, sc.path, sc.today, unit, seconds, pure=False)
+        where[future.key] = (i, position[i])
+        position[i] += 1
+        return future
+
+    counted = [0.0, 1]  # when, threads
+
+    def threads() -> int:
+        if time.monotonic() - counted[0] > 1.0:
+            counted[:] = [time.monotonic(), max(sum(client.nthreads().values()), 1)]
+        return counted[1]
+
+    unsent = len(work)
+
+    def top_up(running) -> None:  # the freed thread's next unit first
+        nonlocal unsent, in_flight
+        while unsent and in_flight < (2 if unsent > threads() else 1) * threads():
+            future = send(len(work) - unsent)
+            unsent, in_flight = unsent - 1, in_flight + 1
+            if running is not None:
+                running.add(future)
+            else:
+                first.append(future)
+
+    first, in_flight = [], 0
+    top_up(None)
+    running = as_completed(first, with_results=True)
     done, passes = 0, 0
     if progress is not None:
-        progress("units", 0, len(where))
-    for future, result in as_completed([f for fs in futures for f in fs], with_results=True):
-        i, j = where[future.key]
+        progress("units", 0, len(work))
+    for future, result in running:
+        in_flight -= 1
+        top_up(running)
+        i, j = where.pop(future.key)
         out[i][j] = result
+        missing[i] -= 1
         done, passes = done + 1, passes + len(result[0])
         if progress is not None:
-            progress("units", done, len(where))
+            progress("units", done, len(work))
             progress("passes done", passes, 0)
+        if finish is not None and missing[i] == 0:
+            out[i] = finish(i, out[i])
+    if finish is not None:  # scenarios without units
+        out = [finish(i, []) if not position[i] else parts for i, parts in enumerate(out)]
     return out
 
 
@@ -418,6 +365,15 @@ def sweep(scenario: Scenario, client=None, progress=None) -> pd.DataFrame:
     params, scenarios = sweep_scenarios(scenario)
     results = run_many(scenarios, client, weather=False, seconds=False, progress=progress)
     return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
+
+
+def load_sweep_report() -> None:
+    """Have plotly import what :func:`sweep_report` draws with (it loads its
+    figure classes and validators on first use: 0.2 s), by drawing the
+    report of a two-row sweep; a command runs it while Dask workers compute."""
+    columns = ["passes", "scheduled_passes", "key_bits", "key_bits_per_year", "mean_key_rate_bps",
+               "lost_to_conflicts_bits"]
+    sweep_report(pd.DataFrame({"height_km": [500.0, 600.0], **{c: [1.0, 2.0] for c in columns}}), ["height_km"])
 
 
 # How sweep.html names the columns of a sweep table: label and unit.

@@ -1,0 +1,224 @@
+"""Dask clusters for studies: a local one, started early and cheaply, or an
+existing one by address (kept light to import: ``satqkd sweep --workers``
+starts its cluster before it imports anything heavy).
+
+:func:`cluster` is a context manager giving a Dask ``Client``: a local
+cluster of ``workers`` processes with one thread each, or the existing
+cluster at ``scheduler`` (what dask-jobqueue on Slurm/PBS or dask-kubernetes
+gives), or ``None`` (serial) when neither is given.
+:func:`starting_local_cluster` starts a local cluster in the background and
+hands over its client when asked, so a command reads its scenario (and
+imports what it needs for that) while the workers start.
+
+Local workers are forked from a server process (multiprocessing's
+forkserver) that imports what a unit needs once, instead of each worker
+being a fresh interpreter importing distributed, numpy, pandas, scipy and
+skyfield (1.5 s of CPU each, on the cores the units need).  Started first
+thing, the server's imports run on another core while the command imports
+the same and reads the scenario.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from .errors import SatqkdError
+
+__all__ = ["UNIT_MODULES", "LOCAL_SETTINGS", "cluster", "starting_local_cluster", "forkserver_usable",
+           "start_local_workers", "sigint_blocked"]
+
+# What a unit imports, loaded once by the server local workers are forked from.
+UNIT_MODULES = ["distributed", "satqkd.study", "satqkd.schedule", "satqkd.weather", "satqkd.stations",
+                "threadpoolctl", "scipy.optimize"]
+
+# Dask's settings for our local clusters.
+# * Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand
+#   memory back to the OS early), which makes glibc unmap and re-fault the
+#   large per-second arrays of every unit: measured on 12 satellites x 10
+#   stations x 30 days, 5.5 s of system time in the workers instead of 0.8 s
+#   serially.  Our workers keep glibc's own (adaptive) threshold.
+# * Every process of a cluster wakes its event loop for bookkeeping that
+#   nobody reads here (no dashboard): the statistical profiler samples each
+#   worker's stack every 10 ms from a second thread, the event-loop
+#   watchdog ticks every 20 ms, the system monitor every 500 ms; the memory
+#   monitor polls every 100 ms.  Each wake-up takes the GIL from the unit
+#   (or the core from the other worker): a year's unit saw 600-1,100
+#   involuntary context switches instead of 7 serially, and the 4 units of
+#   a year-long sweep took 0.2-0.3 s longer on 2 workers.  The profiler is
+#   off, the watchdog ticks every second, the system monitor every 5 s, and
+#   memory is polled every 0.5 s (a worker near its limit is still paused
+#   or restarted, half a second later at most).
+LOCAL_SETTINGS = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                  "distributed.worker.profile.enabled": False,
+                  "distributed.admin.tick.interval": "1s",
+                  "distributed.admin.system-monitor.interval": "5s",
+                  "distributed.worker.memory.monitor-interval": "500ms"}
+
+
+def forkserver_usable() -> bool:
+    import multiprocessing
+
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def start_local_workers() -> None:
+    """Start, now, the process local Dask workers will be forked from: it
+    imports what a unit needs (about 1.5 s of CPU) while this process goes
+    on.  Idempotent; :func:`starting_local_cluster` calls it.  SIGINT stays
+    blocked in the server and so in the workers (see :func:`cluster`)."""
+    if not forkserver_usable():
+        return
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    with sigint_blocked():
+        multiprocessing.get_context("forkserver").set_forkserver_preload(UNIT_MODULES)
+        forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def sigint_blocked():
+    """SIGINT blocked in this thread, and in the threads and processes it
+    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # multiprocessing's resource tracker, started on first use, unblocks
+    # SIGINT in the thread that starts it: started now, before the block.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def cluster(workers: int | None = None, scheduler: str | None = None, *, processes: bool = True):
+    """A Dask client for the duration of the block (``None``: run serially).
+
+    ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) connects to an
+    existing cluster; ``workers`` starts a local cluster of that many worker
+    processes with one thread each (``processes=False``: threads in this
+    process, quicker to start, for tests).
+    """
+    if workers is not None and scheduler is not None:
+        raise SatqkdError("give either --workers N (a local cluster) or --scheduler ADDRESS, not both")
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if scheduler is not None:
+        from dask.distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SatqkdError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())})") from None
+        with client:
+            _warm_workers(client)
+            yield client
+        return
+    with starting_local_cluster(workers, processes=processes) as client:
+        yield client()
+
+
+@contextlib.contextmanager
+def starting_local_cluster(workers: int, *, processes: bool = True):
+    """Start a local cluster of ``workers`` processes (one thread each) now,
+    in a background thread; the block gets a function that waits for the
+    cluster and returns its ``Client`` (raising what its start raised).  The
+    cluster is closed when the block ends (after its start has finished, if
+    the block ends first).
+
+    Ctrl-C reaches every process of the terminal's foreground group: the
+    workers would each die with a traceback (and their nannies log one).
+    SIGINT is blocked while the start begins, so the thread that starts the
+    cluster, the threads it starts, and the workers inherit the block; this
+    thread alone gets Ctrl-C and closes them.  Dask's logs are off below
+    CRITICAL: a task's error reaches the client as an exception, and a
+    worker that outlives the scheduler by a heartbeat while the cluster
+    closes has nothing to tell the user.
+    """
+    if workers < 1:
+        raise SatqkdError(f"--workers: expected at least 1, got {workers}")
+    import concurrent.futures
+
+    method = "forkserver" if processes and forkserver_usable() else None
+    with sigint_blocked():
+        if method == "forkserver":
+            start_local_workers()
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="satqkd-cluster")
+        started = pool.submit(_start_local, workers, processes, method)
+    pool.shutdown(wait=False)
+    try:
+        yield lambda: started.result()[1]
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # interrupted: close without the workers' farewells
+            _silence_dask()
+        raise
+    finally:
+        try:
+            local, client, settings = started.result()
+        except BaseException:  # the start failed: raised to whoever asked for the client
+            pass
+        else:
+            with settings:  # Dask's own settings come back once the cluster is closed
+                client.close()
+                local.close()
+
+
+def _start_local(workers: int, processes: bool, method: str | None):
+    import dask
+    from dask.distributed import Client, LocalCluster  # first: its defaults are in Dask's config before ours
+
+    settings = dict(LOCAL_SETTINGS)
+    if method is not None:
+        settings["distributed.worker.multiprocessing-method"] = method
+    settings = dask.config.set(settings)
+    try:
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0",
+                             silence_logs=logging.CRITICAL)
+    except BaseException:
+        with settings:
+            raise
+    try:
+        return local, Client(local), settings
+    except BaseException:
+        with settings:
+            local.close()
+        raise
+
+
+def _import_unit_modules() -> None:
+    import importlib
+
+    for name in UNIT_MODULES:
+        importlib.import_module(name)
+
+
+def _warm_workers(client) -> None:
+    """Have every worker of an existing cluster import what a unit needs now
+    (1.2 s of CPU each the first time), while this process goes on reading the
+    scenario (``satqkd sweep --scheduler`` connects first), instead of when
+    the first unit arrives.  Fire and forget: a worker that leaves meanwhile
+    costs nothing; one that joins later imports with its first unit."""
+    from dask.distributed import fire_and_forget
+
+    try:
+        workers = list(client.scheduler_info()["workers"])
+    except Exception:  # pragma: no cover - an odd scheduler: no warm-up, same results
+        return
+    fire_and_forget([client.submit(_import_unit_modules, pure=False, workers=[w], allow_other_workers=False,
+                                   priority=10) for w in workers])
+
+
+def _silence_dask() -> None:
+    """No log lines from Dask while an interrupted run closes its cluster."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
