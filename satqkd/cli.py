@@ -268,7 +268,8 @@ class _Status:
               "passes": "searching passes", "key": "key per pass", "units": "running on the cluster",
               "schedule": "weather and schedule", "weather": "weather Monte Carlo", "write": "writing outputs"}
     # What ``done/total`` counts in a stage: (satellite, station) pairs, or passes.
-    COUNTS = {"passes": "satellite-station pairs", "key": "passes", "units": "satellite-station pairs"}
+    # On a cluster the line also counts the passes done: "pairs" keeps it within 100 columns.
+    COUNTS = {"passes": "satellite-station pairs", "key": "passes", "units": "pairs"}
 
     def __init__(self, clock=None):
         import time
@@ -487,6 +488,8 @@ def sweep(
         # is up: an import interrupted midway can leave Python's import lock held, and the starting
         # thread waiting for it for ever.
         with sigint_blocked() if local else contextlib.nullcontext():
+            if local:
+                update("cluster")
             starting = stack.enter_context(starting_local_cluster(workers)) if local else None
             from .config import load_scenario
             from .io import check_output_dir, prepare_dir, render_table, write_files

@@ -53,7 +53,7 @@ def test_status_on_a_cluster_and_in_a_serial_sweep():
     s.update("units", 1, 4)
     s.update("passes done", 621, 0)
     assert s.description == "running on the cluster"
-    assert s.count == "1/4 satellite-station pairs, 621 passes done"
+    assert s.count == "1/4 pairs, 621 passes done"
     s = _Status(clock)
     s.update("scenario", 1, 4)
     s.update("key", 5, 10)
