@@ -469,6 +469,15 @@ def _run_summary(results, label: str = "") -> str:
     return text
 
 
+def _quietly(fn) -> None:
+    """``fn()`` for its side effects only (loading code ahead of use): whatever it raises, the
+    real call raises again where it is reported properly."""
+    try:
+        fn()
+    except Exception:
+        pass
+
+
 @app.command()
 def sweep(
     scenario: str = typer.Argument(..., metavar="SCENARIO", help="Scenario YAML with a sweep: block (parameter: [values]), or a shipped one's name."),
@@ -507,11 +516,16 @@ def sweep(
             if starting is not None:
                 update("cluster")
                 client = starting()
+        loading = None
         if client is not None:
             # sweep.html's plotting code is loaded while the workers compute, not after the last unit.
-            threading.Thread(target=load_sweep_report, name="satqkd-load-report", daemon=True).start()
+            loading = threading.Thread(target=_quietly, args=(load_sweep_report,), name="satqkd-load-report",
+                                       daemon=True)
+            loading.start()
         table = run_sweep(sc, client, progress=update)
         stack.close()
+        if loading is not None:
+            loading.join()  # plotly is used by one thread at a time
         update("write")
         folder = prepare_dir(out)
         span_days = float(sc.end.tt - sc.start.tt)

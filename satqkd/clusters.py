@@ -79,8 +79,11 @@ def start_local_workers() -> None:
 
 @contextlib.contextmanager
 def sigint_blocked():
-    """SIGINT blocked in this thread, and in the threads and processes it
-    starts meanwhile (POSIX, main thread only); delivered when the block ends."""
+    """Ctrl-C held back until the block ends (POSIX, main thread only): SIGINT
+    is blocked in this thread and in the threads and processes it starts
+    meanwhile, and one that another thread receives (a progress bar's, for
+    one) is only noted; either is raised as KeyboardInterrupt once the block
+    ends."""
     import signal
     import threading
 
@@ -92,11 +95,16 @@ def sigint_blocked():
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
+    caught = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending SIGINT is noted now
+        signal.signal(signal.SIGINT, handler)
+        if caught and callable(handler):
+            handler(signal.SIGINT, None)  # Python's own: KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -169,8 +177,10 @@ def starting_local_cluster(workers: int, *, processes: bool = True):
             pass
         else:
             with settings:  # Dask's own settings come back once the cluster is closed
-                client.close()
-                local.close()
+                try:
+                    client.close()
+                finally:
+                    local.close()
 
 
 def _start_local(workers: int, processes: bool, method: str | None):

@@ -80,8 +80,12 @@ def _serve(conn, fn, items):
     sends, each result (or exception) sent back, until the parent sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout, sys.stderr = _own_stream(1, sys.__stdout__), _own_stream(2, sys.__stderr__)
+    parent = multiprocessing.parent_process()
     try:
         while True:
+            # Until the parent sends the next item, or ends without a word (killed): then so does this child.
+            if parent is not None and conn not in wait([conn, parent.sentinel]):
+                break
             i = conn.recv()
             if i is None:
                 break
@@ -180,9 +184,13 @@ class _Forked:
             theirs.close()
 
     def give(self, index):
-        """Have the child run item ``index`` next."""
+        """Have the child run item ``index`` next (a child already gone is
+        reported by :meth:`result`, naming the item)."""
         self.index = index
-        self.connection.send(index)
+        try:
+            self.connection.send(index)
+        except OSError:
+            pass
 
     def result(self):
         """The current item's return value (waits for it); its exception is raised here."""

@@ -236,6 +236,7 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
     first, in_flight = [], 0
     top_up(None)
     running = as_completed(first, with_results=True)
+    first.clear()  # a result fetched is let go on its worker: no future outlives its turn here
     done, passes = 0, 0
     if progress is not None:
         progress("units", 0, len(work))
@@ -251,6 +252,7 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
             progress("passes done", passes, 0)
         if finish is not None and missing[i] == 0:
             out[i] = finish(i, out[i])
+        del future, result
     if finish is not None:  # scenarios without units
         out = [finish(i, []) if not position[i] else parts for i, parts in enumerate(out)]
     return out

@@ -184,3 +184,64 @@ def test_blas_of_scipy_optimize_runs_on_one_thread_in_the_units():
     inside = json.loads(out.stdout)
     assert any("scipy" in path for path, _ in inside), inside  # scipy's own OpenBLAS is among them
     assert all(n == 1 for _, n in inside), inside
+
+
+_ORPHANS = r"""
+import os, sys, time
+from satqkd.parallel import fork_map
+def item(x):
+    print(os.getpid(), flush=True)
+    time.sleep(1)
+    return x
+fork_map(item, range(6), processes=2)
+"""
+
+
+def test_children_end_when_the_parent_is_killed():
+    """Each child, waiting for its next item, watches the parent: killed (or
+    out of memory), it takes its children with it instead of leaving them
+    blocked on a pipe the other children still held open."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHANS], stdout=subprocess.PIPE, text=True)
+    kids = [int(proc.stdout.readline()) for _ in range(2)]
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10  # the item in hand (1 s) is finished first
+    for pid in kids:
+        while True:
+            try:
+                state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break
+            if state == "Z":
+                break
+            assert time.monotonic() < deadline, f"child {pid} outlived its killed parent"
+            time.sleep(0.1)
+
+
+_HELD = r"""
+import os, signal, sys, threading, time
+from satqkd.clusters import sigint_blocked
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # as a progress bar's refresh thread
+try:
+    with sigint_blocked():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        print("block ended", flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt after the block", flush=True)
+"""
+
+
+def test_ctrl_c_is_held_back_even_when_another_thread_receives_it():
+    """The kernel may hand SIGINT to a thread that does not block it (rich's
+    progress thread on a terminal); KeyboardInterrupt was then raised inside
+    the block, midway through an import, and `satqkd sweep --workers` hung."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _HELD], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines() == ["block ended", "KeyboardInterrupt after the block"], out
