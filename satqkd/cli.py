@@ -502,7 +502,7 @@ def sweep(
             starting = stack.enter_context(starting_local_cluster(workers)) if local else None
             from .config import load_scenario
             from .io import check_output_dir, prepare_dir, render_table, write_files
-            from .study import load_sweep_report, sweep as run_sweep, sweep_report
+            from .study import load_sweep_report, sweep as run_sweep, sweep_report, sweep_scenarios
 
             check_output_dir(out, "-o/--out")
             if scheduler is not None:
@@ -513,16 +513,18 @@ def sweep(
             sc = load_scenario(scenario)
             if not sc.sweep:
                 raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
+            combinations = sweep_scenarios(sc)  # a bad sweep parameter is reported before the cluster is waited for
+            loading = None
+            if starting is not None or client is not None:
+                # sweep.html's plotting code is loaded while the local workers start (this process then
+                # waits for their imports) or, on a running cluster, while its workers compute.
+                loading = threading.Thread(target=_quietly, args=(load_sweep_report,), name="satqkd-load-report",
+                                           daemon=True)
+                loading.start()
             if starting is not None:
                 update("cluster")
                 client = starting()
-        loading = None
-        if client is not None:
-            # sweep.html's plotting code is loaded while the workers compute, not after the last unit.
-            loading = threading.Thread(target=_quietly, args=(load_sweep_report,), name="satqkd-load-report",
-                                       daemon=True)
-            loading.start()
-        table = run_sweep(sc, client, progress=update)
+        table = run_sweep(sc, client, progress=update, combinations=combinations)
         stack.close()
         if loading is not None:
             loading.join()  # plotly is used by one thread at a time

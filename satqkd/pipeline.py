@@ -38,7 +38,7 @@ from .errors import SatqkdError
 from .passes import PASS_COLUMNS, SECOND_COLUMNS, find_passes
 
 __all__ = [
-    "Results", "Unit", "run", "run_unit", "units", "assemble", "finish", "weather_tables", "pass_stage", "link_stage", "key_stage",
+    "Results", "Unit", "run", "run_unit", "units", "unit_cost", "assemble", "finish", "weather_tables", "pass_stage", "link_stage", "key_stage",
     "write_outputs", "link_ends", "KEY_COLUMNS", "SECONDS_CSV_MAX_ROWS",
 ]
 
@@ -88,6 +88,34 @@ class Unit:
 def units(scenario: Scenario) -> list[Unit]:
     """The units of a scenario, in the order :func:`assemble` expects them."""
     return [Unit(i, j) for i in range(len(scenario.satellites)) for j in range(len(scenario.stations))]
+
+
+# A unit's relative cost (:func:`unit_cost`): the search scans the whole span,
+# the link and key stages only the seconds in view.  Measured on a year of
+# the sweep example (500-600 km, Nanshan, 10 deg): 0.8 s of search, 2.2-2.9 s
+# of link and key for 1.5-1.8 % of the time in view, so a second of the span
+# costs what 0.005 of a second in view costs.
+_SEARCH_COST_PER_SPAN_S = 0.005
+
+
+def unit_cost(scenario: Scenario, unit: Unit) -> float:
+    """A rough relative cost of a unit, to send the longest first (the last
+    ones to finish on a cluster are then short): the span's length times the
+    search's share plus the fraction of the sky's sphere of the orbit that
+    the station sees above its minimum elevation (the time in view of a
+    circular orbit of the satellite's semi-major axis, ignoring latitude and
+    inclination).  Only an order: the results do not depend on it."""
+    from .passes import _orbit_size
+
+    span_s = (scenario.end.tt - scenario.start.tt) * 86400.0
+    try:
+        a_km, _, _, earth_km = _orbit_size(scenario.satellites[unit.satellite].satellite)
+        e = np.radians(scenario.stations[unit.station].constraints.min_elevation_deg)
+        cap = np.arccos(np.clip(earth_km / a_km * np.cos(e), -1.0, 1.0)) - e  # Earth-central half-angle
+        in_view = float((1.0 - np.cos(max(cap, 0.0))) / 2.0)
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):  # an odd satellite: the span alone
+        in_view = 0.0
+    return span_s * (_SEARCH_COST_PER_SPAN_S + in_view)
 
 
 def check_scenario(scenario: Scenario) -> None:

@@ -187,31 +187,34 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
     scenario; with ``finish``, ``finish(i, results of scenario i)`` in place
     of each list, called as soon as that scenario's units are all in.
 
-    Units are sent as worker threads free up: Dask places tasks it is given
-    all at once on workers in turn, before it knows how long they take, so
-    4 units of a year on 2 workers ran as 3.3 + 3.8 s on one and 3.0 + 3.6 s
-    on the other.  While more units are left than the cluster has threads,
-    each thread has one more waiting (no idle round trip between units:
-    120 units of 0.4 s ran 2 s longer without); the last ones go each to
-    the first thread free.  Threads are counted again at most once a second
-    (a cluster may grow or lose workers).  Results are fetched as each unit
-    ends (``client.gather`` waits for the last task before it fetches any,
-    leaving the workers idle while hundreds of MB of per-second tables
-    cross over).  ``progress``: see :func:`run_many`.
+    Units are sent as worker threads free up (Dask places tasks it is
+    given all at once on workers in turn, before it knows how long they
+    take), the longest first by an estimate (:func:`satqkd.pipeline.unit_cost`):
+    in the sweep's order, the 4 units of a year's sweep on 2 workers ran as
+    3.5 + 3.2 s on one worker and 4.1 + 3.7 s on the other, the first idle
+    for the last second.  While more units are left than the cluster has
+    threads, each thread has one more waiting (no idle round trip between
+    units: 120 units of 0.4 s ran 2 s longer without); the last ones go each
+    to the first thread free.  Threads are counted again at most once a
+    second (a cluster may grow or lose workers).  Results are fetched as
+    each unit ends (``client.gather`` waits for the last task before it
+    fetches any, leaving the workers idle while hundreds of MB of per-second
+    tables cross over).  ``progress``: see :func:`run_many`.
     """
     from dask.distributed import as_completed
 
-    work = [(i, unit) for i, sc in enumerate(scenarios) for unit in pipeline.units(sc)]
+    work = [(i, j, unit) for i, sc in enumerate(scenarios) for j, unit in enumerate(pipeline.units(sc))]
+    cost = [pipeline.unit_cost(scenarios[i], unit) for i, _, unit in work]
+    work = [work[k] for k in sorted(range(len(work)), key=lambda k: -cost[k])]  # stable: ties keep their order
     out = [[None] * len(pipeline.units(sc)) for sc in scenarios]
     missing = [len(parts) for parts in out]
-    where, position = {}, [0] * len(scenarios)
+    where = {}
 
     def send(k):
-        i, unit = work[k]
+        i, j, unit = work[k]
         sc = scenarios[i]
         future = client.submit(_unit_task, sc.raw, sc.path, sc.today, unit, seconds, pure=False)
-        where[future.key] = (i, position[i])
-        position[i] += 1
+        where[future.key] = (i, j)
         return future
 
     counted = [0.0, 1]  # when, threads
@@ -254,7 +257,7 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
             out[i] = finish(i, out[i])
         del future, result
     if finish is not None:  # scenarios without units
-        out = [finish(i, []) if not position[i] else parts for i, parts in enumerate(out)]
+        out = [finish(i, []) if not parts else parts for i, parts in enumerate(out)]
     return out
 
 
@@ -357,14 +360,16 @@ def _row(results) -> dict:
     return row
 
 
-def sweep(scenario: Scenario, client=None, progress=None) -> pd.DataFrame:
+def sweep(scenario: Scenario, client=None, progress=None, combinations=None) -> pd.DataFrame:
     """One row per combination of the sweep: its parameters, then passes,
     scheduled passes, key bits of the scheduled passes under a clear sky,
     key bits per year (the span scaled to 365.25 days), mean key rate of
     passes with key (bit/s), key lost to conflicts, and with a ``weather:``
     block the mean, P10 and P90 key per year over its weather years.
-    ``progress``: see :func:`run_many`."""
-    params, scenarios = sweep_scenarios(scenario)
+    ``progress``: see :func:`run_many`; ``combinations``: what
+    :func:`sweep_scenarios` gives for ``scenario``, if already made (a
+    command makes them while its local cluster starts)."""
+    params, scenarios = sweep_scenarios(scenario) if combinations is None else combinations
     results = run_many(scenarios, client, weather=False, seconds=False, progress=progress)
     return pd.concat([params, pd.DataFrame([_row(r) for r in results])], axis=1)
 

@@ -1,6 +1,7 @@
 """Dask runs give the serial run's tables, byte for byte; sweeps; Parquet partitions."""
 
 import copy
+import math
 
 import pandas as pd
 import pytest
@@ -93,3 +94,65 @@ def test_cli_run_weather_and_workers_options(tmp_path, capsys):
     capsys.readouterr()
     assert main(["run", str(path), "-o", str(tmp_path / "x"), "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def _sweep_over_heights(tmp_path):
+    """Two sun-synchronous orbit heights x two apertures, one day over Nanshan."""
+    raw = short_scenario()
+    raw["start"] = "2026-11-28"
+    raw["satellites"][0]["orbit"] = {"sun_synchronous": {"height_km": 500, "ltan_hours": 12.0}}
+    raw["sweep"] = {"aperture_m": [0.6, 1.2], "height_km": [500, 800]}
+    path = tmp_path / "heights.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_scenario(path)
+
+
+def test_unit_cost_is_the_span_times_search_share_plus_the_sky_in_view(tmp_path):
+    """Against a hand derivation by another route: the nadir angle eta of a
+    station at elevation e seen from radius r is sin(eta) = R cos(e) / r (law
+    of sines), the Earth-central angle lam = 90 deg - e - eta, and the cap
+    within lam is (1 - cos lam) / 2 of the sphere."""
+    from satqkd.pipeline import _SEARCH_COST_PER_SPAN_S, unit_cost, units
+
+    sc = _sweep_over_heights(tmp_path)
+    _, scenarios = study.sweep_scenarios(sc)
+    span_s = 86400.0
+    for combo in scenarios:
+        sat = combo.satellites[0].satellite.model
+        r_km, earth_km = sat.a * sat.radiusearthkm, sat.radiusearthkm
+        e = math.radians(10.0)
+        eta = math.asin(earth_km * math.cos(e) / r_km)
+        lam = math.pi / 2 - e - eta
+        expected = span_s * (_SEARCH_COST_PER_SPAN_S + (1 - math.cos(lam)) / 2)
+        assert unit_cost(combo, units(combo)[0]) == pytest.approx(expected, rel=1e-9)
+    # 800 km has 1.8 times the sky in view that 500 km has: the higher orbit costs more.
+    costs = [unit_cost(c, units(c)[0]) for c in scenarios]
+    assert costs[1] > 1.5 * costs[0] and costs[0] == pytest.approx(costs[2]) and costs[1] == pytest.approx(costs[3])
+
+
+def test_units_go_to_the_cluster_longest_first_and_rows_stay_in_order(tmp_path):
+    """The 800 km combinations (1.8 times the sky in view) are sent before the
+    500 km ones; the rows still come back in the sweep's order, equal to the
+    serial ones.  With 4 units on 2 threads each thread has one unit at a
+    time (none queued behind it: the next goes to the first thread free)."""
+    sc = _sweep_over_heights(tmp_path)
+    serial = study.sweep(sc)
+    sent, events = [], []
+    with study.cluster(workers=2, processes=False) as client:
+        submit = client.submit
+
+        def spy(fn, raw, *args, **kwargs):
+            sent.append(raw["satellites"][0]["orbit"]["sun_synchronous"]["height_km"])
+            events.append("sent")
+            return submit(fn, raw, *args, **kwargs)
+
+        def progress(stage, done, total):
+            if stage == "units":
+                events.append(done)
+
+        client.submit = spy
+        parallel = study.sweep(sc, client, progress=progress)
+    assert sent == [800, 800, 500, 500]
+    assert events == ["sent", "sent", 0, "sent", 1, "sent", 2, 3, 4]
+    assert parallel.equals(serial)
+    assert list(parallel["height_km"]) == [500, 800, 500, 800]

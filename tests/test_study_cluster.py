@@ -314,3 +314,24 @@ def test_units_under_dask_malloc_setting_fault_no_more_pages_than_serially(tmp_p
     assert dask_like["wrapped"] < 2 * serial, (dask_like, plain)
     # ... and the worker's own setting is back afterwards (the cost returns: not left changed).
     assert dask_like["after"] > 4 * serial, (dask_like, plain)
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["sweep", "s.yaml", "--workers", "2"], True),
+    (["run", "--workers=2", "s.yaml"], True),
+    (["run", "s.yaml"], False),
+    (["sweep", "s.yaml", "--scheduler", "tcp://127.0.0.1:8786"], False),
+    (["sweep", "s.yaml", "--workers", "2", "--help"], False),
+    (["passes", "--workers", "2"], False),
+    ([], False),
+])
+def test_local_workers_server_starts_before_the_command_line_is_parsed(monkeypatch, argv, starts):
+    """``satqkd run|sweep --workers N`` starts the server local workers fork
+    from first thing (its imports are what the first unit waits for); no
+    other command line does."""
+    from satqkd import clusters, launch
+
+    calls = []
+    monkeypatch.setattr(clusters, "start_local_workers", lambda: calls.append(1))
+    assert launch.start_local_workers_early(argv) is starts
+    assert calls == ([1] if starts else [])
