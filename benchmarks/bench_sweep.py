@@ -25,7 +25,12 @@ aperture: 4 combinations, one unit each) over ``--days`` (default 365):
   CPU: the neighbours' load, whatever container they run in), and its CPU
   time: the command and every process it started (local workers are reaped
   by this script, a child subreaper), or for ``--scheduler`` the command
-  plus the scheduler and worker processes (read from ``/proc``).
+  plus the scheduler and worker processes (read from ``/proc``).  Before and
+  after each run a fixed loop is timed on each core in turn: the host of a
+  virtual machine may slow one of its cores (here at times 1.7-1.9x, unseen
+  in ``/proc/stat``), which a serial run may escape and a run on two
+  workers cannot.  ``cli_*_speedup_even`` is the speed-up from the runs whose
+  cores ran within 15 % of each other's speed, beside the one from all runs.
 
 On a shared machine the wall times follow the neighbours' load; the CPU
 figures do not: ``cpu_speedup`` is the serial CPU time over the CPU time of
@@ -176,6 +181,38 @@ def _tree_cpu_s(pids):
     return total
 
 
+def _core_speeds(loops=1_000_000):
+    """Seconds a fixed pure-Python loop takes on each core this process may
+    run on, pinned to each in turn (a virtual machine's host may slow one of
+    its cores: here at times 1.7-1.9x, one core at 0.25-0.29 s for 3 M loops
+    and the other at 0.15 s).  Empty with fewer than two cores or no pinning."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    mask = os.sched_getaffinity(0)
+    if len(mask) < 2:
+        return []
+    seconds = []
+    try:
+        for core in sorted(mask):
+            os.sched_setaffinity(0, {core})
+            a, x = time.perf_counter(), 0
+            for i in range(loops):
+                x += i * i
+            seconds.append(time.perf_counter() - a)
+    finally:
+        os.sched_setaffinity(0, mask)
+    return seconds
+
+
+def _spread(speeds):
+    """Slowest over fastest of the probes (1.0: the cores ran at one speed)."""
+    return round(max(speeds) / min(speeds), 2) if speeds else 1.0
+
+
+# Runs whose probes before and after show the cores' speeds further apart than this are "uneven".
+EVEN_SPREAD = 1.15
+
+
 def _external_cluster(workers, tmp, timeout_s=60.0):
     """``dask scheduler`` + ``dask worker --nworkers N --nthreads 1`` on 127.0.0.1,
     each in its own session: ``(address, processes)``."""
@@ -240,6 +277,7 @@ def as_processes(path, args, tmp):
                 command = [sys.executable, "-m", "satqkd", "sweep", str(path), "--quiet", "-o",
                            str(Path(tmp) / f"{name}-{r}"), *extras[name]]
                 load = _load_1min()
+                speeds = _core_speeds()
                 cluster_before = _tree_cpu_s([p.pid for p in procs]) if name == "scheduler" else 0.0
                 cpu_before = _children_cpu_s()
                 _pause(procs, paused=name != "scheduler")
@@ -252,6 +290,7 @@ def as_processes(path, args, tmp):
                     busy_s = _machine_busy_s() - busy_before
                     _pause(procs, paused=False)
                 _reap({p.pid for p in procs})
+                speeds += _core_speeds()
                 cpu_s = _children_cpu_s() - cpu_before
                 if name == "scheduler":
                     cpu_s += _tree_cpu_s([p.pid for p in procs]) - cluster_before
@@ -259,9 +298,11 @@ def as_processes(path, args, tmp):
                 others = max(busy_s - cpu_s, 0.0) / wall_s
                 same = Path(tmp, f"{name}-{r}", "sweep.csv").read_bytes() == Path(tmp, "serial-0", "sweep.csv").read_bytes()
                 runs[name].append({"wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2), "load_1min": load,
-                                   "others_cores": round(others, 2), "identical": same})
+                                   "others_cores": round(others, 2), "core_spread": _spread(speeds),
+                                   "identical": same})
                 print(f"CLI round {r + 1}: {name:9s} {wall_s:5.1f} s wall, {cpu_s:5.1f} s CPU (load {load:.2f} before; "
-                      f"others used {others:.2f} cores meanwhile){'' if same else '  sweep.csv DIFFERS'}", flush=True)
+                      f"others used {others:.2f} cores meanwhile; cores' speeds {_spread(speeds):.2f}x apart)"
+                      f"{'' if same else '  sweep.csv DIFFERS'}", flush=True)
     finally:
         _stop(procs)
     out = {"cli_repeat": args.cli_repeat, "cli_subreaper": subreaper, "cli_runs": runs,
@@ -279,6 +320,14 @@ def as_processes(path, args, tmp):
         cpu = min(run["cpu_s"] for run in runs[name])
         out[f"cli_{name}_cpu_s"] = cpu
         out[f"cli_{name}_cpu_bound"] = round(serial_cpu_s / (cpu / args.workers), 2)
+    # The same from the runs whose cores ran at one speed (probed before and after each run).
+    even = {name: [run for run in rs if run["core_spread"] <= EVEN_SPREAD] for name, rs in runs.items()}
+    out["cli_even_runs"] = {name: len(rs) for name, rs in even.items()}
+    if even["serial"]:
+        for name in ("workers", "scheduler"):
+            if even[name]:
+                out[f"cli_{name}_speedup_even"] = round(min(run["wall_s"] for run in even["serial"])
+                                                        / min(run["wall_s"] for run in even[name]), 2)
     out["cli_serial_cpu_s"] = serial_cpu_s
     out["cli_speedup"] = out["cli_workers_speedup"]  # the name earlier versions printed
     out["cli_scheduler_first_s"] = runs["scheduler"][0]["wall_s"]
@@ -322,6 +371,11 @@ def main():
                       f"{out[f'cli_{name}_speedup']:.2f}x (pairs {out[f'cli_{name}_pair_speedups']}); CPU: serial "
                       f"{out['cli_serial_cpu_s']:.1f} s, {flag} {out[f'cli_{name}_cpu_s']:.1f} s in all processes "
                       f"(bound with {args.workers} free cores {out[f'cli_{name}_cpu_bound']:.2f}x)")
+            evens = ", ".join(f"{flag} {out[f'cli_{name}_speedup_even']:.2f}x" for name, flag in
+                              (("workers", f"--workers {args.workers}"), ("scheduler", "--scheduler"))
+                              if f"cli_{name}_speedup_even" in out)
+            print(f"CLI: runs with the cores at one speed (within {EVEN_SPREAD - 1:.0%}) {out['cli_even_runs']}: "
+                  f"{evens or 'too few to compare'}")
             print(f"CLI: sweep.csv identical to the serial run's: {out['cli_identical']}; load averages before the runs "
                   f"{sorted(run['load_1min'] for rs in out['cli_runs'].values() for run in rs)}; cores the neighbours "
                   f"used during them {sorted(run['others_cores'] for rs in out['cli_runs'].values() for run in rs)}")
