@@ -759,3 +759,16 @@ def test_passes_keeps_the_good_sets_of_a_catalogue(capsys, tmp_path):
     assert rc == 0
     assert f"{path}:6:" in err and "checksum" in err and "BEIDOU 5 (C06)" in err
     assert "BEIDOU 3 (C01)" in out and "BEIDOU 5 (C06)" not in out
+
+
+def test_loading_the_table_printer_ahead_prints_nothing(capsys):
+    """``satqkd sweep`` loads rich's table code while it waits for its workers
+    (a background thread): it renders to memory, never to the terminal."""
+    import sys
+
+    from satqkd import cli
+
+    cli._load_table_output()
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    assert "rich.table" in sys.modules
