@@ -115,7 +115,7 @@ def unit_cost(scenario: Scenario, unit: Unit) -> float:
         in_view = float((1.0 - np.cos(max(cap, 0.0))) / 2.0)
     except (AttributeError, TypeError, ValueError, ZeroDivisionError):  # an odd satellite: the span alone
         in_view = 0.0
-    return span_s * (_SEARCH_COST_PER_SPAN_S + in_view)
+    return span_s * (_SEARCH_COST_PER_SPAN_S + (in_view if np.isfinite(in_view) else 0.0))
 
 
 def check_scenario(scenario: Scenario) -> None:
