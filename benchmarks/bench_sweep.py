@@ -27,7 +27,7 @@ aperture: 4 combinations, one unit each) over ``--days`` (default 365):
   by this script, a child subreaper), or for ``--scheduler`` the command
   plus the scheduler and worker processes (read from ``/proc``).  Before and
   after each run a fixed loop is timed on each core in turn: the host of a
-  virtual machine may slow one of its cores (here at times 1.7-1.9x, unseen
+  virtual machine may slow one of its cores (here at times 1.4-1.9x, unseen
   in ``/proc/stat``), which a serial run may escape and a run on two
   workers cannot.  ``cli_*_speedup_even`` is the speed-up from the runs whose
   cores ran within 15 % of each other's speed, beside the one from all runs.
@@ -184,7 +184,7 @@ def _tree_cpu_s(pids):
 def _core_speeds(loops=1_000_000):
     """Seconds a fixed pure-Python loop takes on each core this process may
     run on, pinned to each in turn (a virtual machine's host may slow one of
-    its cores: here at times 1.7-1.9x, one core at 0.25-0.29 s for 3 M loops
+    its cores: here at times up to 1.9x, one core at 0.25-0.29 s for 3 M loops
     and the other at 0.15 s).  Empty with fewer than two cores or no pinning."""
     if not hasattr(os, "sched_getaffinity"):
         return []

@@ -530,7 +530,7 @@ def sweep(
             sc = load_scenario(scenario)
             if not sc.sweep:
                 raise SatqkdError(f"{scenario}: sweep: missing block; expected parameter: [values, ...]")
-            combinations = sweep_scenarios(sc)  # a bad sweep parameter is reported before the cluster is waited for
+            combinations = sweep_scenarios(sc)  # made while the local workers start
             loading = None
             if starting is not None or client is not None:
                 # sweep.html's plotting code and the table printer are loaded while the local workers start

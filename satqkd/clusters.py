@@ -62,19 +62,30 @@ def forkserver_usable() -> bool:
     return "forkserver" in multiprocessing.get_all_start_methods()
 
 
-def start_local_workers() -> None:
+def start_local_workers(*, die_with_parent: bool = False) -> None:
     """Start, now, the process local Dask workers will be forked from: it
     imports what a unit needs (about 1.5 s of CPU) while this process goes
     on.  Idempotent; :func:`starting_local_cluster` calls it.  SIGINT stays
-    blocked in the server and so in the workers (see :func:`cluster`)."""
+    blocked in the server and so in the workers (see :func:`cluster`).
+    ``die_with_parent``: the server is killed when this thread ends (Linux;
+    for a command's main thread, see :mod:`satqkd._server_guard`)."""
     if not forkserver_usable():
         return
     import multiprocessing
+    import os
     from multiprocessing import forkserver
 
+    from ._server_guard import PARENT_ENV
+
     with sigint_blocked():
-        multiprocessing.get_context("forkserver").set_forkserver_preload(UNIT_MODULES)
-        forkserver.ensure_running()
+        multiprocessing.get_context("forkserver").set_forkserver_preload(
+            (["satqkd._server_guard"] if die_with_parent else []) + UNIT_MODULES)
+        if die_with_parent:
+            os.environ[PARENT_ENV] = str(os.getpid())  # read and removed by the server
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(PARENT_ENV, None)
 
 
 @contextlib.contextmanager
@@ -171,16 +182,19 @@ def starting_local_cluster(workers: int, *, processes: bool = True):
             _silence_dask()
         raise
     finally:
-        try:
-            local, client, settings = started.result()
-        except BaseException:  # the start failed: raised to whoever asked for the client
-            pass
-        else:
-            with settings:  # Dask's own settings come back once the cluster is closed
-                try:
-                    client.close()
-                finally:
-                    local.close()
+        # A Ctrl-C while the start finishes or the cluster closes is raised once it is closed (it had been
+        # lost, and the cluster left unclosed, when it came during an error's wait for the start).
+        with sigint_blocked():
+            try:
+                local, client, settings = started.result()
+            except Exception:  # the start failed: raised to whoever asked for the client
+                pass
+            else:
+                with settings:  # Dask's own settings come back once the cluster is closed
+                    try:
+                        client.close()
+                    finally:
+                        local.close()
 
 
 def _start_local(workers: int, processes: bool, method: str | None):

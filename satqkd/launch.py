@@ -6,14 +6,16 @@ the first unit waits for; then it hands over to :func:`satqkd.cli.entry`."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def start_local_workers_early(argv: list[str]) -> bool:
     """Start the local workers' server if ``argv`` (the arguments after
     ``satqkd``) asks ``run`` or ``sweep`` for local workers; whether it did.
-    A command line the parser then refuses loses nothing: the server ends
-    with this process."""
+    The server is killed as this process ends, so a command line the parser
+    then refuses costs nothing and leaves nothing behind (not even the
+    command's output held open)."""
     if not argv or argv[0] not in ("run", "sweep") or "--help" in argv:
         return False
     if any(a == "--scheduler" or a.startswith("--scheduler=") for a in argv[1:]):
@@ -22,12 +24,16 @@ def start_local_workers_early(argv: list[str]) -> bool:
         return False
     from .clusters import start_local_workers
 
-    start_local_workers()
+    start_local_workers(die_with_parent=True)
     return True
 
 
 def entry() -> None:
-    start_local_workers_early(sys.argv[1:])
-    from .cli import entry as run_command
-
+    try:
+        start_local_workers_early(sys.argv[1:])
+        from .cli import entry as run_command
+    except KeyboardInterrupt:  # Ctrl-C before the command's own handling is in place
+        sys.stderr.write("satqkd: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
     run_command()

@@ -192,7 +192,8 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
     take), the longest first by an estimate (:func:`satqkd.pipeline.unit_cost`):
     in the sweep's order (aperture listed before height), the 4 units of a
     year's sweep on 2 workers ran as 3.5 + 3.2 s on one worker and 4.1 +
-    3.7 s on the other, the first idle for the last second.  While more units are left than the cluster has
+    3.7 s on the other, the first idle for the last second (with height
+    listed first, each worker happened to get one unit of each height).  While more units are left than the cluster has
     threads, each thread has one more waiting (no idle round trip between
     units: 120 units of 0.4 s ran 2 s longer without); the last ones go each
     to the first thread free.  Threads are counted again at most once a

@@ -155,4 +155,3 @@ def test_units_go_to_the_cluster_longest_first_and_rows_stay_in_order(tmp_path):
     assert sent == [800, 800, 500, 500]
     assert events == ["sent", "sent", 0, "sent", 1, "sent", 2, 3, 4]
     assert parallel.equals(serial)
-    assert list(parallel["height_km"]) == [500, 800, 500, 800]
