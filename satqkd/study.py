@@ -193,10 +193,10 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
     in the sweep's order (aperture listed before height), the 4 units of a
     year's sweep on 2 workers ran as 3.5 + 3.2 s on one worker and 4.1 +
     3.7 s on the other, the first idle for the last second (with height
-    listed first, each worker happened to get one unit of each height).  While more units are left than the cluster has
-    threads, each thread has one more waiting (no idle round trip between
-    units: 120 units of 0.4 s ran 2 s longer without); the last ones go each
-    to the first thread free.  Threads are counted again at most once a
+    listed first, each worker happened to get one unit of each height).
+    While more units are left than the cluster has threads, each thread has
+    one more waiting (no idle round trip between units: 120 units of 0.4 s
+    ran 2 s longer without); the last ones go each to the first thread free.  Threads are counted again at most once a
     second (a cluster may grow or lose workers).  Results are fetched as
     each unit ends (``client.gather`` waits for the last task before it
     fetches any, leaving the workers idle while hundreds of MB of per-second
@@ -204,10 +204,10 @@ def _run_units(client, scenarios: list[Scenario], seconds: bool, progress=None, 
     """
     from dask.distributed import as_completed
 
-    work = [(i, j, unit) for i, sc in enumerate(scenarios) for j, unit in enumerate(pipeline.units(sc))]
-    cost = [pipeline.unit_cost(scenarios[i], unit) for i, _, unit in work]
-    work = [work[k] for k in sorted(range(len(work)), key=lambda k: -cost[k])]  # stable: ties keep their order
-    out = [[None] * len(pipeline.units(sc)) for sc in scenarios]
+    per_scenario = [pipeline.units(sc) for sc in scenarios]
+    work = [(i, j, unit) for i, units in enumerate(per_scenario) for j, unit in enumerate(units)]
+    work.sort(key=lambda w: -pipeline.unit_cost(scenarios[w[0]], w[2]))  # stable: ties keep their order
+    out = [[None] * len(units) for units in per_scenario]
     missing = [len(parts) for parts in out]
     where = {}
 
