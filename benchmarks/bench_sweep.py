@@ -15,9 +15,18 @@ aperture: 4 combinations, one unit each) over ``--days`` (default 365):
   127.0.0.1 as a user would (``dask scheduler --no-dashboard`` and
   ``dask worker ADDRESS --nworkers N --nthreads 1 --no-dashboard``, Dask's
   defaults otherwise; started within 60 s, killed at the end, and paused
-  with SIGSTOP while the other two commands run: idle, its processes still
+  with SIGSTOP while the other commands run: idle, its processes still
   took 0.06-0.08 cores from them).  The three
-  commands alternate, ``--cli-repeat`` rounds (default ``--repeat``); the
+  commands alternate with a fourth run, ``--cli-repeat`` rounds (default
+  ``--repeat``): the sweep split into N scenario files of equal work (the
+  last swept parameter's values dealt out: each part has both orbit
+  heights) run as N serial commands at once, nothing shared between them.
+  That is what N cores of this machine give for these combinations (N
+  processes computing at once run slower each than one alone: on this
+  virtual machine a fixed numpy loop took 1.09-1.21x its time alone when
+  two ran together), so ``cli_*_of_split`` (its wall time over the cluster
+  command's; 1.0: no cost to the cluster) separates what the cluster costs
+  from what the host gives.  The
   first ``--scheduler`` run meets workers that have not yet imported satqkd
   (a fresh cluster), later ones warm workers: both are reported.  Each run
   records its wall time, the 1-minute load average before it, the cores
@@ -40,7 +49,7 @@ over half (1/N) of the parallel run's total CPU time: the speed-up N free
 cores would give if nothing waited (an upper bound on the wall ratio).
 
 Checks that the sweep tables (``sweep.csv``) are identical to the serial
-run's.  Prints readable lines, then one JSON object on the last line.
+run's (the split's rows, together, to the serial run's rows).  Prints readable lines, then one JSON object on the last line.
 
 Usage: python benchmarks/bench_sweep.py [--days 365] [--workers 2] [--repeat 2] [--cli [--cli-only] [--cli-repeat N]]
 """
@@ -264,18 +273,60 @@ def _pause(procs, paused):
             pass
 
 
+def _halves(path, tmp, parts):
+    """The sweep split into ``parts`` scenario files of equal work: the
+    combinations of the last swept parameter dealt out in turn (the
+    example's apertures: each part has both orbit heights)."""
+    raw = yaml.safe_load(Path(path).read_text())
+    name, values = list(raw["sweep"].items())[-1]
+    files = []
+    for k in range(parts):
+        part = dict(raw, sweep=dict(raw["sweep"], **{name: values[k::parts]}))
+        files.append(Path(tmp) / f"part-{k}.yaml")
+        files[-1].write_text(yaml.safe_dump(part, sort_keys=False))
+    return files
+
+
+def _run_together(commands, timeout_s=600):
+    """Start ``commands`` at once; wait for all (raising if one failed)."""
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
+    try:
+        codes = [p.wait(timeout=timeout_s) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if any(codes):
+        raise subprocess.CalledProcessError(max(codes), commands[codes.index(max(codes))])
+
+
+def _same_rows(serial_csv, part_csvs):
+    """Whether the parts' rows are the serial run's rows, byte for byte (in any order)."""
+    serial = serial_csv.read_text().splitlines()
+    parts = [p.read_text().splitlines() for p in part_csvs]
+    return all(p[0] == serial[0] for p in parts) and sorted(r for p in parts for r in p[1:]) == sorted(serial[1:])
+
+
 def as_processes(path, args, tmp):
     """The satqkd sweep command serially, with --workers N and with
-    --scheduler (an external cluster started here), alternating."""
+    --scheduler (an external cluster started here), and the sweep split
+    into N serial commands run at once, alternating."""
     subreaper = _subreaper()
     address, procs = _external_cluster(args.workers, tmp)
-    runs = {"serial": [], "workers": [], "scheduler": []}
+    runs = {"serial": [], "workers": [], "scheduler": [], "split": []}
     extras = {"serial": [], "workers": ["--workers", str(args.workers)], "scheduler": ["--scheduler", address]}
+    parts = _halves(path, tmp, args.workers)
     try:
         for r in range(args.cli_repeat):
-            for name in ("serial", "workers", "scheduler"):
-                command = [sys.executable, "-m", "satqkd", "sweep", str(path), "--quiet", "-o",
-                           str(Path(tmp) / f"{name}-{r}"), *extras[name]]
+            for name in ("serial", "workers", "scheduler", "split"):
+                if name == "split":
+                    outs = [Path(tmp) / f"split-{r}-{k}" for k in range(len(parts))]
+                    commands = [[sys.executable, "-m", "satqkd", "sweep", str(part), "--quiet", "-o", str(o)]
+                                for part, o in zip(parts, outs)]
+                else:
+                    commands = [[sys.executable, "-m", "satqkd", "sweep", str(path), "--quiet", "-o",
+                                 str(Path(tmp) / f"{name}-{r}"), *extras[name]]]
                 load = _load_1min()
                 speeds = _core_speeds()
                 cluster_before = _tree_cpu_s([p.pid for p in procs]) if name == "scheduler" else 0.0
@@ -284,7 +335,7 @@ def as_processes(path, args, tmp):
                 busy_before = _machine_busy_s()
                 a = time.perf_counter()
                 try:
-                    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=600)
+                    _run_together(commands)
                 finally:
                     wall_s = time.perf_counter() - a
                     busy_s = _machine_busy_s() - busy_before
@@ -296,7 +347,11 @@ def as_processes(path, args, tmp):
                     cpu_s += _tree_cpu_s([p.pid for p in procs]) - cluster_before
                 # What the rest of the machine (the neighbours) used meanwhile, in cores.
                 others = max(busy_s - cpu_s, 0.0) / wall_s
-                same = Path(tmp, f"{name}-{r}", "sweep.csv").read_bytes() == Path(tmp, "serial-0", "sweep.csv").read_bytes()
+                serial_csv = Path(tmp, "serial-0", "sweep.csv")
+                if name == "split":
+                    same = _same_rows(serial_csv, [o / "sweep.csv" for o in outs])
+                else:
+                    same = Path(tmp, f"{name}-{r}", "sweep.csv").read_bytes() == serial_csv.read_bytes()
                 runs[name].append({"wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2), "load_1min": load,
                                    "others_cores": round(others, 2), "core_spread": _spread(speeds),
                                    "identical": same})
@@ -309,7 +364,7 @@ def as_processes(path, args, tmp):
            "cli_identical": all(run["identical"] for rs in runs.values() for run in rs)}
     serial_s = min(run["wall_s"] for run in runs["serial"])
     serial_cpu_s = min(run["cpu_s"] for run in runs["serial"])
-    for name in ("workers", "scheduler"):
+    for name in ("workers", "scheduler", "split"):
         best = min(run["wall_s"] for run in runs[name])
         out["cli_serial_s"] = serial_s
         out[f"cli_{name}_s"] = best
@@ -324,11 +379,17 @@ def as_processes(path, args, tmp):
     even = {name: [run for run in rs if run["core_spread"] <= EVEN_SPREAD] for name, rs in runs.items()}
     out["cli_even_runs"] = {name: len(rs) for name, rs in even.items()}
     if even["serial"]:
-        for name in ("workers", "scheduler"):
+        for name in ("workers", "scheduler", "split"):
             if even[name]:
                 out[f"cli_{name}_speedup_even"] = round(min(run["wall_s"] for run in even["serial"])
                                                         / min(run["wall_s"] for run in even[name]), 2)
     out["cli_serial_cpu_s"] = serial_cpu_s
+    # The parallel commands against the split: their time over its (1.0: as fast as this machine's cores
+    # run the same combinations with nothing shared; below 1, what the cluster costs).
+    for name in ("workers", "scheduler"):
+        out[f"cli_{name}_of_split"] = round(out["cli_split_s"] / out[f"cli_{name}_s"], 3)
+        out[f"cli_{name}_of_split_pairs"] = [round(s["wall_s"] / p["wall_s"], 3)
+                                             for s, p in zip(runs["split"], runs[name])]
     out["cli_speedup"] = out["cli_workers_speedup"]  # the name earlier versions printed
     out["cli_scheduler_first_s"] = runs["scheduler"][0]["wall_s"]
     if args.cli_repeat > 1:
@@ -371,8 +432,14 @@ def main():
                       f"{out[f'cli_{name}_speedup']:.2f}x (pairs {out[f'cli_{name}_pair_speedups']}); CPU: serial "
                       f"{out['cli_serial_cpu_s']:.1f} s, {flag} {out[f'cli_{name}_cpu_s']:.1f} s in all processes "
                       f"(bound with {args.workers} free cores {out[f'cli_{name}_cpu_bound']:.2f}x)")
+            print(f"CLI: the sweep as {args.workers} serial commands at once (the combinations dealt out: what "
+                  f"{args.workers} cores give with nothing shared) {out['cli_split_s']:.1f} s: "
+                  f"{out['cli_split_speedup']:.2f}x (pairs {out['cli_split_pair_speedups']}); against it, "
+                  f"--workers {args.workers} {out['cli_workers_of_split']:.3f} (pairs {out['cli_workers_of_split_pairs']}), "
+                  f"--scheduler {out['cli_scheduler_of_split']:.3f} (pairs {out['cli_scheduler_of_split_pairs']})")
             evens = ", ".join(f"{flag} {out[f'cli_{name}_speedup_even']:.2f}x" for name, flag in
-                              (("workers", f"--workers {args.workers}"), ("scheduler", "--scheduler"))
+                              (("workers", f"--workers {args.workers}"), ("scheduler", "--scheduler"),
+                               ("split", "split"))
                               if f"cli_{name}_speedup_even" in out)
             print(f"CLI: runs with the cores at one speed (within {EVEN_SPREAD - 1:.0%}) {out['cli_even_runs']}: "
                   f"{evens or 'too few to compare'}")

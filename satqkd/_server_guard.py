@@ -1,8 +1,12 @@
-"""Imported first by the process local Dask workers fork from when a command
-started it before parsing its command line (:mod:`satqkd.launch`): that
-process then dies with the command (Linux's parent-death signal) instead of
-finishing its imports (1.5 s of CPU) and holding the command's output open
-after a command line the parser refused.  Nothing happens elsewhere."""
+"""The server local Dask workers are forked from dies with the command that
+started it (:mod:`satqkd.launch`, before the command line is parsed)
+instead of finishing its imports (1.5 s of CPU) and holding the command's
+output open after a command line the parser refused.
+
+:func:`die_with_parent` is called first thing in a server forked from the
+command; a spawned one imports this module first (it is in the server's
+preload list), which reads the command's pid from the environment.
+Nothing happens elsewhere."""
 
 import os
 import signal
@@ -10,10 +14,10 @@ import signal
 PARENT_ENV = "SATQKD_SERVER_PARENT"
 
 
-def _die_with_parent() -> None:
-    parent = os.environ.pop(PARENT_ENV, None)
-    if parent is None:
-        return
+def die_with_parent(parent: int) -> None:
+    """Be killed when this process's parent, ``parent``, ends (Linux's
+    parent-death signal); exit at once if it already has.  Nothing where
+    the signal cannot be set (not Linux)."""
     try:
         import ctypes
 
@@ -21,8 +25,14 @@ def _die_with_parent() -> None:
             return
     except (OSError, AttributeError):  # not Linux
         return
-    if str(os.getppid()) != parent:  # the command ended before the signal was set
+    if os.getppid() != parent:  # the command ended before the signal was set
         os._exit(0)
 
 
-_die_with_parent()
+def _from_environment() -> None:
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is not None:
+        die_with_parent(int(parent))
+
+
+_from_environment()

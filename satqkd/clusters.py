@@ -13,9 +13,12 @@ imports what it needs for that) while the workers start.
 Local workers are forked from a server process (multiprocessing's
 forkserver) that imports what a unit needs once, instead of each worker
 being a fresh interpreter importing distributed, numpy, pandas, scipy and
-skyfield (1.5 s of CPU each, on the cores the units need).  Started first
-thing, the server's imports run on another core while the command imports
-the same and reads the scenario.
+skyfield (1.5 s of CPU each, on the cores the units need).  The ``satqkd``
+command forks that server from itself once it has imported what both need
+(:data:`SHARED_MODULES`), so that is imported once; the server imports the
+rest on another core while the command parses its command line and reads
+the scenario.  Elsewhere the server is a fresh interpreter, started first
+thing.
 """
 
 from __future__ import annotations
@@ -25,12 +28,19 @@ import logging
 
 from .errors import SatqkdError
 
-__all__ = ["UNIT_MODULES", "LOCAL_SETTINGS", "cluster", "starting_local_cluster", "forkserver_usable",
+__all__ = ["UNIT_MODULES", "SHARED_MODULES", "LOCAL_SETTINGS", "cluster", "starting_local_cluster", "forkserver_usable",
            "start_local_workers", "sigint_blocked"]
 
 # What a unit imports, loaded once by the server local workers are forked from.
 UNIT_MODULES = ["distributed", "satqkd.study", "satqkd.schedule", "satqkd.weather", "satqkd.stations",
                 "threadpoolctl", "scipy.optimize"]
+
+# What of them a command with local workers imports too: imported before the server is forked from the
+# command (the server imports the rest, scipy.optimize the largest).  Traced on a year-long sweep of 4
+# combinations, 6 alternating pairs: the client had its 2 workers 0.25-0.55 s sooner than with a spawned
+# server importing all (1.34 s), and the command ended 0.2-0.8 s sooner; with scipy.optimize imported
+# before the fork too, later (the command imports it on its own critical path).
+SHARED_MODULES = ["satqkd.study", "distributed"]
 
 # Dask's settings for our local clusters.
 # * Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand
@@ -62,15 +72,29 @@ def forkserver_usable() -> bool:
     return "forkserver" in multiprocessing.get_all_start_methods()
 
 
-def start_local_workers(*, die_with_parent: bool = False) -> None:
+def start_local_workers(*, die_with_parent: bool = False, from_here: bool = False) -> str | None:
     """Start, now, the process local Dask workers will be forked from: it
     imports what a unit needs (about 1.5 s of CPU) while this process goes
     on.  Idempotent; :func:`starting_local_cluster` calls it.  SIGINT stays
     blocked in the server and so in the workers (see :func:`cluster`).
     ``die_with_parent``: the server is killed when this thread ends (Linux;
-    for a command's main thread, see :mod:`satqkd._server_guard`)."""
+    for a command's main thread, see :mod:`satqkd._server_guard`).
+
+    ``from_here``: import :data:`SHARED_MODULES` here, then fork the server
+    from this process (it then dies with this process), so that neither
+    imports them again; for a process with no other thread (a command's
+    start: :mod:`satqkd.launch`).  The server is spawned as a fresh
+    interpreter instead where that cannot be done safely: another thread
+    running (a lock it holds would stay held in the server), or a
+    multiprocessing whose private forkserver state is not the one this was
+    written against (CPython 3.10-3.13 on Linux).
+
+    Returns how the server was started: ``"forked"``, ``"spawned"`` (or
+    found running), or None (no forkserver on this platform)."""
     if not forkserver_usable():
-        return
+        return None
+    if from_here and _fork_server():
+        return "forked"
     import multiprocessing
     import os
     from multiprocessing import forkserver
@@ -86,6 +110,67 @@ def start_local_workers(*, die_with_parent: bool = False) -> None:
             forkserver.ensure_running()
         finally:
             os.environ.pop(PARENT_ENV, None)
+    return "spawned"
+
+
+# multiprocessing.forkserver.main's parameters, and the state of its ForkServer, this was written against.
+_FORKSERVER_MAIN = ("listener_fd", "alive_r", "preload", "main_path", "sys_path")
+_FORKSERVER_STATE = ("_lock", "_forkserver_address", "_forkserver_alive_fd", "_forkserver_pid")
+
+
+def _fork_server() -> bool:
+    """:func:`start_local_workers` ``from_here``: multiprocessing's own
+    forkserver loop (``forkserver.main``), run in a child forked from this
+    process instead of in a fresh interpreter, and recorded as this
+    process's forkserver as ``ensure_running`` records the one it spawns
+    (which then finds it running).  Whether it was started."""
+    import importlib
+    import inspect
+    import os
+    import signal
+    import socket
+    import sys
+    import threading
+    from multiprocessing import connection, forkserver, util
+
+    from ._server_guard import die_with_parent
+
+    server = getattr(forkserver, "_forkserver", None)
+    if (not sys.platform.startswith("linux") or server is None
+            or tuple(inspect.signature(forkserver.main).parameters) != _FORKSERVER_MAIN
+            or not all(hasattr(server, name) for name in _FORKSERVER_STATE) or server._forkserver_pid is not None):
+        return False
+    for name in SHARED_MODULES:
+        importlib.import_module(name)
+    if threading.active_count() != 1:
+        return False
+    parent = os.getpid()
+    # Not under the server's lock: held when forking, it would stay held in the server and its workers.
+    with sigint_blocked():  # (which starts the resource tracker first, as ensure_running does)
+        with socket.socket(socket.AF_UNIX) as listener:
+            address = connection.arbitrary_address("AF_UNIX")
+            listener.bind(address)
+            if not util.is_abstract_socket_namespace(address):
+                os.chmod(address, 0o600)
+            listener.listen()
+            alive_r, alive_w = os.pipe()
+            for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+                if stream is not None:
+                    stream.flush()
+            pid = os.fork()
+            if pid == 0:  # the server: never returns
+                try:
+                    os.close(alive_w)
+                    die_with_parent(parent)
+                    # The workers get the handler a fresh interpreter has (SIGINT stays blocked).
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    forkserver.main(listener.fileno(), alive_r, UNIT_MODULES)
+                finally:
+                    os._exit(0)
+            os.close(alive_r)
+        with server._lock:
+            server._forkserver_address, server._forkserver_alive_fd, server._forkserver_pid = address, alive_w, pid
+    return True
 
 
 @contextlib.contextmanager

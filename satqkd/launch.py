@@ -1,8 +1,10 @@
 """The ``satqkd`` command's entry point, light to import: for ``satqkd run|sweep
 ... --workers N`` it starts the process local Dask workers are forked from
-(:func:`satqkd.clusters.start_local_workers`) before anything else is
-imported or the command line parsed, since that server's imports are what
-the first unit waits for; then it hands over to :func:`satqkd.cli.entry`."""
+(:func:`satqkd.clusters.start_local_workers`) before the command line is
+parsed, since that server's imports are what the first unit waits for: it
+imports what the command and the workers both need, then forks the server,
+which imports the rest while the command goes on; then it hands over to
+:func:`satqkd.cli.entry`."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def start_local_workers_early(argv: list[str]) -> bool:
         return False
     from .clusters import start_local_workers
 
-    start_local_workers(die_with_parent=True)
+    start_local_workers(die_with_parent=True, from_here=True)
     return True
 
 
