@@ -279,6 +279,9 @@ def _halves(path, tmp, parts):
     example's apertures: each part has both orbit heights)."""
     raw = yaml.safe_load(Path(path).read_text())
     name, values = list(raw["sweep"].items())[-1]
+    if len(values) % parts:
+        raise SystemExit(f"bench_sweep: the split needs {name}'s {len(values)} values to deal out evenly "
+                         f"to {parts} commands (--workers)")
     files = []
     for k in range(parts):
         part = dict(raw, sweep=dict(raw["sweep"], **{name: values[k::parts]}))
@@ -297,8 +300,9 @@ def _run_together(commands, timeout_s=600):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    if any(codes):
-        raise subprocess.CalledProcessError(max(codes), commands[codes.index(max(codes))])
+    failed = [k for k, code in enumerate(codes) if code]
+    if failed:
+        raise subprocess.CalledProcessError(codes[failed[0]], commands[failed[0]])
 
 
 def _same_rows(serial_csv, part_csvs):

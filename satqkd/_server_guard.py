@@ -1,7 +1,9 @@
 """The server local Dask workers are forked from dies with the command that
 started it (:mod:`satqkd.launch`, before the command line is parsed)
-instead of finishing its imports (1.5 s of CPU) and holding the command's
-output open after a command line the parser refused.
+instead of finishing its imports and holding the command's output open
+after a command line the parser refused, or outliving a command that was
+killed while its workers (which also keep the server's "alive" pipe open)
+still ran.
 
 :func:`die_with_parent` is called first thing in a server forked from the
 command; a spawned one imports this module first (it is in the server's

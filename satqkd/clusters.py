@@ -82,10 +82,10 @@ def start_local_workers(*, die_with_parent: bool = False, from_here: bool = Fals
 
     ``from_here``: import :data:`SHARED_MODULES` here, then fork the server
     from this process (it then dies with this process), so that neither
-    imports them again; for a process with no other thread (a command's
-    start: :mod:`satqkd.launch`).  The server is spawned as a fresh
-    interpreter instead where that cannot be done safely: another thread
-    running (a lock it holds would stay held in the server), or a
+    imports them again; for a process with no other Python thread (a
+    command's start: :mod:`satqkd.launch`).  The server is spawned as a
+    fresh interpreter instead where that cannot be done safely: another
+    Python thread running (a lock it holds would stay held in the server), or a
     multiprocessing whose private forkserver state is not the one this was
     written against (CPython 3.10-3.13 on Linux).
 
@@ -131,6 +131,8 @@ def _fork_server() -> bool:
     import socket
     import sys
     import threading
+    import traceback
+    import warnings
     from multiprocessing import connection, forkserver, util
 
     from ._server_guard import die_with_parent
@@ -142,6 +144,9 @@ def _fork_server() -> bool:
         return False
     for name in SHARED_MODULES:
         importlib.import_module(name)
+    # No other Python thread: a lock it held would stay held in the server.  The native threads those
+    # imports start (OpenBLAS's pool, pyarrow's jemalloc) have at-fork handlers of their own, as for
+    # any forked process (satqkd.parallel, multiprocessing's fork).
     if threading.active_count() != 1:
         return False
     parent = os.getpid()
@@ -157,16 +162,27 @@ def _fork_server() -> bool:
             for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
                 if stream is not None:
                     stream.flush()
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns when a process with native threads forks (see above): as an error
+                # (-W error) it would leave the server started and unrecorded.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
             if pid == 0:  # the server: never returns
+                code = 0
                 try:
                     os.close(alive_w)
                     die_with_parent(parent)
                     # The workers get the handler a fresh interpreter has (SIGINT stays blocked).
                     signal.signal(signal.SIGINT, signal.default_int_handler)
-                    forkserver.main(listener.fileno(), alive_r, UNIT_MODULES)
+                    forkserver.main(listener.fileno(), alive_r, UNIT_MODULES)  # SystemExit once the command ends
+                except SystemExit:
+                    pass
+                except BaseException:  # noqa: BLE001 - as a spawned server would: its traceback, then exit 1
+                    code = 1
+                    traceback.print_exc()
+                    sys.stderr.flush()
                 finally:
-                    os._exit(0)
+                    os._exit(code)
             os.close(alive_r)
         with server._lock:
             server._forkserver_address, server._forkserver_alive_fd, server._forkserver_pid = address, alive_w, pid
