@@ -1295,12 +1295,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _signals_raise():
             return _main(argv)
-    except (Interrupted, KeyboardInterrupt) as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
+    except BaseException as exc:
+        interrupt = _interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        signum = getattr(interrupt, "signum", signal.SIGINT)
         typer.echo("satqkd: interrupted" if signum == signal.SIGINT else "satqkd: terminated", err=True)
         return 128 + int(signum)
     finally:
         remove_temporaries()
+
+
+def _interrupt_behind(exc: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM that ``exc`` is, or that it was raised while
+    handling: a library's bare ``except:`` (skyfield's ``iokit`` has one around
+    an import) turns an interrupt into an error of its own."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def entry() -> None:

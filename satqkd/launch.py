@@ -31,12 +31,26 @@ def start_local_workers_early(argv: list[str]) -> bool:
     return True
 
 
+def _interrupted_at_start(signum, frame) -> None:
+    """Ctrl-C while the command starts: its one line, exit 130, at once.  Not a
+    KeyboardInterrupt: a library's bare ``except:`` around an import (skyfield's
+    ``iokit`` has one) would turn that into an ImportError's traceback.  Nothing
+    is written yet, and the workers' server dies with this process."""
+    os.write(2, b"satqkd: interrupted\n")
+    os._exit(130)
+
+
 def entry() -> None:
+    import signal
+
+    # Not when SIGINT is ignored (a background job): it stays ignored.
+    catch = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if catch:
+        signal.signal(signal.SIGINT, _interrupted_at_start)
     try:
         start_local_workers_early(sys.argv[1:])
         from .cli import entry as run_command
-    except KeyboardInterrupt:  # Ctrl-C before the command's own handling is in place
-        sys.stderr.write("satqkd: interrupted\n")
-        sys.stderr.flush()
-        os._exit(130)
+    finally:
+        if catch:  # the command installs its own handling
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     run_command()

@@ -564,6 +564,66 @@ def test_ctrl_c_in_process_returns_130(capsys, files, monkeypatch):
     assert capsys.readouterr().err.strip() == "satqkd: interrupted"
 
 
+def test_ctrl_c_that_a_library_turned_into_an_error_is_still_an_interrupt(capsys, files, monkeypatch):
+    """Ctrl-C during an import inside a bare ``except:`` (skyfield's iokit has
+    one) became ``ModuleNotFoundError: No module named 'urlparse'``, a
+    traceback and exit 1 (a CI run: a sweep interrupted 0.9 s in).  An error
+    raised while handling an interrupt is the interrupt: one line, exit 130."""
+    import satqkd.pipeline
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except:  # noqa: E722 - as the library does
+            raise ModuleNotFoundError("No module named 'urlparse'")
+
+    monkeypatch.setattr(satqkd.pipeline, "run", interrupted)
+    assert main(["run", str(files["short.yaml"]), "-o", str(files["tmp"] / "out")]) == 130
+    assert capsys.readouterr().err == "satqkd: interrupted\n"
+
+
+def test_an_error_not_raised_by_an_interrupt_is_not_one(files, monkeypatch):
+    import satqkd.pipeline
+
+    def broken(*args, **kwargs):
+        try:
+            raise ValueError("first")
+        except ValueError:
+            raise ModuleNotFoundError("No module named 'urlparse'")
+
+    monkeypatch.setattr(satqkd.pipeline, "run", broken)
+    with pytest.raises(ModuleNotFoundError):
+        main(["run", str(files["short.yaml"]), "-o", str(files["tmp"] / "out")])
+
+
+# satqkd.launch's start, with the early start replaced by one that is interrupted inside a
+# library's bare ``except:`` as the shared imports were.
+_EARLY_HARNESS = r"""
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import satqkd.launch as launch
+def early(argv):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except:
+        raise ModuleNotFoundError("No module named 'urlparse'")
+    return True
+launch.start_local_workers_early = early
+sys.argv = ["satqkd", "sweep", "missing.yaml", "--workers", "2"]
+launch.entry()
+"""
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line_even_inside_a_bare_except(tmp_path):
+    """Before the command's own handling is in place (satqkd.launch imports what
+    the workers share), Ctrl-C was a KeyboardInterrupt that skyfield's bare
+    ``except:`` turned into a ModuleNotFoundError traceback, exit 1."""
+    proc = subprocess.run([sys.executable, "-c", _EARLY_HARNESS], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr) == (130, "satqkd: interrupted\n")
+
+
 def test_version(capsys):
     from importlib.metadata import version
 
