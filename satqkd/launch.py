@@ -32,10 +32,12 @@ def start_local_workers_early(argv: list[str]) -> bool:
 
 
 def _interrupted_at_start(signum, frame) -> None:
-    """Ctrl-C while the command starts: its one line, exit 130, at once.  Not a
-    KeyboardInterrupt: a library's bare ``except:`` around an import (skyfield's
-    ``iokit`` has one) would turn that into an ImportError's traceback.  Nothing
-    is written yet, and the workers' server dies with this process."""
+    """Ctrl-C while the command starts (and ends): its one line, exit 130, at
+    once.  Not a KeyboardInterrupt: a library's bare ``except:`` around an
+    import (skyfield's ``iokit`` has one) would turn that into an
+    ImportError's traceback, and one raised before :func:`satqkd.cli.main`'s
+    handling is in place would end Python with a SIGINT of its own.  Nothing
+    is being written then, and the workers' server dies with this process."""
     os.write(2, b"satqkd: interrupted\n")
     os._exit(130)
 
@@ -43,14 +45,11 @@ def _interrupted_at_start(signum, frame) -> None:
 def entry() -> None:
     import signal
 
-    # Not when SIGINT is ignored (a background job): it stays ignored.
-    catch = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    if catch:
+    # Not when SIGINT is ignored (a background job): it stays ignored.  The command's own handling
+    # (satqkd.cli.main) takes over while it runs.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupted_at_start)
-    try:
-        start_local_workers_early(sys.argv[1:])
-        from .cli import entry as run_command
-    finally:
-        if catch:  # the command installs its own handling
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+    start_local_workers_early(sys.argv[1:])
+    from .cli import entry as run_command
+
     run_command()
