@@ -79,6 +79,11 @@ def _serve(conn, fn, items):
     """A forked child's life: ``fn(items[i])`` for each index ``i`` the parent
     sends, each result (or exception) sent back, until the parent sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent stops a child with SIGTERM only when it abandons the child's work (interrupted, or an
+    # error elsewhere): the child dies at once.  The handler inherited from a command raised inside
+    # the item, which was then reported as the item's error while the parent waited for the child to
+    # end: a hang.  What a child was filling (a reserved temporary file) is the parent's to remove.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.stdout, sys.stderr = _own_stream(1, sys.__stdout__), _own_stream(2, sys.__stderr__)
     parent = multiprocessing.parent_process()
     try:
@@ -108,10 +113,8 @@ def _serve(conn, fn, items):
                 conn.send(("error", None, f"the result of a forked worker process does not pickle: "
                                           f"{type(exc).__name__}: {exc}"))
         conn.close()
-    except BaseException:  # the parent is gone or stopping us: nothing to tell
+    except BaseException:  # the parent is gone: nothing to tell
         pass
-    # Done: a SIGTERM from now on (the parent stopping) ends the process quietly.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def fork_map(fn: Callable, items: Sequence, processes: int | None = None, *,
