@@ -172,8 +172,10 @@ def _fork_server() -> bool:
                 try:
                     os.close(alive_w)
                     die_with_parent(parent)
-                    # The workers get the handler a fresh interpreter has (SIGINT stays blocked).
+                    # The workers get the handlers a fresh interpreter has (SIGINT stays blocked), not the
+                    # command's (satqkd.launch's: its one line is the command's to write).
                     signal.signal(signal.SIGINT, signal.default_int_handler)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     forkserver.main(listener.fileno(), alive_r, UNIT_MODULES)  # SystemExit once the command ends
                 except SystemExit:
                     pass

@@ -9,6 +9,7 @@ which imports the rest while the command goes on; then it hands over to
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
@@ -32,23 +33,23 @@ def start_local_workers_early(argv: list[str]) -> bool:
 
 
 def _interrupted_at_start(signum, frame) -> None:
-    """Ctrl-C while the command starts (and ends): its one line, exit 130, at
-    once.  Not a KeyboardInterrupt: a library's bare ``except:`` around an
-    import (skyfield's ``iokit`` has one) would turn that into an
-    ImportError's traceback, and one raised before :func:`satqkd.cli.main`'s
-    handling is in place would end Python with a SIGINT of its own.  Nothing
-    is being written then, and the workers' server dies with this process."""
-    os.write(2, b"satqkd: interrupted\n")
-    os._exit(130)
+    """Ctrl-C (or SIGTERM) while the command starts (and ends): its one line,
+    exit 130 (143), at once.  Not a KeyboardInterrupt: a library's bare
+    ``except:`` around an import (skyfield's ``iokit`` has one) would turn
+    that into an ImportError's traceback, and one raised before
+    :func:`satqkd.cli.main`'s handling is in place would end Python with a
+    SIGINT of its own (SIGTERM's default: no line at all).  Nothing is being
+    written then, and the workers' server dies with this process."""
+    os.write(2, b"satqkd: interrupted\n" if signum == signal.SIGINT else b"satqkd: terminated\n")
+    os._exit(128 + signum)
 
 
 def entry() -> None:
-    import signal
-
-    # Not when SIGINT is ignored (a background job): it stays ignored.  The command's own handling
-    # (satqkd.cli.main) takes over while it runs.
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupted_at_start)
+    # Not a signal that is ignored (SIGINT in a background job): it stays ignored.  The command's own
+    # handling (satqkd.cli.main) takes over while it runs.
+    for signum, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(signum) is default:
+            signal.signal(signum, _interrupted_at_start)
     start_local_workers_early(sys.argv[1:])
     from .cli import entry as run_command
 

@@ -602,15 +602,16 @@ _LAUNCH_HARNESS = r"""
 import os, signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
 import satqkd.cli, satqkd.launch as launch
+SIG = getattr(signal, sys.argv[2])
 def early(argv):
     try:
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), SIG)
         time.sleep(30)
     except:
         raise ModuleNotFoundError("No module named 'urlparse'")
     return True
 def main(argv=None):
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), SIG)
     time.sleep(30)
     return 0
 if sys.argv[1] == "early":
@@ -622,16 +623,19 @@ launch.entry()
 """
 
 
+@pytest.mark.parametrize("signame, code, line", [("SIGINT", 130, "satqkd: interrupted\n"),
+                                                 ("SIGTERM", 143, "satqkd: terminated\n")])
 @pytest.mark.parametrize("moment", ["early", "handover"])
-def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path, moment):
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path, moment, signame, code, line):
     """Before the command's own handling is in place, Ctrl-C was a
     KeyboardInterrupt: satqkd.launch's import of what the workers share met it
     inside skyfield's bare ``except:`` (a ModuleNotFoundError traceback, exit
     1), and after that import Python ended by SIGINT (exit -2; CI runs of a
-    sweep interrupted 0.9 s and 1.0 s in)."""
-    proc = subprocess.run([sys.executable, "-c", _LAUNCH_HARNESS, moment], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60)
-    assert (proc.returncode, proc.stderr) == (130, "satqkd: interrupted\n")
+    sweep interrupted 0.9 s and 1.0 s in).  SIGTERM then ended it by its
+    default action: no line, and no exit status of its own (-15)."""
+    proc = subprocess.run([sys.executable, "-c", _LAUNCH_HARNESS, moment, signame], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr) == (code, line)
 
 
 def test_version(capsys):

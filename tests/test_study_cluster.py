@@ -430,8 +430,11 @@ def test_local_workers_server_starts_before_the_command_line_is_parsed(monkeypat
 # has a process forked from it report its SIGINT handling (report_child, from an importable module: the
 # server's children import the function they run), and prints what it saw.
 _SERVER = r"""
-import json, multiprocessing, sys, threading
+import json, multiprocessing, signal, sys, threading
 from multiprocessing import forkserver
+from satqkd.launch import _interrupted_at_start
+for signum in (signal.SIGINT, signal.SIGTERM):  # as satqkd.launch has them when it starts the server
+    signal.signal(signum, _interrupted_at_start)
 if sys.argv[1] == "thread":
     stop = threading.Event()
     threading.Thread(target=stop.wait, daemon=True).start()
@@ -457,6 +460,7 @@ import os, signal, sys
 def report(conn):
     conn.send({"blocked": signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []),
                "default_handler": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+               "sigterm_default": signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
                "parent": os.getppid(), "study": "satqkd.study" in sys.modules,
                "optimize": "scipy.optimize" in sys.modules})
 """
@@ -477,13 +481,14 @@ def test_the_workers_server_is_forked_from_the_command_after_the_shared_imports(
     need, then forks the workers' server from itself (a spawned server
     imported all of it again: 1.34 s before the workers could start).  The
     workers it forks get a fresh interpreter's SIGINT handler, SIGINT
-    blocked (the command closes them on Ctrl-C), and every unit module; the
-    server is gone once the command is."""
+    blocked (the command closes them on Ctrl-C), SIGTERM's default action
+    (not satqkd.launch's handler, which wrote the command's line from each
+    of them), and every unit module; the server is gone once the command is."""
     seen = _server_seen(tmp_path, "alone")
     assert seen["how"] == "forked"
     assert seen["server_command"] == seen["own_command"]  # a fork of the command, not a new interpreter
-    assert seen["child"] == {"blocked": True, "default_handler": True, "parent": seen["server"], "study": True,
-                             "optimize": True}
+    assert seen["child"] == {"blocked": True, "default_handler": True, "sigterm_default": True,
+                             "parent": seen["server"], "study": True, "optimize": True}
     deadline = time.monotonic() + 5
     while _running(seen["server"]) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -499,6 +504,7 @@ def test_the_workers_server_is_spawned_when_another_thread_runs(tmp_path):
     assert seen["how"] == "spawned"
     assert "from multiprocessing.forkserver import main" in " ".join(seen["server_command"])
     assert seen["child"]["blocked"] and seen["child"]["default_handler"] and seen["child"]["optimize"]
+    assert seen["child"]["sigterm_default"]
 
 
 def _running(pid):
