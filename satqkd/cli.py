@@ -21,6 +21,7 @@ import typer
 
 from . import __version__
 from .errors import SatqkdError
+from .launch import SIGNAL_WORDS
 
 __all__ = ["app", "main"]
 
@@ -766,7 +767,7 @@ def serve(
         for sig, previous in old.items():
             signal.signal(sig, previous)
     served = sum(k for k, _ in twin.issued.values())
-    why = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(caught[0] if caught else None, "stopped")
+    why = SIGNAL_WORDS.get(caught[0] if caught else None, "stopped")
     typer.echo(f"satqkd: {why}: stopped serving after {_plural(served, 'key', 'keys')} served")
     for path in written:
         typer.echo(f"  {path}")
@@ -1300,7 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
         if interrupt is None:
             raise
         signum = getattr(interrupt, "signum", signal.SIGINT)
-        typer.echo("satqkd: interrupted" if signum == signal.SIGINT else "satqkd: terminated", err=True)
+        typer.echo(f"satqkd: {SIGNAL_WORDS[signum]}", err=True)
         return 128 + int(signum)
     finally:
         remove_temporaries()

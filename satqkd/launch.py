@@ -32,6 +32,10 @@ def start_local_workers_early(argv: list[str]) -> bool:
     return True
 
 
+# What the command says it was, ended by a signal: ``satqkd: <word>`` (satqkd.cli too).
+SIGNAL_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
 def _interrupted_at_start(signum, frame) -> None:
     """Ctrl-C (or SIGTERM) while the command starts (and ends): its one line,
     exit 130 (143), at once.  Not a KeyboardInterrupt: a library's bare
@@ -40,7 +44,7 @@ def _interrupted_at_start(signum, frame) -> None:
     :func:`satqkd.cli.main`'s handling is in place would end Python with a
     SIGINT of its own (SIGTERM's default: no line at all).  Nothing is being
     written then, and the workers' server dies with this process."""
-    os.write(2, b"satqkd: interrupted\n" if signum == signal.SIGINT else b"satqkd: terminated\n")
+    os.write(2, f"satqkd: {SIGNAL_WORDS[signum]}\n".encode())
     os._exit(128 + signum)
 
 
