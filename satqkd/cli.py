@@ -20,8 +20,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import SatqkdError
-from .launch import SIGNAL_WORDS
+from .errors import SIGNAL_WORDS, SatqkdError
 
 __all__ = ["app", "main"]
 

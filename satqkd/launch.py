@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 
+from .errors import SIGNAL_WORDS
+
 
 def start_local_workers_early(argv: list[str]) -> bool:
     """Start the local workers' server if ``argv`` (the arguments after
@@ -30,10 +32,6 @@ def start_local_workers_early(argv: list[str]) -> bool:
 
     start_local_workers(die_with_parent=True, from_here=True)
     return True
-
-
-# What the command says it was, ended by a signal: ``satqkd: <word>`` (satqkd.cli too).
-SIGNAL_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 def _interrupted_at_start(signum, frame) -> None:
